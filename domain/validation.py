@@ -1,0 +1,93 @@
+"""Input checks shared by every command: a refused input records nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID
+
+from domain.errors import ValidationFailed
+from domain.values import (
+    MAX_BATCH_RECORDS,
+    MAX_DIGEST_LENGTH,
+    MAX_ENTITY_TYPE_LENGTH,
+    MAX_KEY_LENGTH,
+    MAX_NAME_LENGTH,
+    MAX_TEXT_LENGTH,
+    Record,
+)
+
+__all__ = [
+    "MAX_KEY_LENGTH",
+    "MAX_NAME_LENGTH",
+    "MAX_TEXT_LENGTH",
+    "MAX_ENTITY_TYPE_LENGTH",
+    "text",
+    "optional_text",
+    "minutes",
+    "uuid_text",
+    "records",
+]
+
+
+def text(field: str, value: object, max_length: int) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationFailed(f"{field} is required and must be a non-empty string.", field=field)
+    if len(value) > max_length:
+        raise ValidationFailed(
+            f"{field} is {len(value)} characters long; the limit is {max_length}.",
+            field=field,
+            max_length=max_length,
+        )
+    return value
+
+
+def optional_text(field: str, value: object, max_length: int) -> str | None:
+    if value is None or value == "":
+        return None
+    return text(field, value, max_length)
+
+
+def minutes(field: str, value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 525_600:
+        raise ValidationFailed(
+            f"{field} must be a whole number of minutes from 1 to 525600.", field=field
+        )
+    return value
+
+
+def uuid_text(field: str, value: str) -> str:
+    try:
+        return str(UUID(value))
+    except (ValueError, TypeError, AttributeError):
+        raise ValidationFailed(f"{field} must be a UUID, got {value!r}.", field=field) from None
+
+
+def records(batch: Sequence[Sequence[str]]) -> list[Record]:
+    if not 1 <= len(batch) <= MAX_BATCH_RECORDS:
+        raise ValidationFailed(
+            f"A batch carries 1 to {MAX_BATCH_RECORDS} records; this one has {len(batch)}. "
+            "Split it into several batches.",
+            field="records",
+            max_items=MAX_BATCH_RECORDS,
+        )
+    out: list[Record] = []
+    limits = (
+        ("entity_type", MAX_ENTITY_TYPE_LENGTH),
+        ("key", MAX_KEY_LENGTH),
+        ("digest", MAX_DIGEST_LENGTH),
+    )
+    for index, record in enumerate(batch):
+        if len(record) != 3:
+            raise ValidationFailed(
+                f"records[{index}] must have entity_type, key and digest.", field="records"
+            )
+        for (name, limit), value in zip(limits, record, strict=True):
+            if not isinstance(value, str) or not value or len(value) > limit:
+                raise ValidationFailed(
+                    f"records[{index}].{name} must be a non-empty string of at most "
+                    f"{limit} characters.",
+                    field=f"records[{index}].{name}",
+                    max_length=limit,
+                )
+        out.append((record[0], record[1], record[2]))
+    return out

@@ -1,0 +1,118 @@
+"""The contract between the read models (projections/) and their readers (api/, replay/).
+
+`projections.ReadModels` implements this protocol. Every dict below uses the field names of
+../shared/API.md; times are RFC 3339 UTC strings; ids are strings. List methods return
+`Page(items, next_cursor)`; `cursor` is an opaque string from a previous page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+from uuid import UUID
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Row]
+    next_cursor: str | None
+
+
+class ReadModelsProtocol(Protocol):
+    # --- lifecycle -------------------------------------------------------------------
+    def start(self) -> None:
+        """Catch up from each view's tracked position, then follow the log live (threads).
+
+        SQLite: a pull loop woken by `notify(position)` (call it after each save; the
+        Ledger's `on_saved` hook does) and by a short poll. PostgreSQL: LISTEN/NOTIFY.
+        """
+
+    def stop(self) -> None: ...
+
+    def notify(self, position: int) -> None:
+        """Wake the runners: an event up to `position` was just saved."""
+
+    def run_once(self) -> int:
+        """Process everything recorded so far, synchronously; returns the position reached."""
+
+    # --- positions ---------------------------------------------------------------------
+    def position(self) -> int:
+        """The lowest position every view has processed (what a read reflects at least)."""
+
+    def wait_for(self, position: int, timeout: float) -> bool:
+        """Block until every view has processed `position`; False on timeout."""
+
+    def health(self) -> dict[str, dict[str, int]]:
+        """{view_name: {"position": N, "lag": head - N}} for /v1/health."""
+
+    # --- registrations ---------------------------------------------------------------
+    def list_registrations(
+        self, *, product: str | None, file_id: str | None, limit: int, cursor: str | None
+    ) -> Page:
+        """Sorted by last_updated desc. Items: id, product, file_id, name, total_syncs,
+        last_updated, sessions_in_progress, stuck_sessions, receipts,
+        sync_interval_minutes, stuck_after_minutes, created_at."""
+
+    def get_registration(self, rid: UUID) -> Row | None:
+        """A list item plus "status": {state: "in_progress"|"idle", message, worker, since,
+        next_scheduled_sync} (rule 10, OneClick wording: "Synchronisation is currently in
+        progress" / "Next scheduled sync at …")."""
+
+    # --- sessions ----------------------------------------------------------------------
+    def list_sessions(
+        self, rid: UUID, *, include_deleted: bool, limit: int, cursor: str | None
+    ) -> Page:
+        """Most recent first. Items: id, seq, sync_type, status, started_at, ended_at,
+        records_synced, error_count, worker, entity_types, request_id, stuck,
+        last_activity_at, fail_reason, deleted (null or {by, at, reason, ticket, override,
+        position}), removed_by_reset (null or {position, by, at, reason}), restored
+        (null or {by, at, reason, position})."""
+
+    def get_session(self, rid: UUID, sid: str) -> Row | None:
+        """A list item plus "errors": [{message, entity_type, key, at}] and
+        "deletion_check": {"safe": bool, "failed_checks": [...]} (domain.policy)."""
+
+    def session_records(self, rid: UUID, sid: str, *, limit: int, cursor: str | None) -> Page:
+        """Records this session synced: entity_type, key, digest, synced_at,
+        receipt_current (is this session's the current receipt for the record?)."""
+
+    # --- receipts ----------------------------------------------------------------------
+    def receipts(
+        self,
+        rid: UUID,
+        *,
+        entity_type: str | None,
+        key: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page:
+        """Current receipts: entity_type, key, digest, session_id, synced_at."""
+
+    def count_receipts(self, rid: UUID) -> int: ...
+
+    def diff(self, rid: UUID, records: Sequence[tuple[str, str, str]]) -> Row:
+        """{"missing": [{entity_type, key}], "changed": [{entity_type, key}],
+        "unchanged": n} — one set-based query."""
+
+    # --- sync requests, audit ----------------------------------------------------------
+    def sync_requests(
+        self, rid: UUID, *, status: str | None, limit: int, cursor: str | None
+    ) -> Page:
+        """id, kind, status ("pending"|"fulfilled"), requested_by, requested_at,
+        fulfilled_by_session, fulfilled_at."""
+
+    def audit(
+        self, *, registration_id: UUID | None, after: int | None, limit: int, cursor: str | None
+    ) -> Page:
+        """Destructive actions and undos, by position: position, type ("session_deleted",
+        "registration_reset", "deletion_undone", "reset_undone"), registration_id,
+        session_id, actor, at, reason, ticket, override, unsynced, receipts_restored,
+        receipts_skipped, undo_of, undone_by."""
+
+    def audit_entry(self, position: int) -> Row | None: ...
+
+
+ProgressCallback = Callable[[int, int], None]  # (events_done, events_total)

@@ -1,0 +1,80 @@
+"""Backend fixtures: every storage test runs on SQLite and on the real PostgreSQL server.
+
+PostgreSQL is reached at SYNCLEDGER_TEST_POSTGRES (default postgresql://postgres@127.0.0.1:5432/test).
+Each test gets a fresh schema. Without a reachable server the PostgreSQL cases are skipped
+with a visible reason, unless SYNCLEDGER_REQUIRE_POSTGRES=1 (as in .ci/run), which fails them.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from domain.storage import Database
+
+PG_URL = os.environ.get(
+    "SYNCLEDGER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
+)
+REQUIRE_PG = os.environ.get("SYNCLEDGER_REQUIRE_POSTGRES") == "1"
+_pg_state: dict[str, object] = {}
+
+
+def postgres_available() -> str | None:
+    """None when PostgreSQL answers, else why not."""
+    if "error" not in _pg_state:
+        try:
+            with psycopg.connect(Database.from_url(PG_URL).conninfo, connect_timeout=3):
+                _pg_state["error"] = None
+        except psycopg.Error as e:
+            _pg_state["error"] = f"PostgreSQL not reachable at {PG_URL}: {e}".strip()
+    return _pg_state["error"]  # type: ignore[return-value]
+
+
+def make_database(kind: str, tmp_path: Path) -> Iterator[Database]:
+    if kind == "sqlite":
+        yield Database.from_url(f"sqlite:///{tmp_path / 'ledger.db'}")
+        return
+    error = postgres_available()
+    if error:
+        if REQUIRE_PG:
+            pytest.fail(error)
+        pytest.skip(error)
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    base = Database.from_url(PG_URL)
+    with psycopg.connect(base.conninfo, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in PG_URL else "?"
+    try:
+        yield Database.from_url(f"{PG_URL}{sep}schema={schema}")
+    finally:
+        with psycopg.connect(base.conninfo, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A fresh, empty database on each backend."""
+    yield from make_database(request.param, tmp_path)
+
+
+@pytest.fixture
+def sqlite_database(tmp_path: Path) -> Iterator[Database]:
+    yield from make_database("sqlite", tmp_path)
+
+
+@pytest.fixture
+def postgres_database(tmp_path: Path) -> Iterator[Database]:
+    yield from make_database("postgresql", tmp_path)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    error = postgres_available()
+    if error:
+        verdict = "REQUIRED -> PostgreSQL tests will FAIL" if REQUIRE_PG else "PostgreSQL tests SKIPPED"
+        return f"syncledger: {error} ({verdict})"
+    return f"syncledger: PostgreSQL tests run against {PG_URL}"
