@@ -590,8 +590,9 @@ class Ledger(Application[UUID]):
                     field="confirm_file_id",
                 )
             receipts = self.receipt_counter(rid) if self.receipt_counter else None
-            self._reset(ctx, reg, reason, chain="", cutoff=reg.session_seq, undo_of=None,
-                        receipts=receipts)
+            self._reset(
+                ctx, reg, reason, chain="", cutoff=reg.session_seq, undo_of=None, receipts=receipts
+            )
             pending.aggregates.append(reg)
             return RegistrationReset(reg.session_seq, receipts, position=0)
 
@@ -682,10 +683,14 @@ class Ledger(Application[UUID]):
             return self.undo(ctx, position - 1, reason=reason)
         if isinstance(event, Session.Deleted | Session.Restored):
             rid = UUID(self._session_registration(event.originator_id))
-            return self._run(rid, lambda p: self._undo_session_change(ctx, rid, event, position, reason, p))
+            return self._run(
+                rid, lambda p: self._undo_session_change(ctx, rid, event, position, reason, p)
+            )
         if isinstance(event, Registration.RegistrationReset | Registration.ResetUndone):
             rid = event.originator_id
-            return self._run(rid, lambda p: self._undo_reset_change(ctx, rid, event, position, reason, p))
+            return self._run(
+                rid, lambda p: self._undo_reset_change(ctx, rid, event, position, reason, p)
+            )
         raise NotUndoable(
             f"Position {position} is a {type(event).__qualname__} event; only session "
             "deletions, registration resets and undos can be undone.",
@@ -728,7 +733,9 @@ class Ledger(Application[UUID]):
                     position=position,
                     blocking_session_id=blocking,
                 )
-            session.trigger_event(Session.Restored, undo_of=position, reason=reason, reopened=reopen, **meta)
+            session.trigger_event(
+                Session.Restored, undo_of=position, reason=reason, reopened=reopen, **meta
+            )
             reg.trigger_event(
                 Registration.SessionReinstated,
                 session_id=session.session_id,
@@ -749,7 +756,9 @@ class Ledger(Application[UUID]):
                 status=session.status,
                 is_most_recent=reg.is_most_recent(session.session_id, session.sync_type),
             )
-            records = self.session_records(rid, session.session_id) if session.records_synced else []
+            records = (
+                self.session_records(rid, session.session_id) if session.records_synced else []
+            )
             self._delete(ctx, reg, session, reason, True, None, check, position, records)
             kind = "restoration"
         pending.aggregates += [reg, session]
@@ -803,8 +812,15 @@ class Ledger(Application[UUID]):
             )
             kind = "reset"
         else:
-            self._reset(ctx, reg, reason, chain=chain, cutoff=state["cutoff"], undo_of=position,
-                        receipts=self.receipt_counter(rid) if self.receipt_counter else None)
+            self._reset(
+                ctx,
+                reg,
+                reason,
+                chain=chain,
+                cutoff=state["cutoff"],
+                undo_of=position,
+                receipts=self.receipt_counter(rid) if self.receipt_counter else None,
+            )
             kind = "reset_undo"
         pending.aggregates.append(reg)
         return Undone(position, kind, rid, None, position=0)

@@ -162,9 +162,7 @@ class Registration(Aggregate):
                 "last_version": self.originator_version,
                 "in_progress_removed": self.in_progress_removed,
             }
-            reg.open_sessions = {
-                t: e for t, e in reg.open_sessions.items() if e[1] > self.cutoff
-            }
+            reg.open_sessions = {t: e for t, e in reg.open_sessions.items() if e[1] > self.cutoff}
             reg.recent = {
                 t: kept
                 for t, stack in reg.recent.items()

@@ -15,10 +15,8 @@ from eventsourcing.domain import Aggregate
 
 from domain.values import Record, session_aggregate_id
 
-
-def record_fingerprint(entity_type: str, key: str) -> int:
-    # In-memory only (never stored): Python's hash is stable within one process.
-    return hash((entity_type, key))
+# `seen` maps hash((entity_type, key)) -> hash(digest). It is in-memory only (never stored
+# or snapshotted; rebuilt on replay), so Python's per-process hash is fine.
 
 
 class Session(Aggregate):
@@ -102,15 +100,19 @@ class Session(Aggregate):
 
     def split_batch(self, records: list[Record]) -> tuple[list[Record], int]:
         """Accepted records (new, or a changed digest) and the number of duplicates."""
-        seen = dict(self.seen)
+        seen = self.seen
+        in_batch: dict[int, int] = {}
         accepted: list[Record] = []
-        for entity_type, key, digest in records:
-            fingerprint = record_fingerprint(entity_type, key)
-            digest_hash = hash(digest)
-            if seen.get(fingerprint) == digest_hash:
+        for record in records:
+            fingerprint = hash((record[0], record[1]))
+            digest_hash = hash(record[2])
+            known = in_batch.get(fingerprint)
+            if known is None:
+                known = seen.get(fingerprint)
+            if known == digest_hash:
                 continue
-            seen[fingerprint] = digest_hash
-            accepted.append((entity_type, key, digest))
+            in_batch[fingerprint] = digest_hash
+            accepted.append(record)
         return accepted, len(records) - len(accepted)
 
     class RecordsSynced(Event):
@@ -119,8 +121,9 @@ class Session(Aggregate):
         duplicates: int
 
         def apply(self, s: Session) -> None:
+            seen = s.seen
             for entity_type, key, digest in self.records:
-                s.seen[record_fingerprint(entity_type, key)] = hash(digest)
+                seen[hash((entity_type, key))] = hash(digest)
             s.records_synced += len(self.records)
             s.duplicates += self.duplicates
             s.batches[self.batch_id] = [len(self.records), self.duplicates]

@@ -71,23 +71,39 @@ def records(batch: Sequence[Sequence[str]]) -> list[Record]:
             max_items=MAX_BATCH_RECORDS,
         )
     out: list[Record] = []
+    append = out.append
+    for index, record in enumerate(batch):
+        try:
+            entity_type, key, digest = record
+        except (TypeError, ValueError):
+            raise ValidationFailed(
+                f"records[{index}] must have entity_type, key and digest.", field="records"
+            ) from None
+        if (
+            type(entity_type) is str
+            and type(key) is str
+            and type(digest) is str
+            and 0 < len(entity_type) <= MAX_ENTITY_TYPE_LENGTH
+            and 0 < len(key) <= MAX_KEY_LENGTH
+            and 0 < len(digest) <= MAX_DIGEST_LENGTH
+        ):
+            append((entity_type, key, digest))
+            continue
+        _explain_bad_record(index, (entity_type, key, digest))
+    return out
+
+
+def _explain_bad_record(index: int, record: tuple[object, object, object]) -> None:
     limits = (
         ("entity_type", MAX_ENTITY_TYPE_LENGTH),
         ("key", MAX_KEY_LENGTH),
         ("digest", MAX_DIGEST_LENGTH),
     )
-    for index, record in enumerate(batch):
-        if len(record) != 3:
+    for (name, limit), value in zip(limits, record, strict=True):
+        if not isinstance(value, str) or not value or len(value) > limit:
             raise ValidationFailed(
-                f"records[{index}] must have entity_type, key and digest.", field="records"
+                f"records[{index}].{name} must be a non-empty string of at most "
+                f"{limit} characters.",
+                field=f"records[{index}].{name}",
+                max_length=limit,
             )
-        for (name, limit), value in zip(limits, record, strict=True):
-            if not isinstance(value, str) or not value or len(value) > limit:
-                raise ValidationFailed(
-                    f"records[{index}].{name} must be a non-empty string of at most "
-                    f"{limit} characters.",
-                    field=f"records[{index}].{name}",
-                    max_length=limit,
-                )
-        out.append((record[0], record[1], record[2]))
-    return out

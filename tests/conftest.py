@@ -17,9 +17,7 @@ import pytest
 
 from domain.storage import Database
 
-PG_URL = os.environ.get(
-    "SYNCLEDGER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
-)
+PG_URL = os.environ.get("SYNCLEDGER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("SYNCLEDGER_REQUIRE_POSTGRES") == "1"
 _pg_state: dict[str, object] = {}
 
@@ -75,6 +73,8 @@ def postgres_database(tmp_path: Path) -> Iterator[Database]:
 def pytest_report_header(config: pytest.Config) -> str:
     error = postgres_available()
     if error:
-        verdict = "REQUIRED -> PostgreSQL tests will FAIL" if REQUIRE_PG else "PostgreSQL tests SKIPPED"
+        verdict = (
+            "REQUIRED -> PostgreSQL tests will FAIL" if REQUIRE_PG else "PostgreSQL tests SKIPPED"
+        )
         return f"syncledger: {error} ({verdict})"
     return f"syncledger: PostgreSQL tests run against {PG_URL}"
