@@ -1,0 +1,134 @@
+"""Our orjson transcoder passes eventsourcing's own abstract TranscoderTestCase."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import types
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from unittest import skip
+from uuid import UUID, uuid4
+
+import pytest
+from eventsourcing.persistence import Transcoder, TranscodingNotRegisteredError
+
+if importlib.util.find_spec("Crypto") is None and "eventsourcing.cipher" not in sys.modules:
+    # eventsourcing.tests.persistence imports AESCipher (pycryptodome, the [crypto] extra),
+    # which syncledger does not use. Stand in for it so the transcoder test case imports.
+    _cipher = types.ModuleType("eventsourcing.cipher")
+    _cipher.AESCipher = type("AESCipher", (), {})  # type: ignore[attr-defined]
+    sys.modules["eventsourcing.cipher"] = _cipher
+
+from eventsourcing.tests.persistence import (  # noqa: E402
+    CustomType1AsDict,
+    CustomType2AsDict,
+    TranscoderTestCase,
+)
+
+from domain.transcoder import OrjsonTranscoder  # noqa: E402
+
+
+class TestOrjsonTranscoder(TranscoderTestCase):
+    def construct_transcoder(self) -> Transcoder:
+        transcoder = OrjsonTranscoder()
+        transcoder.register(CustomType1AsDict())
+        transcoder.register(CustomType2AsDict())
+        return transcoder
+
+    @skip("test_tuple(): OrjsonTranscoder (like JSONTranscoder) converts tuples to lists")
+    def test_tuple(self) -> None:
+        pass
+
+    @skip("test_mixed(): OrjsonTranscoder (like JSONTranscoder) converts tuples to lists")
+    def test_mixed(self) -> None:
+        pass
+
+    @skip("test_dict_subclass(): OrjsonTranscoder converts dict subclasses to dict")
+    def test_dict_subclass(self) -> None:
+        pass
+
+    @skip("test_list_subclass(): OrjsonTranscoder converts list subclasses to list")
+    def test_list_subclass(self) -> None:
+        pass
+
+    @skip("test_str_subclass(): OrjsonTranscoder converts str subclasses to str")
+    def test_str_subclass(self) -> None:
+        pass
+
+    @skip("test_int_subclass(): OrjsonTranscoder converts int subclasses to int")
+    def test_int_subclass(self) -> None:
+        pass
+
+
+del TranscoderTestCase
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        datetime(2024, 8, 1, 12, 30, 15, 123456, tzinfo=UTC),
+        datetime(2024, 8, 1, 12, 30, tzinfo=timezone(timedelta(hours=-5))),
+        datetime(2024, 8, 1, 12, 30, 15),
+        Decimal("1.10"),
+    ],
+)
+def test_custom_types_keep_their_type(value: object) -> None:
+    transcoder = OrjsonTranscoder()
+    copy = transcoder.decode(transcoder.encode(value))
+    assert type(copy) is type(value)
+    assert copy == value
+    nested = {"a": [value, {"b": value}], "c": value}
+    assert transcoder.decode(transcoder.encode(nested)) == nested
+
+
+@pytest.mark.xfail(
+    reason="domain bug: orjson serialises uuid.UUID natively (there is no passthrough option "
+    "for UUIDs), so OrjsonTranscoder._encode_obj never sees a UUID outside transcoding data "
+    "and it decodes as str, contrary to the class docstring",
+    strict=True,
+)
+def test_uuid_keeps_its_type() -> None:
+    transcoder = OrjsonTranscoder()
+    value = UUID("b2723fe2-c01a-40d2-875e-a3aac6a09ff5")
+    assert transcoder.decode(transcoder.encode({"id": value})) == {"id": value}
+
+
+def test_uuid_inside_custom_data_keeps_its_type() -> None:
+    transcoder = OrjsonTranscoder()
+    transcoder.register(CustomType1AsDict())
+    from eventsourcing.tests.persistence import CustomType1
+
+    value = CustomType1(UUID("b2723fe2-c01a-40d2-875e-a3aac6a09ff5"))
+    copy = transcoder.decode(transcoder.encode({"v": value}))["v"]
+    assert isinstance(copy.value, UUID)
+    assert copy.value == value.value
+
+
+def test_datetime_wire_format_is_documented_one() -> None:
+    transcoder = OrjsonTranscoder()
+    when = datetime(2024, 8, 1, 12, 0, tzinfo=UTC)
+    data = transcoder.encode({"timestamp": when})
+    assert data == b'{"timestamp":{"_type_":"datetime_iso","_data_":"2024-08-01T12:00:00+00:00"}}'
+
+
+def test_event_like_payload_round_trip() -> None:
+    transcoder = OrjsonTranscoder()
+    state = {
+        "originator_id": str(uuid4()),
+        "originator_version": 3,
+        "timestamp": datetime.now(UTC),
+        "records": [["Client List", "k1", "d1"], ["AP Nominals", "k2", "d2"]],
+        "actor": "support-1",
+        "correlation_id": str(uuid4()),
+        "undo_of": None,
+    }
+    assert transcoder.decode(transcoder.encode(state)) == state
+
+
+def test_unregistered_type_is_refused() -> None:
+    transcoder = OrjsonTranscoder()
+    with pytest.raises(TypeError):
+        transcoder.encode({"x": object()})
+    with pytest.raises(TranscodingNotRegisteredError):
+        transcoder.decode(b'{"_type_":"nope","_data_":1}')
