@@ -8,6 +8,7 @@ fresh state, a bounded number of times, so no acknowledged write is lost or doub
 
 from __future__ import annotations
 
+import copy
 import random
 import threading
 import time
@@ -134,6 +135,7 @@ class Ledger(Application[UUID]):
         self.receipt_counter = receipt_counter
         self._locks = [threading.RLock() for _ in range(LOCK_STRIPES)]
         self._listeners: list[Callable[[int], None]] = []
+        self._loaded = threading.local()
         super().__init__(merged)
 
     # --- plumbing ----------------------------------------------------------------------
@@ -168,6 +170,7 @@ class Ledger(Application[UUID]):
         for attempt in range(MAX_ATTEMPTS):
             pending = _Pending()
             with self._lock(rid):
+                self._loaded.ids = loaded = [rid]
                 try:
                     result = command(pending)
                     if pending.aggregates:
@@ -178,25 +181,34 @@ class Ledger(Application[UUID]):
                             listener(position)
                     return result
                 except IntegrityError:
-                    self._evict(a.id for a in pending.aggregates)
+                    self._evict(loaded)
                 except BaseException:
-                    self._evict(a.id for a in pending.aggregates)
+                    self._evict(loaded)
                     raise
+                finally:
+                    self._loaded.ids = None
             time.sleep(random.uniform(0, 0.005 * (2**attempt)))
         raise Conflict(
             "Too many concurrent writes to this registration; nothing was recorded. "
             "Retry the request."
         )
 
+    def _load(self, aggregate_id: UUID) -> Any:
+        """Load through the cache, noting the id so a failed command can evict it."""
+        loaded = getattr(self._loaded, "ids", None)
+        if loaded is not None:
+            loaded.append(aggregate_id)
+        return self.repository.get(aggregate_id)
+
     def _registration(self, rid: UUID) -> Registration:
         try:
-            return self.repository.get(rid)
+            return self._load(rid)
         except AggregateNotFoundError:
             raise NotFound(f"No registration with id {rid}.", registration_id=str(rid)) from None
 
     def _session(self, rid: UUID, session_id: str) -> Session:
         try:
-            return self.repository.get(session_aggregate_id(rid, session_id))
+            return self._load(session_aggregate_id(rid, session_id))
         except AggregateNotFoundError:
             raise NotFound(
                 f"No session {session_id} in registration {rid}.",
@@ -206,29 +218,35 @@ class Ledger(Application[UUID]):
 
     def _session_or_none(self, rid: UUID, session_id: str) -> Session | None:
         try:
-            return self.repository.get(session_aggregate_id(rid, session_id))
+            return self._load(session_aggregate_id(rid, session_id))
         except AggregateNotFoundError:
             return None
 
     # --- queries the commands need ----------------------------------------------------
 
+    # Cached aggregates are shared (no deep copies, for speed): queries read them under the
+    # registration's lock and hand out shallow copies.
+
     def get_registration(self, rid: UUID) -> Registration:
-        return self._registration(rid)
+        with self._lock(rid):
+            return copy.copy(self._registration(rid))
 
     def get_session(self, rid: UUID, session_id: str) -> Session:
-        return self._session(rid, session_id)
+        with self._lock(rid):
+            return copy.copy(self._session(rid, session_id))
 
     def is_removed(self, reg: Registration, session: Session) -> bool:
         return session.deleted is not None or session.seq <= reg.reset_cutoff
 
     def check_deletion(self, rid: UUID, session_id: str) -> DeletionCheck:
-        reg = self._registration(rid)
-        session = self._session(rid, session_id)
-        return deletion_check(
-            records_synced=session.records_synced,
-            status=session.status,
-            is_most_recent=reg.is_most_recent(session.session_id, session.sync_type),
-        )
+        with self._lock(rid):
+            reg = self._registration(rid)
+            session = self._session(rid, session_id)
+            return deletion_check(
+                records_synced=session.records_synced,
+                status=session.status,
+                is_most_recent=reg.is_most_recent(session.session_id, session.sync_type),
+            )
 
     def session_records(self, rid: UUID, session_id: str) -> list[Record]:
         """The records a session synced, newest digest per record, in first-sync order."""
@@ -680,7 +698,8 @@ class Ledger(Application[UUID]):
         if isinstance(event, Session.ReceiptsUnsynced | Registration.ReceiptsUnsynced):
             # The compensating half of a deletion or reset, recorded right after it in the
             # same transaction: undo the action it belongs to.
-            return self.undo(ctx, position - 1, reason=reason)
+            action = self._position_of(event.originator_id, event.originator_version - 1, position)
+            return self.undo(ctx, action, reason=reason)
         if isinstance(event, Session.Deleted | Session.Restored):
             rid = UUID(self._session_registration(event.originator_id))
             return self._run(
@@ -696,6 +715,17 @@ class Ledger(Application[UUID]):
             "deletions, registration resets and undos can be undone.",
             position=position,
         )
+
+    def _position_of(self, aggregate_id: UUID, version: int, near: int) -> int:
+        """Position of an aggregate's event saved in the same transaction, just before `near`."""
+        window = self.recorder.select_notifications(start=max(1, near - 64), limit=65, stop=near)
+        for notification in reversed(window):
+            if (
+                notification.originator_id == aggregate_id
+                and notification.originator_version == version
+            ):
+                return notification.id
+        raise NotFound(f"The action recorded with position {near} could not be found.")
 
     def _session_registration(self, aggregate_id: UUID) -> str:
         session: Session = self.repository.get(aggregate_id)
