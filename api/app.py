@@ -1,0 +1,78 @@
+"""The FastAPI application: routers, error bodies, background projection runners."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import ORJSONResponse
+
+from api.dependencies import CorrelationIdMiddleware
+from api.errors import install_handlers
+from api.routers import audit, events, health, receipts, registrations, sessions, sync_requests
+from api.services import Services, build_services
+from domain.storage import Database
+
+log = logging.getLogger("syncledger.api")
+
+DESCRIPTION = """An event-sourced ledger of data-sync sessions.
+
+Authenticate with `Authorization: Bearer <token>` (`syncledger tokens create NAME --role ROLE`).
+Every error body is `{"error": {"code", "message", "details"}}`. Every write returns the
+`position` of its last event; pass it as `min_position` to a read to read your own writes.
+"""
+
+
+def _start(services: Services) -> None:
+    services.read_models.start()
+    services.ledger.on_saved(services.read_models.notify)
+    if services.chain is not None:
+        services.chain.start()
+        services.ledger.on_saved(services.chain.notify)
+
+
+def _stop(services: Services) -> None:
+    for name, part in (("chain", services.chain), ("read models", services.read_models)):
+        if part is None:
+            continue
+        try:
+            part.stop()
+        except Exception:  # noqa: BLE001 - shutting down: log and go on
+            log.exception("stopping the %s failed", name)
+    services.tokens.close()
+
+
+def create_app(database: Database, *, start_background: bool = True) -> FastAPI:
+    services = build_services(database)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if start_background:
+            _start(services)
+        try:
+            yield
+        finally:
+            if start_background:
+                _stop(services)
+
+    app = FastAPI(
+        title="syncledger",
+        version="0.1.0",
+        description=DESCRIPTION,
+        default_response_class=ORJSONResponse,
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.add_middleware(CorrelationIdMiddleware)
+    install_handlers(app)
+    for module in (health, registrations, sessions, receipts, sync_requests, events, audit):
+        app.include_router(module.router)
+    try:
+        from api.console import router as console_router  # type: ignore[attr-defined]
+    except ImportError:
+        console_router = None
+    if console_router is not None:
+        app.include_router(console_router)
+    return app

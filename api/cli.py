@@ -1,0 +1,217 @@
+"""The `syncledger` command line: serve, tokens, projections, demo (and replay, mounted)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from api.auth import ROLES, TokenError, TokenStore
+from domain.storage import DATABASE_URL_ENV, DEFAULT_DATABASE_URL, Database, DatabaseURLError
+
+app = typer.Typer(
+    name="syncledger",
+    help="An event-sourced ledger of data-sync sessions.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+tokens_app = typer.Typer(help="Bearer tokens for the API.", no_args_is_help=True)
+projections_app = typer.Typer(help="Projection runners.", no_args_is_help=True)
+app.add_typer(tokens_app, name="tokens")
+app.add_typer(projections_app, name="projections")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    database_url: Annotated[
+        str,
+        typer.Option(
+            "--database-url",
+            envvar=DATABASE_URL_ENV,
+            help="sqlite:///file.db, sqlite:////abs/file.db or postgresql://user@host/db",
+        ),
+    ] = DEFAULT_DATABASE_URL,
+) -> None:
+    ctx.obj = database_url
+
+
+def database(ctx: typer.Context) -> Database:
+    url = ctx.obj if isinstance(ctx.obj, str) else None
+    root = ctx.find_root()
+    if isinstance(root.obj, str):
+        url = root.obj
+    try:
+        return Database.from_url(url or DEFAULT_DATABASE_URL)
+    except DatabaseURLError as exc:
+        raise fail(str(exc), 2) from None
+
+
+# --- serve -----------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port")] = 8000,
+) -> None:
+    """API, console and projection runners in one process."""
+    import uvicorn
+
+    from api.app import create_app
+
+    db = database(ctx)
+    try:
+        application = create_app(db)
+    except Exception as exc:  # noqa: BLE001 - tell the operator, not a traceback
+        raise fail(f"cannot open the database {db.url}: {exc}") from None
+    err.print(f"syncledger: {db.kind} database {db.path or db.dbname}; http://{host}:{port}/docs")
+    uvicorn.run(application, host=host, port=port, log_level="info")
+
+
+# --- tokens ----------------------------------------------------------------------------------
+
+
+@tokens_app.command("create")
+def tokens_create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Who uses the token (recorded as the actor)")],
+    role: Annotated[str, typer.Option(help=" | ".join(ROLES))],
+) -> None:
+    """Create a token; it is printed once, alone on the last line (only its hash is kept)."""
+    if role not in ROLES:
+        raise fail(f"unknown role {role!r}: use one of {', '.join(ROLES)}", 2)
+    store = TokenStore(database(ctx))
+    try:
+        token = store.create(name, role)
+    except TokenError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        store.close()
+    err.print(f"Token for {name!r} ({role}) — shown once, keep it safe:")
+    sys.stdout.write(token + "\n")
+
+
+@tokens_app.command("list")
+def tokens_list(ctx: typer.Context) -> None:
+    """List tokens (names and roles; never the tokens themselves)."""
+    store = TokenStore(database(ctx))
+    try:
+        rows = store.list()
+    finally:
+        store.close()
+    table = Table("name", "role", "created", "revoked")
+    for row in rows:
+        table.add_row(row.name, row.role, row.created_at, row.revoked_at or "")
+    out.print(table)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    ctx: typer.Context, name: Annotated[str, typer.Argument(help="Token name")]
+) -> None:
+    """Revoke a token: it stops working at once."""
+    store = TokenStore(database(ctx))
+    try:
+        revoked = store.revoke(name)
+    finally:
+        store.close()
+    if not revoked:
+        raise fail(f"no active token named {name!r}")
+    out.print(f"Revoked {name!r}.")
+
+
+# --- projections -----------------------------------------------------------------------------
+
+
+@projections_app.command("run")
+def projections_run(ctx: typer.Context) -> None:
+    """Run the projection runners alone (for PostgreSQL deployments)."""
+    db = database(ctx)
+    try:
+        from projections.runner import run_forever  # type: ignore[import-not-found]
+    except ImportError:
+        run_forever = None
+    if run_forever is not None:
+        run_forever(db)
+        return
+    import signal
+    import threading
+
+    from projections import ReadModels  # type: ignore[attr-defined]
+
+    read_models = ReadModels(db)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    read_models.start()
+    err.print(f"projection runners following {db.url}; Ctrl-C to stop")
+    try:
+        while not stop.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        read_models.stop()
+
+
+# --- demo ------------------------------------------------------------------------------------
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    sessions: Annotated[
+        int, typer.Option(min=3, max=100_000, help="Completed Accountlink sessions")
+    ] = 150,
+    stuck_after: Annotated[
+        int,
+        typer.Option(min=1, help="stuck_after_minutes of the Accountlink registration"),
+    ] = 1,
+) -> None:
+    """Fill the database with realistic history (both support articles' situations)."""
+    from api.demo import DemoExists, run_demo
+
+    try:
+        summary = run_demo(database(ctx), sessions=sessions, stuck_after=stuck_after,
+                           console=err)
+    except DemoExists as exc:
+        raise fail(str(exc)) from None
+    for line in summary:
+        out.print(line, highlight=False, soft_wrap=True)
+
+
+def _mount_replay() -> None:
+    try:
+        from replay.cli import app as replay_app  # type: ignore[import-not-found]
+    except ImportError:
+        return
+    app.add_typer(replay_app, name="replay")
+
+
+_mount_replay()
+
+
+def main() -> None:
+    try:
+        app()
+    except DatabaseURLError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - a message on stderr, not a traceback
+        err.print(f"[bold red]error:[/] {type(exc).__name__}: {exc}", highlight=False)
+        sys.exit(1)

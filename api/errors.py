@@ -1,0 +1,131 @@
+"""One error body for every failure: {"error": {"code", "message", "details"}}."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import ORJSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from domain.errors import LedgerError
+
+log = logging.getLogger("syncledger.api")
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    501: "not_implemented",
+    503: "projection_lagging",
+}
+
+LIMIT_KEYS = ("max_length", "min_length", "le", "ge", "lt", "gt", "pattern", "expected")
+
+
+class ApiError(Exception):
+    """An error raised by the API layer itself (auth, lagging projections, 404s)."""
+
+    def __init__(self, status: int, code: str, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+
+
+def error_response(
+    status: int, code: str, message: str, details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> ORJSONResponse:
+    body = {"error": {"code": code, "message": message, "details": details or {}}}
+    return ORJSONResponse(body, status_code=status, headers=headers)
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:]
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if p.isdigit() else (f".{p}" if out else p)
+    return out or "body"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+def describe_validation(exc: RequestValidationError) -> tuple[str, dict[str, Any]]:
+    errors = []
+    for err in exc.errors():
+        if err.get("type") == "json_invalid":
+            ctx = err.get("ctx") or {}
+            message = (
+                "The request body is not valid JSON"
+                + (f" ({ctx.get('error')})" if ctx.get("error") else "")
+                + ". Send a JSON object with Content-Type: application/json."
+            )
+            return message, {"field": "body", "errors": [{"field": "body", "message": message}]}
+        field = _field(tuple(err.get("loc", ())))
+        ctx = err.get("ctx") or {}
+        item: dict[str, Any] = {"field": field, "message": err.get("msg", "invalid")}
+        item["type"] = err.get("type")
+        for key in LIMIT_KEYS:
+            if key in ctx:
+                item[key] = _jsonable(ctx[key])
+        if err.get("type") in ("too_long", "too_short") and "actual_length" in ctx:
+            item["actual_length"] = ctx["actual_length"]
+        errors.append(item)
+    first = errors[0] if errors else {"field": "body", "message": "invalid request"}
+    limits = ", ".join(f"{k} {first[k]}" for k in LIMIT_KEYS if k in first)
+    message = f"{first['field']}: {first['message']}" + (f" (limit: {limits})" if limits else "")
+    if len(errors) > 1:
+        message += f" — and {len(errors) - 1} more problem(s), see details.errors"
+    return message, {"field": first["field"], "errors": errors[:50]}
+
+
+def install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(LedgerError)
+    async def ledger_error(request: Request, exc: LedgerError) -> ORJSONResponse:
+        return error_response(exc.status, exc.code, exc.message, exc.details)
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> ORJSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return error_response(exc.status, exc.code, exc.message, exc.details, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> ORJSONResponse:
+        message, details = describe_validation(exc)
+        return error_response(422, "validation_error", message, details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+        code = HTTP_CODES.get(exc.status_code, "http_error")
+        message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+        if exc.status_code == 404 and message == "Not Found":
+            message = f"No such endpoint: {request.method} {request.url.path}. See /docs."
+        return error_response(exc.status_code, code, message, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> ORJSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return error_response(
+            500,
+            "internal_error",
+            "The server failed to handle this request; nothing is known to be recorded "
+            "beyond what a read shows. Retry, and report it with the correlation id if "
+            "it persists.",
+            {"correlation_id": request.headers.get("x-correlation-id", "")},
+        )

@@ -1,0 +1,72 @@
+"""Helpers shared by the routers: read-your-writes, pages, write responses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import Query
+
+from api.errors import ApiError
+from api.services import Services
+from projections.interface import Page
+
+WRITE_SETTLE_S = 5.0
+MAX_WAIT_S = 60.0
+
+MinPosition = Annotated[
+    int | None,
+    Query(ge=0, le=2**62, description="Wait until the read models reflect this position"),
+]
+WaitS = Annotated[
+    float, Query(ge=0, le=MAX_WAIT_S, description="How long to wait for min_position (s)")
+]
+Limit = Annotated[int, Query(ge=1, le=1000, description="Page size (max 1000)")]
+Cursor = Annotated[
+    str | None, Query(max_length=2000, description="next_cursor of the previous page")
+]
+
+
+def await_position(services: Services, min_position: int | None, wait_s: float) -> int:
+    """Block until the read models reach min_position; 503 projection_lagging on timeout.
+
+    Returns the position the read will reflect at least.
+    """
+    read_models = services.read_models
+    if min_position and not read_models.wait_for(min_position, wait_s):
+        raise ApiError(
+            503, "projection_lagging",
+            f"The read models have not reached position {min_position} after {wait_s:g} s "
+            f"(they are at {read_models.position()}). Retry shortly.",
+            min_position=min_position, position=read_models.position(), wait_s=wait_s,
+        )
+    return read_models.position()
+
+
+def paged(call: Callable[[], Page], cursor: str | None, position: int) -> dict[str, Any]:
+    try:
+        page = call()
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        if cursor is None:
+            raise
+        raise ApiError(
+            422, "validation_error",
+            "cursor is not valid: pass the next_cursor of a previous page unchanged.",
+            field="cursor",
+        ) from exc
+    return {"items": page.items, "next_cursor": page.next_cursor, "position": position}
+
+
+def registration_row(services: Services, rid: UUID) -> dict[str, Any]:
+    row = services.read_models.get_registration(rid)
+    if row is None:
+        raise ApiError(
+            404, "not_found", f"No registration with id {rid}.", registration_id=str(rid)
+        )
+    return row
+
+
+def settled(services: Services, position: int) -> bool:
+    """After a write: give the read models a moment to reflect it."""
+    return services.read_models.wait_for(position, WRITE_SETTLE_S)

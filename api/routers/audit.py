@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Path, Query, Request
+
+from api.dependencies import Inspector, ServicesDep, Support, context_for
+from api.errors import ApiError
+from api.reads import Cursor, Limit, MinPosition, WaitS, await_position, paged, settled
+from api.schemas import UndoIn
+
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
+Position = Annotated[int, Path(ge=1, le=2**62, description="Global position of the event")]
+
+
+@router.get("", summary="Destructive actions (deletions, resets) and their undos")
+def audit(
+    services: ServicesDep,
+    principal: Inspector,
+    registration_id: Annotated[UUID | None, Query()] = None,
+    after: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+    min_position: MinPosition = None,
+    wait_s: WaitS = 5.0,
+) -> dict[str, Any]:
+    position = await_position(services, min_position, wait_s)
+    return paged(
+        lambda: services.read_models.audit(
+            registration_id=registration_id, after=after, limit=limit, cursor=cursor
+        ),
+        cursor,
+        position,
+    )
+
+
+@router.get("/verify", summary="Re-hash the whole log and check the chain")
+def verify(services: ServicesDep, principal: Inspector) -> dict[str, Any]:
+    try:
+        from replay.verify import verify_log  # type: ignore[import-not-found]
+    except ImportError:
+        raise ApiError(
+            501, "not_implemented", "Log verification is not available in this build."
+        ) from None
+    result = verify_log(services.database)
+    if isinstance(result, dict):
+        return result
+    if hasattr(result, "as_dict"):
+        return dict(result.as_dict())
+    from dataclasses import asdict
+
+    return asdict(result)
+
+
+@router.post("/{position}/undo", summary="Undo a deletion, a reset, or an undo")
+def undo(
+    position: Position, body: UndoIn, request: Request, services: ServicesDep,
+    principal: Support,
+) -> dict[str, Any]:
+    ledger = services.ledger
+    # An undo of an undone reset re-applies it and records the receipts it unsyncs.
+    services.read_models.wait_for(ledger.current_position(), 10.0)
+    result = ledger.undo(context_for(request, principal), position, reason=body.reason)
+    body_out: dict[str, Any] = {
+        "undone": result.undone,
+        "kind": result.kind,
+        "registration_id": str(result.registration_id),
+        "session_id": result.session_id,
+        "receipts_restored": None,
+        "receipts_skipped": None,
+        "position": result.position,
+    }
+    if settled(services, result.position):
+        for candidate in (result.position, result.position - 1):
+            entry = services.read_models.audit_entry(candidate)
+            if entry is not None and entry.get("undo_of") is not None:
+                body_out["receipts_restored"] = entry.get("receipts_restored")
+                body_out["receipts_skipped"] = entry.get("receipts_skipped")
+                if entry.get("unsynced") is not None:
+                    body_out["unsynced"] = entry["unsynced"]
+                break
+    for key in ("receipts_restored", "receipts_skipped"):
+        if body_out[key] is None:
+            body_out[key] = 0
+    return body_out

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+
+from api.dependencies import Inspector, ServicesDep
+from api.eventlog import registration_events
+from api.reads import Limit
+
+router = APIRouter(prefix="/v1/registrations/{rid}/events", tags=["events"])
+
+
+@router.get("", summary="The immutable event history of a registration and its sessions")
+def events(
+    rid: UUID,
+    services: ServicesDep,
+    principal: Inspector,
+    after: Annotated[int, Query(ge=0, le=2**62, description="Only events after this position")]
+    = 0,
+    limit: Limit = 100,
+) -> dict[str, Any]:
+    services.ledger.get_registration(rid)  # 404 for an unknown registration
+    items = registration_events(
+        services.ledger, services.database, rid, after=after, limit=limit
+    )
+    next_cursor = str(items[-1]["position"]) if len(items) == limit else None
+    return {
+        "items": items,
+        "next_cursor": next_cursor,
+        "position": services.ledger.current_position(),
+    }

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+
+from api.dependencies import Reader, ServicesDep
+from api.reads import Cursor, Limit, MinPosition, WaitS, await_position, paged, registration_row
+from api.schemas import DiffIn, EntityType, Key
+
+router = APIRouter(prefix="/v1/registrations/{rid}/receipts", tags=["receipts"])
+
+
+@router.get("", summary="Current receipts: which record was synced, by which session")
+def receipts(
+    rid: UUID,
+    services: ServicesDep,
+    principal: Reader,
+    entity_type: Annotated[EntityType | None, Query()] = None,
+    key: Annotated[Key | None, Query()] = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+    min_position: MinPosition = None,
+    wait_s: WaitS = 5.0,
+) -> dict[str, Any]:
+    position = await_position(services, min_position, wait_s)
+    registration_row(services, rid)
+    return paged(
+        lambda: services.read_models.receipts(
+            rid, entity_type=entity_type, key=key, limit=limit, cursor=cursor
+        ),
+        cursor,
+        position,
+    )
+
+
+@router.post("/diff", summary="Which of these records must be synced again")
+def diff(
+    rid: UUID, body: DiffIn, services: ServicesDep, principal: Reader,
+    min_position: MinPosition = None, wait_s: WaitS = 5.0,
+) -> dict[str, Any]:
+    position = await_position(services, min_position, wait_s)
+    registration_row(services, rid)
+    result = services.read_models.diff(
+        rid, [(r.entity_type, r.key, r.digest) for r in body.records]
+    )
+    return {**result, "position": position}

@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request, Response
+
+from api.dependencies import Reader, ServicesDep, Support, Writer, context_for
+from api.reads import (
+    Cursor,
+    Limit,
+    MinPosition,
+    WaitS,
+    await_position,
+    paged,
+    registration_row,
+    settled,
+)
+from api.schemas import FileId, Product, RegistrationIn, ResetIn
+from api.services import Services
+
+router = APIRouter(prefix="/v1/registrations", tags=["registrations"])
+
+
+def registration_body(services: Services, rid: UUID, position: int) -> dict[str, Any]:
+    if settled(services, position):
+        row = services.read_models.get_registration(rid)
+        if row is not None:
+            return {**row, "position": position}
+    reg = services.ledger.get_registration(rid)
+    return {
+        "id": str(rid),
+        "product": reg.product,
+        "file_id": reg.file_id,
+        "name": reg.name,
+        "sync_interval_minutes": reg.sync_interval_minutes,
+        "stuck_after_minutes": reg.stuck_after_minutes,
+        "created_at": reg.created_on,
+        "position": position,
+    }
+
+
+@router.post("", status_code=201, summary="Register a sync bucket (idempotent on product+file_id)")
+def register(
+    body: RegistrationIn, request: Request, response: Response, services: ServicesDep,
+    principal: Writer,
+) -> dict[str, Any]:
+    result = services.ledger.register(
+        context_for(request, principal),
+        product=body.product,
+        file_id=body.file_id,
+        name=body.name,
+        sync_interval_minutes=body.sync_interval_minutes,
+        stuck_after_minutes=body.stuck_after_minutes,
+    )
+    response.status_code = 201 if result.created else 200
+    return registration_body(services, result.registration_id, result.position)
+
+
+@router.get("", summary="Registrations, most recently updated first")
+def list_registrations(
+    services: ServicesDep,
+    principal: Reader,
+    product: Annotated[Product | None, Query()] = None,
+    file_id: Annotated[FileId | None, Query()] = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+    min_position: MinPosition = None,
+    wait_s: WaitS = 5.0,
+) -> dict[str, Any]:
+    position = await_position(services, min_position, wait_s)
+    return paged(
+        lambda: services.read_models.list_registrations(
+            product=product, file_id=file_id, limit=limit, cursor=cursor
+        ),
+        cursor,
+        position,
+    )
+
+
+@router.get("/{rid}", summary="One registration with its worker status")
+def get_registration(
+    rid: UUID, services: ServicesDep, principal: Reader,
+    min_position: MinPosition = None, wait_s: WaitS = 5.0,
+) -> dict[str, Any]:
+    position = await_position(services, min_position, wait_s)
+    return {**registration_row(services, rid), "position": position}
+
+
+@router.post("/{rid}/reset", summary="Remove the history of every previous sync (undoable)")
+def reset(
+    rid: UUID, body: ResetIn, request: Request, services: ServicesDep, principal: Support
+) -> dict[str, Any]:
+    ledger = services.ledger
+    ledger.get_registration(rid)  # 404 before anything else
+    # The reset records how many receipts it unsyncs: count them on caught-up read models.
+    services.read_models.wait_for(ledger.current_position(), 10.0)
+    result = ledger.reset_registration(
+        context_for(request, principal), rid, reason=body.reason,
+        confirm_file_id=body.confirm_file_id,
+    )
+    unsynced = result.receipts
+    if settled(services, result.position):
+        entry = services.read_models.audit_entry(result.position - 1)
+        if entry is not None and entry.get("unsynced") is not None:
+            unsynced = entry["unsynced"]
+    return {"unsynced": unsynced or 0, "position": result.position}

@@ -1,0 +1,247 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request, Response
+
+from api.dependencies import Reader, ServicesDep, Support, Writer, context_for
+from api.errors import ApiError
+from api.reads import (
+    Cursor,
+    Limit,
+    MinPosition,
+    WaitS,
+    await_position,
+    paged,
+    registration_row,
+    settled,
+)
+from api.schemas import BatchIn, CompleteIn, DeleteIn, ErrorIn, FailIn, SessionIn
+from api.services import Services
+
+router = APIRouter(prefix="/v1/registrations/{rid}/sessions", tags=["sessions"])
+DRY_RUN_RECORDS = 100
+
+
+def session_body(services: Services, rid: UUID, sid: str, position: int) -> dict[str, Any]:
+    if settled(services, position):
+        row = services.read_models.get_session(rid, sid)
+        if row is not None:
+            return {**row, "position": position}
+    s = services.ledger.get_session(rid, sid)
+    return {
+        "id": s.session_id,
+        "seq": s.seq,
+        "sync_type": s.sync_type,
+        "status": s.status,
+        "started_at": s.started_at,
+        "ended_at": s.ended_at,
+        "records_synced": s.records_synced,
+        "error_count": s.error_count,
+        "worker": s.worker,
+        "entity_types": s.entity_types,
+        "request_id": s.request_id,
+        "fail_reason": s.fail_reason,
+        "position": position,
+    }
+
+
+def session_row(services: Services, rid: UUID, sid: str) -> dict[str, Any]:
+    row = services.read_models.get_session(rid, sid)
+    if row is None:
+        raise ApiError(
+            404, "not_found", f"No session {sid} in registration {rid}.",
+            registration_id=str(rid), session_id=sid,
+        )
+    return row
+
+
+@router.post("", status_code=201, summary="Start a session (idempotent on session_id)")
+def start_session(
+    rid: UUID, body: SessionIn, request: Request, response: Response, services: ServicesDep,
+    principal: Writer,
+) -> dict[str, Any]:
+    result = services.ledger.start_session(
+        context_for(request, principal),
+        rid,
+        sync_type=body.sync_type,
+        session_id=str(body.session_id) if body.session_id else None,
+        worker=body.worker or "",
+        entity_types=body.entity_types,
+        request_id=str(body.request_id) if body.request_id else None,
+    )
+    response.status_code = 201 if result.created else 200
+    return session_body(services, rid, result.session_id, result.position)
+
+
+@router.get("", summary="Session history, most recent first (or as it stood then)")
+def list_sessions(
+    rid: UUID,
+    services: ServicesDep,
+    principal: Reader,
+    include_deleted: bool = False,
+    as_of: Annotated[datetime | None, Query(description="History as it stood at this time")]
+    = None,
+    as_of_position: Annotated[
+        int | None, Query(ge=0, le=2**62, description="History as it stood at this position")
+    ] = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+    min_position: MinPosition = None,
+    wait_s: WaitS = 5.0,
+) -> dict[str, Any]:
+    if as_of is not None or as_of_position is not None:
+        return history_as_of(services, rid, as_of, as_of_position)
+    position = await_position(services, min_position, wait_s)
+    registration_row(services, rid)
+    return paged(
+        lambda: services.read_models.list_sessions(
+            rid, include_deleted=include_deleted, limit=limit, cursor=cursor
+        ),
+        cursor,
+        position,
+    )
+
+
+def history_as_of(
+    services: Services, rid: UUID, at: datetime | None, position: int | None
+) -> dict[str, Any]:
+    if at is not None and position is not None:
+        raise ApiError(
+            422, "validation_error", "Pass as_of or as_of_position, not both.", field="as_of"
+        )
+    if at is not None and at.tzinfo is None:
+        raise ApiError(
+            422, "validation_error",
+            "as_of needs a time zone (RFC 3339, e.g. 2024-08-05T09:30:00Z).", field="as_of",
+        )
+    try:
+        from replay.asof import history_as_of as replay_history  # type: ignore[import-not-found]
+    except ImportError:
+        raise ApiError(
+            501, "not_implemented", "Time travel (as_of) is not available in this build."
+        ) from None
+    services.ledger.get_registration(rid)  # 404 for an unknown registration
+    result = replay_history(services.ledger, rid, at=at, position=position)
+    if isinstance(result, dict):
+        body = dict(result)
+        body.setdefault("next_cursor", None)
+    else:
+        body = {"items": list(result), "next_cursor": None}
+    at_position = position if position is not None else services.ledger.current_position()
+    body.setdefault("position", at_position)
+    return body
+
+
+@router.get("/{sid}", summary="One session with its errors and deletion check")
+def get_session(
+    rid: UUID, sid: UUID, services: ServicesDep, principal: Reader,
+    min_position: MinPosition = None, wait_s: WaitS = 5.0,
+) -> dict[str, Any]:
+    position = await_position(services, min_position, wait_s)
+    return {**session_row(services, rid, str(sid)), "position": position}
+
+
+@router.get("/{sid}/records", summary="Records this session synced")
+def session_records(
+    rid: UUID, sid: UUID, services: ServicesDep, principal: Reader,
+    limit: Limit = 100, cursor: Cursor = None,
+    min_position: MinPosition = None, wait_s: WaitS = 5.0,
+) -> dict[str, Any]:
+    position = await_position(services, min_position, wait_s)
+    session_row(services, rid, str(sid))
+    return paged(
+        lambda: services.read_models.session_records(rid, str(sid), limit=limit, cursor=cursor),
+        cursor,
+        position,
+    )
+
+
+@router.post("/{sid}/records", summary="Record a batch of 1 to 10,000 records")
+def record_batch(
+    rid: UUID, sid: UUID, body: BatchIn, request: Request, services: ServicesDep,
+    principal: Writer,
+) -> dict[str, Any]:
+    result = services.ledger.record_batch(
+        context_for(request, principal),
+        rid,
+        str(sid),
+        [(r.entity_type, r.key, r.digest) for r in body.records],
+        batch_id=body.batch_id,
+    )
+    return {
+        "accepted": result.accepted,
+        "duplicates": result.duplicates,
+        "records_synced": result.records_synced,
+        "position": result.position,
+    }
+
+
+@router.post("/{sid}/errors", status_code=201, summary="Record an error against a session")
+def record_error(
+    rid: UUID, sid: UUID, body: ErrorIn, request: Request, services: ServicesDep,
+    principal: Writer,
+) -> dict[str, Any]:
+    position = services.ledger.record_error(
+        context_for(request, principal), rid, str(sid),
+        message=body.message, entity_type=body.entity_type, key=body.key,
+    )
+    return {
+        "session_id": str(sid),
+        "message": body.message,
+        "entity_type": body.entity_type,
+        "key": body.key,
+        "position": position,
+    }
+
+
+@router.post("/{sid}/complete", summary="End a session as completed")
+def complete(
+    rid: UUID, sid: UUID, request: Request, services: ServicesDep, principal: Writer,
+    body: CompleteIn | None = None,
+) -> dict[str, Any]:
+    position = services.ledger.complete_session(context_for(request, principal), rid, str(sid))
+    return session_body(services, rid, str(sid), position)
+
+
+@router.post("/{sid}/fail", summary="End a session as failed, with a reason")
+def fail(
+    rid: UUID, sid: UUID, body: FailIn, request: Request, services: ServicesDep,
+    principal: Writer,
+) -> dict[str, Any]:
+    position = services.ledger.fail_session(
+        context_for(request, principal), rid, str(sid), reason=body.reason
+    )
+    return session_body(services, rid, str(sid), position)
+
+
+@router.post("/{sid}/delete", summary="Delete a session and unsync its records (undoable)")
+def delete(
+    rid: UUID, sid: UUID, body: DeleteIn, request: Request, services: ServicesDep,
+    principal: Support,
+) -> dict[str, Any]:
+    ledger = services.ledger
+    if body.dry_run:
+        preview = ledger.preview_deletion(rid, str(sid))
+        return {
+            "deleted": False,
+            "would_unsync": preview.would_unsync,
+            "records": [
+                {"entity_type": et, "key": key, "digest": digest}
+                for et, key, digest in preview.records[:DRY_RUN_RECORDS]
+            ],
+            "deletion_check": preview.check.as_dict(),
+            "position": ledger.current_position(),
+        }
+    result = ledger.delete_session(
+        context_for(request, principal), rid, str(sid),
+        reason=body.reason, override=body.override, ticket=body.ticket,
+    )
+    unsynced = result.unsynced
+    if settled(services, result.position):
+        entry = services.read_models.audit_entry(result.position - 1)
+        if entry is not None and entry.get("unsynced") is not None:
+            unsynced = entry["unsynced"]
+    return {"deleted": True, "unsynced": unsynced, "position": result.position}
