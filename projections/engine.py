@@ -1,0 +1,77 @@
+"""Exactly-once processing: each page of events and the views' tracking positions are
+written in one transaction (the tracking rows are locked first, so concurrent runners in
+several processes never apply a page twice)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from projections.events import read_page
+from projections.store import Store, Tx
+from projections.views.base import View
+
+TRACKING = "view_tracking"
+PAGE_SIZE = 200
+
+
+def create_tracking(tx: Tx, table: str = TRACKING) -> None:
+    pos = "BIGINT" if tx.pg else "INTEGER"
+    tx.x(f"CREATE TABLE IF NOT EXISTS {table} (view TEXT PRIMARY KEY, position {pos} NOT NULL)")
+
+
+def ensure_views(store: Store, views: Sequence[View], table: str = TRACKING) -> None:
+    with store.write() as tx:
+        if tx.pg:
+            tx.x("SELECT pg_advisory_xact_lock(7007)")
+        create_tracking(tx, table)
+        for view in views:
+            view.create(tx)
+            tx.x(f"INSERT INTO {table} (view, position) VALUES (?, 0) ON CONFLICT DO NOTHING",
+                 (view.name,))
+
+
+def lock_positions(tx: Tx, names: Sequence[str], table: str = TRACKING) -> dict[str, int]:
+    marks = ", ".join("?" for _ in names)
+    lock = " FOR UPDATE" if tx.pg else ""
+    rows = tx.q(f"SELECT view, position FROM {table} WHERE view IN ({marks}){lock}", list(names))
+    return {str(name): int(pos) for name, pos in rows}
+
+
+def process_page(
+    store: Store,
+    views: Sequence[View],
+    *,
+    table: str = TRACKING,
+    page_size: int = PAGE_SIZE,
+    before_commit: Callable[[Tx], None] | None = None,
+) -> int | None:
+    """Apply the next page to every view behind; returns the position reached, None if idle."""
+    with store.write() as tx:
+        positions = lock_positions(tx, [v.name for v in views], table)
+        start = min(positions.values(), default=0)
+        events = read_page(tx, store.events_table, start, page_size)
+        if not events:
+            return None
+        for view in views:
+            done = positions.get(view.name, 0)
+            view.apply(tx, [e for e in events if e.position > done] if done > start else events)
+        end = events[-1].position
+        tx.many(f"UPDATE {table} SET position = ? WHERE view = ?",
+                [(max(end, positions.get(v.name, 0)), v.name) for v in views])
+        if before_commit is not None:
+            before_commit(tx)
+        return end
+
+
+def catch_up(store: Store, views: Sequence[View], *, table: str = TRACKING,
+             page_size: int = PAGE_SIZE,
+             progress: Callable[[int], None] | None = None) -> int:
+    """Process pages until the log is exhausted; returns the last position reached (or 0)."""
+    reached = 0
+    while True:
+        end = process_page(store, views, table=table, page_size=page_size)
+        if end is None:
+            return reached
+        reached = end
+        if progress is not None:
+            progress(end)

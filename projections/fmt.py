@@ -1,0 +1,40 @@
+"""Formatting for readers: RFC 3339 times and opaque cursors."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+
+def iso(micros: int | None) -> str | None:
+    if micros is None:
+        return None
+    dt = datetime.fromtimestamp(micros / 1_000_000, UTC)
+    return dt.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def now_micros() -> int:
+    return int(datetime.now(UTC).timestamp() * 1_000_000)
+
+
+def encode_cursor(key: list[Any]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(key)).decode()
+
+
+def decode_cursor(cursor: str | None) -> list[Any] | None:
+    if not cursor:
+        return None
+    try:
+        value = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, orjson.JSONDecodeError):
+        raise ValueError("invalid cursor") from None
+    if not isinstance(value, list):
+        raise ValueError("invalid cursor")
+    return value
+
+
+def clamp(limit: int) -> int:
+    return max(1, min(int(limit), 1000))

@@ -1,0 +1,144 @@
+"""`ReadModels`: the read side of syncledger (see projections/interface.py)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from uuid import UUID
+
+from domain.storage import Database
+from projections import engine
+from projections.events import head
+from projections.interface import Page, ProgressCallback, Row
+from projections.reads import audit as audit_reads
+from projections.reads import receipts as receipt_reads
+from projections.reads import registrations as reg_reads
+from projections.reads import sessions as session_reads
+from projections.rebuild import RebuildReport, rebuild
+from projections.runner import Runner
+from projections.store import Store
+from projections.views import VIEW_TYPES, View
+
+
+class ReadModels:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.store = Store(database)
+        self.views: list[View] = [cls() for cls in VIEW_TYPES.values()]
+        engine.ensure_views(self.store, self.views)
+        self._step_lock = threading.Lock()
+        self._runner = Runner(database.kind, self.run_once, self.store.listen_connection)
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._runner.start()
+
+    def stop(self) -> None:
+        self._runner.stop()
+
+    def close(self) -> None:
+        self.stop()
+        self.store.close()
+
+    def notify(self, position: int) -> None:
+        self._runner.wake.set()
+
+    def run_once(self) -> int:
+        with self._step_lock:
+            engine.catch_up(self.store, self.views)
+        return self.position()
+
+    # --- positions ---------------------------------------------------------------------
+
+    def positions(self) -> dict[str, int]:
+        with self.store.read() as tx:
+            rows = tx.q(f"SELECT view, position FROM {engine.TRACKING}")
+        return {str(name): int(pos) for name, pos in rows if name in VIEW_TYPES}
+
+    def position(self) -> int:
+        return min(self.positions().values(), default=0)
+
+    def wait_for(self, position: int, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        delay = 0.002
+        while True:
+            if self.position() >= position:
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self._runner.wake.set()
+            time.sleep(min(delay, remaining))
+            delay = min(delay * 2, 0.05)
+
+    def health(self) -> dict[str, dict[str, int]]:
+        positions = self.positions()
+        with self.store.read() as tx:
+            top = head(tx, self.store.events_table)
+        return {name: {"position": pos, "lag": max(0, top - pos)}
+                for name, pos in positions.items()}
+
+    def rebuild(self, names: list[str] | None = None,
+                progress: ProgressCallback | None = None) -> RebuildReport:
+        with self._step_lock:
+            return rebuild(self.store, names or list(VIEW_TYPES), progress)
+
+    # --- reads -------------------------------------------------------------------------
+
+    def list_registrations(self, *, product: str | None = None, file_id: str | None = None,
+                           limit: int = 100, cursor: str | None = None) -> Page:
+        with self.store.read() as tx:
+            return reg_reads.list_registrations(tx, product=product, file_id=file_id,
+                                                limit=limit, cursor=cursor)
+
+    def get_registration(self, rid: UUID) -> Row | None:
+        with self.store.read() as tx:
+            return reg_reads.get_registration(tx, str(rid))
+
+    def list_sessions(self, rid: UUID, *, include_deleted: bool = False, limit: int = 100,
+                      cursor: str | None = None) -> Page:
+        with self.store.read() as tx:
+            return session_reads.list_sessions(tx, str(rid), include_deleted=include_deleted,
+                                               limit=limit, cursor=cursor)
+
+    def get_session(self, rid: UUID, sid: str) -> Row | None:
+        with self.store.read() as tx:
+            return session_reads.get_session(tx, str(rid), sid)
+
+    def session_records(self, rid: UUID, sid: str, *, limit: int = 100,
+                        cursor: str | None = None) -> Page:
+        with self.store.read() as tx:
+            return session_reads.session_records(tx, str(rid), sid, limit=limit, cursor=cursor)
+
+    def receipts(self, rid: UUID, *, entity_type: str | None = None, key: str | None = None,
+                 limit: int = 100, cursor: str | None = None) -> Page:
+        with self.store.read() as tx:
+            return receipt_reads.receipts(tx, str(rid), entity_type=entity_type, key=key,
+                                          limit=limit, cursor=cursor)
+
+    def count_receipts(self, rid: UUID) -> int:
+        with self.store.read() as tx:
+            return receipt_reads.count_receipts(tx, str(rid))
+
+    def diff(self, rid: UUID, records: Sequence[tuple[str, str, str]]) -> Row:
+        with self.store.read() as tx:
+            return receipt_reads.diff(tx, str(rid), records)
+
+    def sync_requests(self, rid: UUID, *, status: str | None = None, limit: int = 100,
+                      cursor: str | None = None) -> Page:
+        with self.store.read() as tx:
+            return audit_reads.sync_requests(tx, str(rid), status=status, limit=limit,
+                                             cursor=cursor)
+
+    def audit(self, *, registration_id: UUID | None = None, after: int | None = None,
+              limit: int = 100, cursor: str | None = None) -> Page:
+        rid = None if registration_id is None else str(registration_id)
+        with self.store.read() as tx:
+            return audit_reads.audit(tx, registration_id=rid, after=after, limit=limit,
+                                     cursor=cursor)
+
+    def audit_entry(self, position: int) -> Row | None:
+        with self.store.read() as tx:
+            return audit_reads.audit_entry(tx, position)

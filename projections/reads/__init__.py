@@ -1,0 +1,1 @@
+"""Read queries over the view tables (always the live tables)."""

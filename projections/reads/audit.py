@@ -1,0 +1,78 @@
+"""Audit log reads: destructive actions and undos, by position."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from projections.fmt import clamp, decode_cursor, encode_cursor, iso
+from projections.interface import Page, Row
+from projections.store import Tx
+
+SELECT = (
+    "SELECT a.position, a.type, a.registration_id, a.session_id, a.actor, a.at, a.reason, "
+    "a.ticket, a.override, a.undo_of, a.undone_by, a.correlation_id, a.failed_checks, "
+    "e.unsynced, e.restored, e.skipped FROM view_audit a "
+    "LEFT JOIN view_receipt_effects e ON e.position = a.position"
+)
+
+
+def _item(row: tuple[Any, ...]) -> Row:
+    (pos, kind, rid, sid, actor, at, reason, ticket, override, undo_of, undone_by, corr,
+     failed, unsynced, restored, skipped) = row
+    return {
+        "position": pos, "type": kind, "registration_id": rid, "session_id": sid,
+        "actor": actor, "at": iso(at), "reason": reason, "ticket": ticket,
+        "override": None if override is None else bool(override),
+        "unsynced": unsynced, "receipts_restored": restored, "receipts_skipped": skipped,
+        "undo_of": undo_of, "undone_by": undone_by, "correlation_id": corr,
+        "failed_checks": failed.split(",") if failed else [],
+    }
+
+
+def audit(tx: Tx, *, registration_id: str | None, after: int | None, limit: int,
+          cursor: str | None) -> Page:
+    limit = clamp(limit)
+    start = decode_cursor(cursor)
+    where, params = [], []
+    if registration_id is not None:
+        where.append("a.registration_id = ?")
+        params.append(registration_id)
+    floor = max(after or 0, int(start[0]) if start else 0)
+    if floor:
+        where.append("a.position > ?")
+        params.append(floor)
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    rows = tx.q(f"{SELECT} {clause} ORDER BY a.position LIMIT ?", (*params, limit + 1))
+    nxt = encode_cursor([rows[limit - 1][0]]) if len(rows) > limit else None
+    return Page([_item(r) for r in rows[:limit]], nxt)
+
+
+def audit_entry(tx: Tx, position: int) -> Row | None:
+    row = tx.one(f"{SELECT} WHERE a.position = ?", (position,))
+    return None if row is None else _item(row)
+
+
+def sync_requests(tx: Tx, rid: str, *, status: str | None, limit: int,
+                  cursor: str | None) -> Page:
+    limit = clamp(limit)
+    start = decode_cursor(cursor)
+    where, params = ["registration_id = ?"], [rid]
+    if status is not None:
+        where.append("status = ?")
+        params.append(status)
+    if start is not None:
+        where.append("position > ?")
+        params.append(int(start[0]))
+    rows = tx.q(
+        "SELECT request_id, kind, status, requested_by, requested_at, fulfilled_by_session, "
+        f"fulfilled_at, position FROM view_sync_requests WHERE {' AND '.join(where)} "
+        "ORDER BY position LIMIT ?",
+        (*params, limit + 1),
+    )
+    items = [
+        {"id": rq, "kind": kind, "status": st, "requested_by": by, "requested_at": iso(at),
+         "fulfilled_by_session": sess, "fulfilled_at": iso(fat)}
+        for rq, kind, st, by, at, sess, fat, _ in rows[:limit]
+    ]
+    nxt = encode_cursor([rows[limit - 1][7]]) if len(rows) > limit else None
+    return Page(items, nxt)

@@ -1,0 +1,122 @@
+"""Registration reads: the list (with counts), one registration with its worker status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from projections.fmt import clamp, decode_cursor, encode_cursor, iso, now_micros
+from projections.interface import Page, Row
+from projections.reads.sessions import NOT_REMOVED
+from projections.store import Tx
+
+REG_COLS = "id, product, file_id, name, sync_interval_minutes, stuck_after_minutes, created_at"
+
+
+def _last_updated(tx: Tx) -> str:
+    greatest = "GREATEST" if tx.pg else "MAX"
+    return (
+        f"{greatest}(r.last_event_at, COALESCE((SELECT MAX(s.last_activity_at) "
+        "FROM view_sessions s WHERE s.registration_id = r.id), 0))"
+    )
+
+
+def _item(tx: Tx, row: tuple[Any, ...], now: int) -> Row:
+    rid, product, file_id, name, interval, stuck_minutes, created, lu = row
+    counts = tx.one(
+        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN s.status = 'in_progress' THEN 1 ELSE 0 END), 0), "
+        "COALESCE(SUM(CASE WHEN s.status = 'in_progress' AND s.last_activity_at < ? "
+        "THEN 1 ELSE 0 END), 0) "
+        f"FROM view_sessions s WHERE s.registration_id = ? AND {NOT_REMOVED}",
+        (now - int(stuck_minutes) * 60_000_000, rid),
+    ) or (0, 0, 0)
+    receipts = tx.one("SELECT COUNT(*) FROM view_receipts WHERE registration_id = ?", (rid,))
+    return {
+        "id": rid,
+        "product": product,
+        "file_id": file_id,
+        "name": name,
+        "total_syncs": int(counts[0]),
+        "last_updated": iso(lu),
+        "sessions_in_progress": int(counts[1]),
+        "stuck_sessions": int(counts[2]),
+        "receipts": int(receipts[0]) if receipts else 0,
+        "sync_interval_minutes": interval,
+        "stuck_after_minutes": stuck_minutes,
+        "created_at": iso(created),
+    }
+
+
+def list_registrations(tx: Tx, *, product: str | None, file_id: str | None, limit: int,
+                       cursor: str | None) -> Page:
+    limit = clamp(limit)
+    after = decode_cursor(cursor)
+    inner, params = [], []
+    if product is not None:
+        inner.append("r.product = ?")
+        params.append(product)
+    if file_id is not None:
+        inner.append("r.file_id = ?")
+        params.append(file_id)
+    where_inner = f"WHERE {' AND '.join(inner)}" if inner else ""
+    outer = ""
+    if after is not None:
+        outer = "WHERE x.lu < ? OR (x.lu = ? AND x.id > ?)"
+        params += [int(after[0]), int(after[0]), str(after[1])]
+    rows = tx.q(
+        f"SELECT * FROM (SELECT {', '.join('r.' + c for c in REG_COLS.split(', '))}, "
+        f"{_last_updated(tx)} AS lu FROM view_registrations r {where_inner}) x {outer} "
+        "ORDER BY x.lu DESC, x.id LIMIT ?",
+        (*params, limit + 1),
+    )
+    now = now_micros()
+    items = [_item(tx, r, now) for r in rows[:limit]]
+    nxt = encode_cursor([rows[limit - 1][7], rows[limit - 1][0]]) if len(rows) > limit else None
+    return Page(items, nxt)
+
+
+def get_registration(tx: Tx, rid: str) -> Row | None:
+    row = tx.one(
+        f"SELECT {', '.join('r.' + c for c in REG_COLS.split(', '))}, {_last_updated(tx)} "
+        "FROM view_registrations r WHERE r.id = ?",
+        (rid,),
+    )
+    if row is None:
+        return None
+    item = _item(tx, row, now_micros())
+    item["status"] = worker_status(tx, rid, int(row[4]), int(row[6]))
+    return item
+
+
+def worker_status(tx: Tx, rid: str, interval: int, created: int) -> Row:
+    """Rule 10: in progress (which worker, since when) or the next scheduled sync."""
+    running = tx.one(
+        "SELECT s.worker, s.started_at, s.session_id FROM view_sessions s "
+        f"WHERE s.registration_id = ? AND s.status = 'in_progress' AND {NOT_REMOVED} "
+        "ORDER BY s.seq DESC LIMIT 1",
+        (rid,),
+    )
+    last_periodic = tx.one(
+        "SELECT MAX(s.started_at) FROM view_sessions s WHERE s.registration_id = ? "
+        f"AND s.sync_type = 'periodic' AND {NOT_REMOVED}",
+        (rid,),
+    )
+    base = last_periodic[0] if last_periodic and last_periodic[0] is not None else created
+    next_sync = iso(int(base) + interval * 60_000_000)
+    if running is not None:
+        worker, since, sid = running
+        return {
+            "state": "in_progress",
+            "message": "Synchronisation is currently in progress"
+            + (f" on {worker}" if worker else ""),
+            "worker": worker,
+            "since": iso(since),
+            "session_id": sid,
+            "next_scheduled_sync": next_sync,
+        }
+    return {
+        "state": "idle",
+        "message": f"Next scheduled sync at {next_sync}",
+        "worker": None,
+        "since": None,
+        "next_scheduled_sync": next_sync,
+    }

@@ -1,0 +1,142 @@
+"""Connections to the database that holds the event log and the views.
+
+One small `Tx` API over both backends. SQL is written with `?` placeholders; on
+PostgreSQL they become `%s` (so SQL here never contains a literal `?` or `%`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from domain.storage import Database
+
+SQLITE_EVENTS = "stored_events"
+PG_EVENTS = "syncledger_events"
+PG_CHANNEL = "syncledger_events"
+
+
+class Tx:
+    """A transaction (or read snapshot) on one connection."""
+
+    def __init__(self, conn: Any, kind: str) -> None:
+        self.conn = conn
+        self.kind = kind
+        self.pg = kind == "postgresql"
+
+    def sql(self, text: str) -> str:
+        return text.replace("?", "%s") if self.pg else text
+
+    def q(self, text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        cur = self.conn.execute(self.sql(text), params)
+        return list(cur.fetchall())
+
+    def one(self, text: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        rows = self.q(text, params)
+        return rows[0] if rows else None
+
+    def x(self, text: str, params: Sequence[Any] = ()) -> int:
+        cur = self.conn.execute(self.sql(text), params)
+        return int(cur.rowcount or 0)
+
+    def many(self, text: str, rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        if self.pg:
+            with self.conn.cursor() as cur:
+                cur.executemany(self.sql(text), rows)
+        else:
+            self.conn.executemany(text, rows)
+
+    def table_exists(self, name: str) -> bool:
+        if self.pg:
+            row = self.one("SELECT to_regclass(?) IS NOT NULL", (name,))
+            return bool(row and row[0])
+        row = self.one("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,))
+        return row is not None
+
+
+class Store:
+    """Opens transactions on the event log's database (SQLite file or PostgreSQL schema)."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.kind = database.kind
+        self.events_table = PG_EVENTS if self.kind == "postgresql" else SQLITE_EVENTS
+        self._local = threading.local()
+        self._pool: Any = None
+        if self.kind == "postgresql":
+            from psycopg_pool import ConnectionPool
+
+            self._pool = ConnectionPool(
+                database.conninfo,
+                min_size=1,
+                max_size=8,
+                configure=self._configure_pg,
+                open=True,
+            )
+
+    def _configure_pg(self, conn: Any) -> None:
+        conn.autocommit = True
+        conn.execute(f'SET search_path TO "{self.database.schema}"')
+        conn.autocommit = False
+
+    def _sqlite(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.database.path, isolation_level=None, timeout=30)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        """One write transaction: committed on success, rolled back on any exception."""
+        if self._pool is not None:
+            with self._pool.connection() as conn, conn.transaction():
+                yield Tx(conn, self.kind)
+            return
+        conn = self._sqlite()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield Tx(conn, self.kind)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        """A consistent read snapshot."""
+        if self._pool is not None:
+            with self._pool.connection() as conn, conn.transaction():
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                yield Tx(conn, self.kind)
+            return
+        conn = self._sqlite()
+        conn.execute("BEGIN")
+        try:
+            yield Tx(conn, self.kind)
+        finally:
+            conn.execute("COMMIT")
+
+    def listen_connection(self) -> Any:
+        """A dedicated autocommit PostgreSQL connection (for LISTEN)."""
+        import psycopg
+
+        conn = psycopg.connect(self.database.conninfo, autocommit=True)
+        conn.execute(f'LISTEN "{PG_CHANNEL}"')
+        return conn
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
