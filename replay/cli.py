@@ -1,0 +1,236 @@
+"""`syncledger replay …`: rebuild, as-of, undo, verify, export.
+
+The database comes from the parent's `--database-url` (ctx.obj), this app's own
+`--database-url`, SYNCLEDGER_DATABASE_URL, or sqlite:///syncledger.db. Exit codes: 0 done,
+1 refused or a problem found (message on standard error), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+from uuid import UUID, uuid4
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from domain.storage import DATABASE_URL_ENV, DEFAULT_DATABASE_URL, Database, DatabaseURLError
+from replay.progress import err, progress_bar
+
+app = typer.Typer(
+    help="Rebuild, time travel, undo, verify and export the ledger.", no_args_is_help=True
+)
+out = Console(soft_wrap=True)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+@app.callback()
+def options(
+    ctx: typer.Context,
+    database_url: Annotated[
+        str | None, typer.Option("--database-url", help="Overrides the parent's option.")
+    ] = None,
+) -> None:
+    if database_url:
+        ctx.obj = database_url
+
+
+def _database(ctx: typer.Context) -> Database:
+    url: str | None = None
+    context: typer.Context | None = ctx
+    while context is not None and url is None:  # nearest context that names a URL
+        if isinstance(context.obj, str):
+            url = context.obj
+        context = context.parent  # type: ignore[assignment]
+    try:
+        return Database.from_url(url or os.environ.get(DATABASE_URL_ENV) or DEFAULT_DATABASE_URL)
+    except DatabaseURLError as e:
+        raise _fail(str(e), 2) from None
+
+
+@app.command()
+def verify(
+    ctx: typer.Context,
+    digest: Annotated[
+        str | None, typer.Option(help="HEX@POSITION: a head digest kept elsewhere to check against")
+    ] = None,
+    at_position: Annotated[int | None, typer.Option(help="Verify up to this position")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+) -> None:
+    """Re-read and re-hash every stored event; exit 1 and name the first bad position."""
+    from replay.chain import parse_digest
+    from replay.verify import verify_log
+
+    if digest:
+        try:
+            parse_digest(digest)
+        except ValueError as e:
+            raise _fail(str(e), 2) from None
+    database = _database(ctx)
+    with progress_bar("verify") as progress:
+        report = verify_log(database, digest=digest, at_position=at_position, progress=progress)
+    if as_json:
+        sys.stdout.write(orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        out.print(
+            f"checked {report.checked:,} events; head {report.head['digest']}"
+            f"@{report.head['position']}",
+            highlight=False,
+        )
+    if not report.ok:
+        where = report.first_bad_position
+        first = f"chain broken at position {where}" if where is not None else "problems found"
+        detail = "; ".join(report.problems[:5])
+        raise _fail(f"{first}: {detail}")
+    out.print("[green]ok[/]: the chain is intact")
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    out_file: Annotated[Path, typer.Option("--out", help="File to write")],
+    fmt: Annotated[str, typer.Option("--format", help="jsonl or csv")] = "jsonl",
+    registration: Annotated[
+        str | None, typer.Option(help="Only this registration's events")
+    ] = None,
+) -> None:
+    """Every event with position, type, time, actor, correlation id, data and chain digests."""
+    from replay.export import export_events
+
+    if fmt not in ("jsonl", "csv"):
+        raise _fail(f"--format must be jsonl or csv, not {fmt!r}", 2)
+    rid = _uuid(registration) if registration else None
+    database = _database(ctx)
+    with progress_bar("export") as progress:
+        n = export_events(database, out_file, fmt=fmt, registration_id=rid, progress=progress)
+    out.print(f"wrote {n:,} events to {out_file}", highlight=False)
+
+
+@app.command("as-of")
+def as_of(
+    ctx: typer.Context,
+    registration: Annotated[str, typer.Argument(help="Registration id")],
+    at: Annotated[str | None, typer.Option(help="RFC 3339 time (UTC if no zone)")] = None,
+    position: Annotated[int | None, typer.Option(help="Global position")] = None,
+    include_deleted: Annotated[bool, typer.Option(help="Show removed sessions")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """The registration's session history as it stood at a time or position."""
+    from replay.asof import history_as_of
+
+    if (at is None) == (position is None):
+        raise _fail("pass exactly one of --at TIME or --position N", 2)
+    rid = _uuid(registration)
+    moment = _time(at) if at is not None else None
+    items = history_as_of(
+        _database(ctx), rid, at=moment, position=position, include_deleted=include_deleted
+    )
+    if as_json:
+        sys.stdout.write(orjson.dumps({"items": items}, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return
+    table = Table(title=f"sessions of {rid} as of {at or f'position {position}'}")
+    for column in (
+        "id",
+        "type",
+        "status",
+        "started",
+        "ended",
+        "records",
+        "errors",
+        "worker",
+        "removed",
+    ):
+        table.add_column(column)
+    for i in items:
+        removed = (
+            ("deleted by " + str(i["deleted"]["by"]))
+            if i["deleted"]
+            else ("reset" if i["removed_by_reset"] else ("stuck" if i["stuck"] else ""))
+        )
+        table.add_row(
+            i["id"],
+            i["sync_type"],
+            i["status"],
+            i["started_at"],
+            i["ended_at"] or "",
+            str(i["records_synced"]),
+            str(i["error_count"]),
+            i["worker"],
+            removed,
+        )
+    out.print(table)
+    if not items:
+        out.print("no sessions at that point")
+
+
+@app.command()
+def undo(
+    ctx: typer.Context,
+    position: Annotated[int, typer.Argument(help="Position of a deletion, reset or undo")],
+    reason: Annotated[str, typer.Option(help="Why (recorded in the audit log)")],
+    actor: Annotated[str | None, typer.Option(help="Who (default: $USER)")] = None,
+) -> None:
+    """Undo a session deletion, a registration reset, or an undo (DESIGN.md rule 8)."""
+    from domain import Context, Ledger, LedgerError
+
+    ledger = Ledger(database=_database(ctx))
+    who = actor or os.environ.get("SYNCLEDGER_ACTOR") or os.environ.get("USER") or "cli"
+    try:
+        result = ledger.undo(Context(who, f"cli-{uuid4()}"), position, reason=reason)
+    except LedgerError as e:
+        raise _fail(f"{e.message} ({e.code})") from None
+    finally:
+        ledger.close()
+    out.print(
+        f"undone: {result.undone} ({result.kind}) in registration {result.registration_id}"
+        f"{' session ' + result.session_id if result.session_id else ''}; "
+        f"recorded at position {result.position}",
+        highlight=False,
+    )
+
+
+@app.command()
+def rebuild(
+    ctx: typer.Context,
+    projections: Annotated[
+        list[str] | None, typer.Argument(help="Projections (default all)")
+    ] = None,
+) -> None:
+    """Rebuild read models into a shadow copy, print the differences, swap atomically."""
+    from replay.rebuild import RebuildUnavailable, print_report
+    from replay.rebuild import rebuild as run_rebuild
+
+    database = _database(ctx)
+    try:
+        with progress_bar("rebuild", unit="events") as progress:
+            report = run_rebuild(database, projections or [], progress)
+    except RebuildUnavailable as e:
+        raise _fail(str(e)) from None
+    except (KeyError, ValueError) as e:
+        raise _fail(f"rebuild refused: {e}", 2) from None
+    differing = print_report(report, out)
+    out.print(f"swapped; {differing} rows differed from the live copy")
+
+
+def _uuid(text: str) -> UUID:
+    try:
+        return UUID(text)
+    except ValueError:
+        raise _fail(f"{text!r} is not a registration id (a UUID)", 2) from None
+
+
+def _time(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise _fail(f"--at {text!r} is not an RFC 3339 time", 2) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
