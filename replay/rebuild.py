@@ -59,30 +59,37 @@ def as_plain(value: Any) -> Any:
     return value
 
 
-def print_report(report: Any, console: Console) -> int:
-    """Print the differences per projection; returns how many rows differed in total."""
-    plain = as_plain(report)
+def _diffs(plain: Any) -> list[tuple[str, dict[str, Any]]]:
+    """[(\"view.table\", diff)] from a report {views: {view: {table: diff}}} (or flatter)."""
     views = plain.get("views", plain) if isinstance(plain, dict) else {}
-    if isinstance(views, list):
-        views = {str(v.get("name", i)): v for i, v in enumerate(views)}
-    table = Table(title="rebuild: rebuilt copy vs live copy")
-    for column in ("projection", "rows", "only in live", "only in rebuilt", "differ"):
-        table.add_column(column, justify="left" if column == "projection" else "right")
-    total = 0
-    samples: list[tuple[str, str, Any]] = []
-    for name, view in views.items():
-        if not isinstance(view, dict):
+    found: list[tuple[str, dict[str, Any]]] = []
+    for view, tables in views.items():
+        if not isinstance(tables, dict):
             continue
-        counts = []
-        for key in ("only_live", "only_rebuilt", "differ"):
-            value = view.get(key, view.get(f"{key}_count", 0))
-            n = len(value) if isinstance(value, list) else int(value or 0)
-            counts.append(n)
-            if isinstance(value, list):
-                samples += [(name, key, row) for row in value[:SAMPLES_SHOWN]]
+        if any(k in tables for k in ("only_live", "only_shadow", "differing")):
+            found.append((str(view), tables))
+            continue
+        found += [(f"{view}.{t}", d) for t, d in tables.items() if isinstance(d, dict)]
+    return found
+
+
+def print_report(report: Any, console: Console) -> int:
+    """Print the differences per projection table; returns how many rows differed."""
+    table = Table(title="rebuild: rebuilt copy vs live copy")
+    for column in ("projection.table", "only in live", "only in rebuilt", "differ"):
+        table.add_column(column, justify="left" if column.startswith("projection") else "right")
+    total = 0
+    samples: list[str] = []
+    for name, diff in _diffs(as_plain(report)):
+        counts = [int(diff.get(k) or 0) for k in ("only_live", "only_shadow", "differing")]
         total += sum(counts)
-        table.add_row(name, str(view.get("rows", "")), *map(str, counts))
+        table.add_row(name, *map(str, counts))
+        for label, keys in (diff.get("examples") or {}).items():
+            samples += [f"{name} {label.replace('_', ' ')}: {k}" for k in keys[:SAMPLES_SHOWN]]
     console.print(table)
-    for name, key, row in samples:
-        console.print(f"[bold]{name}[/] {key.replace('_', ' ')}: {row}", highlight=False)
+    for line in samples:
+        console.print(line, highlight=False, markup=False)
+    position = as_plain(report).get("position") if isinstance(as_plain(report), dict) else None
+    if position is not None:
+        console.print(f"rebuilt up to position {position}", highlight=False)
     return total
