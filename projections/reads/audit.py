@@ -48,7 +48,12 @@ def audit(tx: Tx, *, registration_id: str | None, after: int | None, limit: int,
 
 
 def audit_entry(tx: Tx, position: int) -> Row | None:
-    row = tx.one(f"{SELECT} WHERE a.position = ?", (position,))
+    """The entry at `position`, or the action whose compensating event is at `position`."""
+    row = tx.one(
+        f"{SELECT} WHERE a.position = ? OR (a.position = ? AND a.type IN "
+        "('session_deleted', 'registration_reset')) ORDER BY a.position DESC LIMIT 1",
+        (position, position - 1),
+    )
     return None if row is None else _item(row)
 
 
