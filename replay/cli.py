@@ -86,6 +86,12 @@ def verify(
             f"@{report.head['position']}",
             highlight=False,
         )
+    if report.recorded_through < report.head["position"]:
+        err.print(
+            f"note: recorded heads cover positions up to {report.recorded_through}; later "
+            "events were hashed but could only be checked against --digest",
+            highlight=False,
+        )
     if not report.ok:
         where = report.first_bad_position
         first = f"chain broken at position {where}" if where is not None else "problems found"

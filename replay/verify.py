@@ -40,6 +40,8 @@ class VerifyReport:
     first_bad_position: int | None
     problems: list[str] = field(default_factory=list)
     undecodable: list[int] = field(default_factory=list)
+    # Heads were compared up to here (0: none recorded yet; later events were only hashed).
+    recorded_through: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -49,6 +51,7 @@ class VerifyReport:
             "first_bad_position": self.first_bad_position,
             "problems": list(self.problems),
             "undecodable": list(self.undecodable),
+            "recorded_through": self.recorded_through,
         }
 
 
@@ -186,4 +189,5 @@ def verify_log(
         first_bad_position=checker.first_bad,
         problems=checker.problems,
         undecodable=undecodable,
+        recorded_through=min(checker.last_head[0], position) if checker.last_head else 0,
     )

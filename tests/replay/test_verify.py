@@ -27,6 +27,7 @@ def test_untouched_log_verifies(database: Database) -> None:
     assert report.head["position"] == head
     assert report.first_bad_position is None
     assert report.undecodable == []
+    assert report.recorded_through == head
     # The recorded tip equals the recomputed head, and an auditor's copy of it checks out.
     assert ChainFollower(database).head() == (head, report.head["digest"])
     assert verify_log(database, digest=f"{report.head['digest']}@{head}").ok
