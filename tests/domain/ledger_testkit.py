@@ -102,3 +102,35 @@ def refused(ledger: Ledger, error: type[Exception], call: Callable[[], object]) 
         assert ledger.current_position() == before, "a refused command recorded events"
         return e
     raise AssertionError(f"expected {error.__name__}")
+
+
+def append_batches(
+    database_url: str, rid: str, session_id: str, prefix: str, batches: int, size: int = 20
+) -> tuple[list[str], list[str]]:
+    """Append `batches` batches with fresh records; (acknowledged, refused) batch ids.
+
+    Module-level so a spawned process can run it (tests/domain/test_concurrency.py).
+    """
+    from uuid import UUID
+
+    from domain.errors import LedgerError
+    from domain.values import Context
+
+    ledger = Ledger(database=Database.from_url(database_url))
+    ctx = Context(f"worker-{prefix}", prefix)
+    acknowledged: list[str] = []
+    refused_ids: list[str] = []
+    try:
+        for b in range(batches):
+            batch_id = f"{prefix}-{b}"
+            batch = [["Client List", f"{prefix}-{b}-{i}", "d"] for i in range(size)]
+            try:
+                result = ledger.record_batch(ctx, UUID(rid), session_id, batch, batch_id=batch_id)
+            except LedgerError:
+                refused_ids.append(batch_id)
+                continue
+            assert result.accepted == size, result
+            acknowledged.append(batch_id)
+    finally:
+        ledger.close()
+    return acknowledged, refused_ids
