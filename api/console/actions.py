@@ -1,0 +1,197 @@
+"""The console's writes: delete sessions, undo a destructive action, request a sync.
+
+Support only, CSRF-checked (see auth.console_page). Each write waits until the read models
+reflect it before answering, so the page that follows shows the result.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
+
+from api.console.auth import Who, console_page, services
+from api.console.pages import deletion_previews, load_registration, parse_rid
+from api.console.web import PREFIX, redirect, render
+from domain.errors import LedgerError
+from domain.values import Context
+
+router = APIRouter()
+WAIT_SECONDS = 5.0
+
+
+def context(request: Request) -> Context:
+    who: Who = request.state.console_principal
+    correlation = getattr(request.state, "correlation_id", None) or request.headers.get(
+        "x-correlation-id"
+    )
+    return Context(actor=who.name, correlation_id=str(correlation or uuid.uuid4()))
+
+
+def settle(request: Request, position: int) -> bool:
+    """Wait until the read models have processed `position` (read your own writes)."""
+    if not position:
+        return True
+    return bool(services(request).read_models.wait_for(int(position), WAIT_SECONDS))
+
+
+@router.post("/registrations/{rid}/delete", response_class=HTMLResponse)
+@console_page(write=True)
+def delete_sessions(
+    request: Request,
+    rid: str,
+    sid: Annotated[list[str] | None, Form()] = None,
+    reason: Annotated[str, Form()] = "",
+    override: Annotated[str, Form()] = "",
+    ticket: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    reg_id = parse_rid(request, rid)
+    reg = load_registration(request, reg_id)
+    previews = deletion_previews(request, reg_id, sid or [])
+    deletable = [p for p in previews if not p["error"]]
+    needs_override = any(not p["check"].safe for p in deletable)
+    reason, ticket = reason.strip(), ticket.strip()
+    wants_override = override in ("1", "on", "true", "yes")
+
+    def again(error: str) -> Response:
+        return render(
+            request,
+            "delete_confirm.html",
+            {
+                "reg": reg,
+                "previews": previews,
+                "needs_override": needs_override,
+                "deletable": deletable,
+                "error": error,
+                "reason": reason,
+                "ticket": ticket,
+                "override_checked": wants_override,
+            },
+            status_code=422 if previews else 400,
+        )
+
+    if not deletable:
+        return again("None of the selected sessions can be deleted; nothing was changed.")
+    if not reason:
+        return again("Give a reason: it is kept in the audit log with your name.")
+    if needs_override and not wants_override:
+        return again(
+            "At least one selected session is not safe to delete. Tick “Override the "
+            "deletion check” only on Support's explicit instruction, with its ticket."
+        )
+    if wants_override and needs_override and not ticket:
+        return again("Overriding the deletion check needs the ticket of Support's instruction.")
+
+    ctx = context(request)
+    results: list[dict[str, Any]] = []
+    last_position = 0
+    for preview in deletable:
+        session = preview["s"]
+        sid_value = str(session["id"])
+        try:
+            done = services(request).ledger.delete_session(
+                ctx,
+                reg_id,
+                sid_value,
+                reason=reason,
+                override=wants_override and needs_override,
+                ticket=ticket or None,
+            )
+        except LedgerError as error:
+            results.append({"s": session, "ok": False, "message": error.message})
+            continue
+        last_position = max(last_position, int(done.position))
+        results.append(
+            {"s": session, "ok": True, "unsynced": done.unsynced, "position": done.position}
+        )
+    settled = settle(request, last_position)
+    return render(
+        request,
+        "delete_result.html",
+        {
+            "reg": reg,
+            "results": results,
+            "reason": reason,
+            "ticket": ticket,
+            "settled": settled,
+            "skipped": [p for p in previews if p["error"]],
+        },
+        status_code=200 if any(r["ok"] for r in results) else 409,
+    )
+
+
+@router.post("/audit/{position}/undo")
+@console_page(write=True)
+def undo(
+    request: Request,
+    position: int,
+    reason: Annotated[str, Form()] = "",
+    back: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    target = back if back.startswith(f"{PREFIX}/audit") else f"{PREFIX}/audit"
+    reason = reason.strip()
+    if not reason:
+        return redirect(
+            target,
+            flash=f"Undo of #{position} needs a reason; nothing was changed.",
+            kind="error",
+            request=request,
+        )
+    try:
+        done = services(request).ledger.undo(context(request), position, reason=reason)
+    except LedgerError as error:
+        return redirect(
+            target, flash=f"Undo of #{position} refused: {error.message}", kind="error",
+            request=request,
+        )
+    settle(request, done.position)
+    what = {
+        "deletion": f"Session {done.session_id} is back in the history",
+        "restoration": f"Session {done.session_id} is deleted again",
+        "reset": "The reset is undone; its sessions are back in the history",
+        "reset_undo": "The reset is in force again",
+    }.get(done.kind, "Undone")
+    return redirect(
+        target,
+        flash=f"{what} (#{position} undone, recorded as #{done.position}).",
+        request=request,
+    )
+
+
+@router.post("/registrations/{rid}/sync-requests")
+@console_page(write=True)
+def request_sync(
+    request: Request,
+    rid: str,
+    kind: Annotated[str, Form()] = "",
+    confirm: Annotated[str, Form()] = "",
+    back: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    reg_id: UUID = parse_rid(request, rid)
+    load_registration(request, reg_id)
+    target = back if back.startswith(f"{PREFIX}/registrations/{reg_id}") else (
+        f"{PREFIX}/registrations/{reg_id}/worker"
+    )
+    confirmed = confirm in ("1", "on", "true", "yes")
+    if kind == "full" and not confirmed:
+        return redirect(f"{PREFIX}/registrations/{reg_id}/full-sync")
+    try:
+        done = services(request).ledger.request_sync(
+            context(request), reg_id, kind=kind, confirm=confirmed
+        )
+    except LedgerError as error:
+        return redirect(target, flash=error.message, kind="error", request=request)
+    settle(request, done.position)
+    label = "Full Synchronisation" if kind == "full" else "Run Synchronisation (changes only)"
+    return redirect(
+        target,
+        flash=f"{label} requested; the worker will pick it up on its next poll "
+        f"(request {done.request_id}).",
+        request=request,
+    )
