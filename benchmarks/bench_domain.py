@@ -177,7 +177,7 @@ def build_history(database: Database, sessions: int) -> uuid.UUID:
     return rid
 
 
-def cold_load_seconds(database: Database, rid: uuid.UUID, samples: int = 7) -> float:
+def cold_load_seconds(database: Database, rid: uuid.UUID, sessions: int, samples: int = 7) -> float:
     times = []
     for _ in range(samples):
         ledger = Ledger(database=database)
@@ -186,6 +186,7 @@ def cold_load_seconds(database: Database, rid: uuid.UUID, samples: int = 7) -> f
             reg = ledger.repository.get(rid)
             times.append(time.perf_counter() - started)
             assert isinstance(reg, Registration)
+            assert reg.session_seq == sessions  # really the whole history
         finally:
             ledger.close()
     return statistics.median(times)
@@ -260,7 +261,7 @@ def run(
         loads: dict[int, float] = {}
         for sessions in history:
             rid = build_history(db, sessions)
-            loads[sessions] = cold_load_seconds(db, rid)
+            loads[sessions] = cold_load_seconds(db, rid, sessions)
     smallest = history[0]
     for sessions in history:
         results.append(

@@ -116,7 +116,9 @@ def append_batches(
     from domain.errors import LedgerError
     from domain.values import Context
 
-    ledger = Ledger(database=Database.from_url(database_url))
+    # The tables exist already. CREATE_TABLE=no sidesteps the start-up race of two
+    # processes constructing a Ledger at once (see test_concurrent_ledger_startup_postgres).
+    ledger = Ledger({"CREATE_TABLE": "no"}, database=Database.from_url(database_url))
     ctx = Context(f"worker-{prefix}", prefix)
     acknowledged: list[str] = []
     refused_ids: list[str] = []
