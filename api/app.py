@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import ORJSONResponse
 
 from api.dependencies import CorrelationIdMiddleware
 from api.errors import install_handlers
+from api.responses import ORJSONResponse
 from api.routers import audit, events, health, receipts, registrations, sessions, sync_requests
 from api.services import Services, build_services
 from domain.storage import Database
@@ -69,10 +69,17 @@ def create_app(database: Database, *, start_background: bool = True) -> FastAPI:
     install_handlers(app)
     for module in (health, registrations, sessions, receipts, sync_requests, events, audit):
         app.include_router(module.router)
+    _include_console(app)
+    return app
+
+
+def _include_console(app: FastAPI) -> None:
+    """The support console (api/console, issue 5), when it is present and loads."""
     try:
         from api.console import router as console_router  # type: ignore[attr-defined]
     except ImportError:
-        console_router = None
-    if console_router is not None:
+        return
+    try:
         app.include_router(console_router)
-    return app
+    except Exception:  # noqa: BLE001 - the API must serve even if the console is broken
+        log.exception("the console could not be mounted; serving the API without it")

@@ -57,7 +57,7 @@ def _now() -> str:
 class TokenStore:
     def __init__(self, database: Database) -> None:
         self.database = database
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._ready = False
         self._pool: ConnectionPool | None = None
         if database.kind == "postgresql":

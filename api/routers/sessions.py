@@ -93,7 +93,7 @@ def list_sessions(
     wait_s: WaitS = 5.0,
 ) -> dict[str, Any]:
     if as_of is not None or as_of_position is not None:
-        return history_as_of(services, rid, as_of, as_of_position)
+        return history_as_of(services, rid, as_of, as_of_position, include_deleted)
     position = await_position(services, min_position, wait_s)
     registration_row(services, rid)
     return paged(
@@ -106,7 +106,8 @@ def list_sessions(
 
 
 def history_as_of(
-    services: Services, rid: UUID, at: datetime | None, position: int | None
+    services: Services, rid: UUID, at: datetime | None, position: int | None,
+    include_deleted: bool,
 ) -> dict[str, Any]:
     if at is not None and position is not None:
         raise ApiError(
@@ -124,7 +125,9 @@ def history_as_of(
             501, "not_implemented", "Time travel (as_of) is not available in this build."
         ) from None
     services.ledger.get_registration(rid)  # 404 for an unknown registration
-    result = replay_history(services.ledger, rid, at=at, position=position)
+    result = replay_history(
+        services.ledger, rid, at=at, position=position, include_deleted=include_deleted
+    )
     if isinstance(result, dict):
         body = dict(result)
         body.setdefault("next_cursor", None)
