@@ -24,8 +24,8 @@ projections_app = typer.Typer(help="Projection runners.", no_args_is_help=True)
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(projections_app, name="projections")
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
