@@ -11,7 +11,8 @@ from projections.store import Store, Tx
 from projections.views.base import View
 
 TRACKING = "view_tracking"
-PAGE_SIZE = 200
+PAGE_SIZE = 1000  # events per page (transaction) at most ...
+MAX_RECORDS = 50_000  # ... and about this many records (bounds memory and transaction size)
 
 
 def create_tracking(tx: Tx, table: str = TRACKING) -> None:
@@ -43,13 +44,14 @@ def process_page(
     *,
     table: str = TRACKING,
     page_size: int = PAGE_SIZE,
+    max_records: int = MAX_RECORDS,
     before_commit: Callable[[Tx], None] | None = None,
 ) -> int | None:
     """Apply the next page to every view behind; returns the position reached, None if idle."""
     with store.write() as tx:
         positions = lock_positions(tx, [v.name for v in views], table)
         start = min(positions.values(), default=0)
-        events = read_page(tx, store.events_table, start, page_size)
+        events = read_page(tx, store.events_table, start, page_size, max_records)
         if not events:
             return None
         for view in views:
@@ -64,12 +66,13 @@ def process_page(
 
 
 def catch_up(store: Store, views: Sequence[View], *, table: str = TRACKING,
-             page_size: int = PAGE_SIZE,
+             page_size: int = PAGE_SIZE, max_records: int = MAX_RECORDS,
              progress: Callable[[int], None] | None = None) -> int:
     """Process pages until the log is exhausted; returns the last position reached (or 0)."""
     reached = 0
     while True:
-        end = process_page(store, views, table=table, page_size=page_size)
+        end = process_page(store, views, table=table, page_size=page_size,
+                           max_records=max_records)
         if end is None:
             return reached
         reached = end

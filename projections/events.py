@@ -34,28 +34,49 @@ def to_micros(value: Any) -> int:
     return int(datetime.fromisoformat(str(value)).timestamp() * 1_000_000)
 
 
-def _kind(topic: str) -> str:
-    return topic.rpartition(":")[2]
+def read_page(tx: Tx, table: str, after: int, limit: int,
+              max_records: int | None = None) -> list[Event]:
+    """Up to `limit` events with position > `after`, in order.
 
-
-def read_page(tx: Tx, table: str, after: int, limit: int) -> list[Event]:
-    """Up to `limit` events with position > `after`, in order."""
+    With `max_records`, the page ends with the event that brings the number of records
+    (a RecordsSynced event counts its records, any other event 1) to `max_records`: events
+    are read in growing chunks, so a page of big batches never reads far beyond its end.
+    """
     if not tx.table_exists(table):
         return []
     pos = "notification_id" if tx.pg else "rowid"
-    rows = tx.q(
+    sql = tx.sql(
         f"SELECT {pos}, originator_id, originator_version, topic, state FROM {table} "
-        f"WHERE {pos} > ? ORDER BY {pos} LIMIT ?",
-        (after, limit),
+        f"WHERE {pos} > ? ORDER BY {pos} LIMIT ?"
     )
-    events = []
-    for position, originator_id, version, topic, state in rows:
-        data = orjson.loads(bytes(state))
-        oid = str(originator_id) if isinstance(originator_id, UUID) else str(UUID(originator_id))
-        events.append(
-            Event(int(position), oid, int(version), _kind(topic), data,
-                  to_micros(data["timestamp"]))
-        )
+    # PostgreSQL: binary results (bytea arrives as bytes, not as hex text to decode).
+    cur = tx.conn.cursor(binary=True) if tx.pg else tx.conn.cursor()
+    events: list[Event] = []
+    records = 0
+    chunk = limit if max_records is None else min(limit, 16)
+    try:
+        while len(events) < limit:
+            want = min(chunk, limit - len(events))
+            rows = cur.execute(sql, (after, want)).fetchall()
+            for position, originator_id, version, topic, state in rows:
+                data = orjson.loads(state)
+                oid = (str(originator_id) if isinstance(originator_id, UUID)
+                       else str(UUID(originator_id)))
+                events.append(
+                    Event(int(position), oid, int(version), topic.rpartition(":")[2], data,
+                          to_micros(data["timestamp"]))
+                )
+                after = int(position)
+                if max_records is not None:
+                    found = data.get("records")
+                    records += len(found) if isinstance(found, list) else 1
+                    if records >= max_records:
+                        return events
+            if len(rows) < want:
+                break
+            chunk = min(chunk * 4, 1024)
+    finally:
+        cur.close()
     return events
 
 

@@ -70,7 +70,8 @@ def rebuild(store: Store, names: Sequence[str], progress: ProgressCallback | Non
         engine.lock_positions(tx, list(names))
         pos = engine.lock_positions(tx, list(names), SHADOW_TRACKING)
         reached = min(pos.values(), default=0)
-        while events := read_page(tx, store.events_table, reached, engine.PAGE_SIZE):
+        while events := read_page(tx, store.events_table, reached, engine.PAGE_SIZE,
+                                  engine.MAX_RECORDS):
             for view in shadows:
                 view.apply(tx, events)
             reached = events[-1].position

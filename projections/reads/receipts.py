@@ -12,25 +12,34 @@ from projections.interface import Page, Row
 from projections.store import Tx
 
 MAX_DIFF = 10_000
+# The registration's compact number in view_receipts / view_session_records (a subquery).
+REG_NO = "(SELECT reg_no FROM view_receipt_registrations WHERE registration_id = ?)"
+
+
+def reg_no(tx: Tx, rid: str) -> int | None:
+    row = tx.one("SELECT reg_no FROM view_receipt_registrations WHERE registration_id = ?",
+                 (rid,))
+    return None if row is None else int(row[0])
 
 
 def receipts(tx: Tx, rid: str, *, entity_type: str | None, key: str | None, limit: int,
              cursor: str | None) -> Page:
     limit = clamp(limit)
     after = decode_cursor(cursor)
-    where, params = ["registration_id = ?"], [rid]
+    where, params = [f"r.reg_no = {REG_NO}"], [rid]
     if entity_type is not None:
-        where.append("entity_type = ?")
+        where.append("r.entity_type = ?")
         params.append(entity_type)
     if key is not None:
-        where.append("key = ?")
+        where.append("r.key = ?")
         params.append(key)
     if after is not None:
-        where.append("(entity_type > ? OR (entity_type = ? AND key > ?))")
+        where.append("(r.entity_type > ? OR (r.entity_type = ? AND r.key > ?))")
         params += [after[0], after[0], after[1]]
     rows = tx.q(
-        "SELECT entity_type, key, digest, session_id, synced_at FROM view_receipts "
-        f"WHERE {' AND '.join(where)} ORDER BY entity_type, key LIMIT ?",
+        "SELECT r.entity_type, r.key, r.digest, s.session_id, r.synced_at FROM view_receipts r "
+        "JOIN view_receipt_sessions s ON s.sess_no = r.sess_no "
+        f"WHERE {' AND '.join(where)} ORDER BY r.entity_type, r.key LIMIT ?",
         (*params, limit + 1),
     )
     items = [
@@ -42,35 +51,45 @@ def receipts(tx: Tx, rid: str, *, entity_type: str | None, key: str | None, limi
 
 
 def count_receipts(tx: Tx, rid: str) -> int:
-    row = tx.one("SELECT COUNT(*) FROM view_receipts WHERE registration_id = ?", (rid,))
+    row = tx.one(f"SELECT COUNT(*) FROM view_receipts WHERE reg_no = {REG_NO}", (rid,))
     return int(row[0]) if row else 0
 
 
 def diff(tx: Tx, rid: str, records: Sequence[tuple[str, str, str]]) -> Row:
-    """Missing, changed and unchanged counts in one set-based query."""
+    """Missing, changed and unchanged counts in one set-based query.
+
+    The query returns only the records that differ (their index and whether a receipt
+    exists), probing view_receipts by its primary key (reg_no, entity_type, key).
+    """
     if len(records) > MAX_DIFF:
         raise ValueError(f"at most {MAX_DIFF} records per diff")
     if not records:
         return {"missing": [], "changed": [], "unchanged": 0}
+    reg = reg_no(tx, rid)
     rows: list[tuple[Any, ...]]
-    if tx.pg:
+    if reg is None:
+        rows = [(n, True) for n in range(len(records))]
+    elif tx.pg:
         ets, keys, digests = (list(c) for c in zip(*records, strict=True))
         rows = tx.q(
-            "SELECT i.et, i.k, CASE WHEN r.digest IS NULL THEN 0 "
-            "WHEN r.digest = i.d THEN 2 ELSE 1 END FROM unnest(?::text[], ?::text[], "
-            "?::text[]) WITH ORDINALITY AS i(et, k, d, n) LEFT JOIN view_receipts r "
-            "ON r.registration_id = ? AND r.entity_type = i.et AND r.key = i.k ORDER BY i.n",
-            (ets, keys, digests, rid),
+            "SELECT i.n - 1, r.digest IS NULL FROM unnest(?::text[], ?::text[], ?::text[]) "
+            "WITH ORDINALITY AS i(et, k, d, n) LEFT JOIN view_receipts r ON r.reg_no = ? "
+            "AND r.entity_type = i.et AND r.key = i.k "
+            "WHERE r.digest IS NULL OR r.digest <> i.d ORDER BY i.n",
+            (ets, keys, digests, reg),
         )
     else:
         rows = tx.q(
-            "SELECT j.value ->> 0, j.value ->> 1, CASE WHEN r.digest IS NULL THEN 0 "
-            "WHEN r.digest = j.value ->> 2 THEN 2 ELSE 1 END FROM json_each(?) j "
-            "LEFT JOIN view_receipts r ON r.registration_id = ? "
-            "AND r.entity_type = j.value ->> 0 AND r.key = j.value ->> 1 ORDER BY j.key",
-            (orjson.dumps([list(r) for r in records]).decode(), rid),
+            "SELECT j.key, r.digest IS NULL FROM json_each(?) j "
+            "LEFT JOIN view_receipts r ON r.reg_no = ? "
+            "AND r.entity_type = j.value ->> 0 AND r.key = j.value ->> 1 "
+            "WHERE r.digest IS NULL OR r.digest <> j.value ->> 2 ORDER BY j.key",
+            (orjson.dumps([list(r) for r in records]).decode(), reg),
         )
-    missing = [{"entity_type": et, "key": k} for et, k, state in rows if state == 0]
-    changed = [{"entity_type": et, "key": k} for et, k, state in rows if state == 1]
+    missing: list[Row] = []
+    changed: list[Row] = []
+    for n, absent in rows:
+        et, k = records[n][0], records[n][1]
+        (missing if absent else changed).append({"entity_type": et, "key": k})
     return {"missing": missing, "changed": changed,
-            "unchanged": len(rows) - len(missing) - len(changed)}
+            "unchanged": len(records) - len(missing) - len(changed)}

@@ -6,6 +6,7 @@ from typing import Any
 
 from projections.fmt import clamp, decode_cursor, encode_cursor, iso, now_micros
 from projections.interface import Page, Row
+from projections.reads.receipts import REG_NO
 from projections.reads.sessions import NOT_REMOVED
 from projections.store import Tx
 
@@ -29,7 +30,7 @@ def _item(tx: Tx, row: tuple[Any, ...], now: int) -> Row:
         f"FROM view_sessions s WHERE s.registration_id = ? AND {NOT_REMOVED}",
         (now - int(stuck_minutes) * 60_000_000, rid),
     ) or (0, 0, 0)
-    receipts = tx.one("SELECT COUNT(*) FROM view_receipts WHERE registration_id = ?", (rid,))
+    receipts = tx.one(f"SELECT COUNT(*) FROM view_receipts WHERE reg_no = {REG_NO}", (rid,))
     return {
         "id": rid,
         "product": product,

@@ -137,20 +137,27 @@ def get_session(tx: Tx, rid: str, sid: str) -> Row | None:
 def session_records(tx: Tx, rid: str, sid: str, *, limit: int, cursor: str | None) -> Page:
     limit = clamp(limit)
     after = decode_cursor(cursor)
-    where, params = "sr.registration_id = ? AND sr.session_id = ?", [rid, sid]
+    found = tx.one(
+        "SELECT sess_no FROM view_receipt_sessions WHERE registration_id = ? AND session_id = ?",
+        (rid, sid),
+    )
+    if found is None:
+        return Page([], None)
+    sess = int(found[0])
+    where, params = "sr.sess_no = ?", [sess]
     if after is not None:
         where += " AND (sr.entity_type > ? OR (sr.entity_type = ? AND sr.key > ?))"
         params += [after[0], after[0], after[1]]
     rows = tx.q(
-        "SELECT sr.entity_type, sr.key, sr.digest, sr.synced_at, r.session_id "
+        "SELECT sr.entity_type, sr.key, sr.digest, sr.synced_at, r.sess_no "
         "FROM view_session_records sr LEFT JOIN view_receipts r "
-        "ON r.registration_id = sr.registration_id AND r.entity_type = sr.entity_type "
+        "ON r.reg_no = sr.reg_no AND r.entity_type = sr.entity_type "
         f"AND r.key = sr.key WHERE {where} ORDER BY sr.entity_type, sr.key LIMIT ?",
         (*params, limit + 1),
     )
     items = [
         {"entity_type": et, "key": k, "digest": d, "synced_at": iso(at),
-         "receipt_current": cur == sid}
+         "receipt_current": cur == sess}
         for et, k, d, at, cur in rows[:limit]
     ]
     nxt = encode_cursor(list(rows[limit - 1][:2])) if len(rows) > limit else None

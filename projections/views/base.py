@@ -18,15 +18,20 @@ SHADOW = "__shadow"
 @dataclass(frozen=True)
 class Table:
     name: str
-    columns: str  # column definitions, "?type" placeholders resolved per dialect
+    columns: str  # column definitions; BIGINT and CTEXT (bytewise-ordered text) per dialect
     primary_key: tuple[str, ...]
     indexes: tuple[tuple[str, ...], ...] = ()
+    # SQLite: store rows in the primary key's B-tree (one B-tree less per row written).
+    without_rowid: bool = False
 
     def ddl(self, real: str, pg: bool) -> list[str]:
         cols = self.columns.replace("BIGINT", "BIGINT" if pg else "INTEGER")
+        # Key columns compare bytewise on both backends (SQLite's BINARY = PostgreSQL's "C").
+        cols = cols.replace(" CTEXT", ' TEXT COLLATE "C"' if pg else " TEXT")
+        tail = " WITHOUT ROWID" if self.without_rowid and not pg else ""
         stmts = [
             f"CREATE TABLE IF NOT EXISTS {real} ({cols}, "
-            f"CONSTRAINT {real}_pkey PRIMARY KEY ({', '.join(self.primary_key)}))"
+            f"CONSTRAINT {real}_pkey PRIMARY KEY ({', '.join(self.primary_key)})){tail}"
         ]
         for i, idx in enumerate(self.indexes):
             stmts.append(f"CREATE INDEX IF NOT EXISTS ix_{real}_{i} ON {real} ({', '.join(idx)})")

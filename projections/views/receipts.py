@@ -4,6 +4,13 @@ The current receipt of (registration, entity_type, key) is the newest record (by
 seq, then position) among sessions that are not removed (deleted, or seq <= the cutoff of
 a reset in force). Deletions, resets and their undos recompute the affected keys with
 set-based SQL; their effect (receipts unsynced / restored / skipped) is kept per position.
+
+The two big tables (`view_session_records`, `view_receipts`) refer to registrations and
+sessions by compact integers, so their rows and keys stay small: `reg_no` is the position
+of the first `Started` event of the registration, `sess_no` the position of the session's
+`Started` event. Both come from the log alone, so a rebuilt view has the same numbers.
+On SQLite both tables are WITHOUT ROWID (the primary key's B-tree holds the rows) and
+`view_receipts` has no secondary index: three B-trees are written per record in all.
 """
 
 from __future__ import annotations
@@ -15,41 +22,49 @@ from projections.events import Event
 from projections.store import Tx
 from projections.views.base import Table, View
 
-RECEIPT_COLS = "registration_id, entity_type, key, digest, session_id, seq, synced_at, position"
-RECORD_COLS = "registration_id, session_id, seq, entity_type, key, digest, synced_at, position"
+# Column order of the rows built per record; both tables are written from the same tuples.
+ROW_COLS = "reg_no, sess_no, seq, entity_type, key, digest, synced_at, position"
+STAGE = "projection_stage_records"
 
 
 class ReceiptsView(View):
     name = "receipts"
     tables = (
         Table(
+            "view_receipt_registrations",
+            "registration_id CTEXT NOT NULL, reg_no BIGINT NOT NULL",
+            ("registration_id",),
+        ),
+        Table(
             "view_receipt_sessions",
-            "registration_id TEXT NOT NULL, session_id TEXT NOT NULL, agg_id TEXT NOT NULL, "
+            "sess_no BIGINT NOT NULL, registration_id CTEXT NOT NULL, "
+            "session_id CTEXT NOT NULL, agg_id CTEXT NOT NULL, reg_no BIGINT NOT NULL, "
             "seq BIGINT NOT NULL, deleted BIGINT NOT NULL",
-            ("registration_id", "session_id"),
-            (("agg_id",),),
+            ("sess_no",),
+            (("registration_id", "session_id"), ("agg_id",)),
         ),
         Table(
             "view_receipt_resets",
-            "registration_id TEXT NOT NULL, chain TEXT NOT NULL, cutoff BIGINT NOT NULL, "
+            "registration_id CTEXT NOT NULL, chain CTEXT NOT NULL, cutoff BIGINT NOT NULL, "
             "active BIGINT NOT NULL",
             ("registration_id", "chain"),
         ),
         Table(
             "view_session_records",
-            "registration_id TEXT NOT NULL, session_id TEXT NOT NULL, seq BIGINT NOT NULL, "
-            "entity_type TEXT NOT NULL, key TEXT NOT NULL, digest TEXT NOT NULL, "
+            "reg_no BIGINT NOT NULL, sess_no BIGINT NOT NULL, seq BIGINT NOT NULL, "
+            "entity_type CTEXT NOT NULL, key CTEXT NOT NULL, digest TEXT NOT NULL, "
             "synced_at BIGINT, position BIGINT NOT NULL",
-            ("registration_id", "session_id", "entity_type", "key"),
-            (("registration_id", "entity_type", "key"),),
+            ("sess_no", "entity_type", "key"),
+            (("reg_no", "entity_type", "key"),),
+            without_rowid=True,
         ),
         Table(
             "view_receipts",
-            "registration_id TEXT NOT NULL, entity_type TEXT NOT NULL, key TEXT NOT NULL, "
-            "digest TEXT NOT NULL, session_id TEXT NOT NULL, seq BIGINT NOT NULL, "
+            "reg_no BIGINT NOT NULL, entity_type CTEXT NOT NULL, key CTEXT NOT NULL, "
+            "digest TEXT NOT NULL, sess_no BIGINT NOT NULL, seq BIGINT NOT NULL, "
             "synced_at BIGINT, position BIGINT NOT NULL",
-            ("registration_id", "entity_type", "key"),
-            (("registration_id", "session_id"),),
+            ("reg_no", "entity_type", "key"),
+            without_rowid=True,
         ),
         Table(
             "view_receipt_effects",
@@ -60,14 +75,39 @@ class ReceiptsView(View):
 
     def __init__(self, shadow: bool = False) -> None:
         super().__init__(shadow)
-        self._sessions: dict[str, tuple[str, str, int]] = {}
-        r = self.t["view_receipts"]
+        # Derived from events only (deterministic), so valid across rollbacks and swaps.
+        self._sessions: dict[str, tuple[int, int, int]] = {}  # agg_id -> reg_no, sess_no, seq
+        self._regs: dict[str, int] = {}  # registration_id -> reg_no
+        sr, r = self.t["view_session_records"], self.t["view_receipts"]
         self._newer = (
-            f"ON CONFLICT (registration_id, entity_type, key) DO UPDATE SET "
-            "digest = excluded.digest, session_id = excluded.session_id, seq = excluded.seq, "
+            "ON CONFLICT (reg_no, entity_type, key) DO UPDATE SET "
+            "digest = excluded.digest, sess_no = excluded.sess_no, seq = excluded.seq, "
             "synced_at = excluded.synced_at, position = excluded.position "
             f"WHERE excluded.seq > {r}.seq OR "
             f"(excluded.seq = {r}.seq AND excluded.position > {r}.position)"
+        )
+        self._record_upsert = (
+            "ON CONFLICT (sess_no, entity_type, key) DO UPDATE SET "
+            "digest = excluded.digest, synced_at = excluded.synced_at, "
+            "position = excluded.position"
+        )
+        marks = ", ".join("?" for _ in ROW_COLS.split(","))
+        self._sqlite_records = (
+            f"INSERT INTO {sr} ({ROW_COLS}) VALUES ({marks}) {self._record_upsert}"
+        )
+        self._sqlite_receipts = f"INSERT INTO {r} ({ROW_COLS}) VALUES ({marks}) {self._newer}"
+        # PostgreSQL: rows are COPYed into a temporary staging table, then each table gets
+        # one set-based upsert. ON CONFLICT may touch a row once per statement, so keep the
+        # last row per key (`ord` is the row's place in the page: later rows win).
+        self._pg_records = (
+            f"INSERT INTO {sr} ({ROW_COLS}) SELECT DISTINCT ON (sess_no, entity_type, key) "
+            f"{ROW_COLS} FROM {STAGE} ORDER BY sess_no, entity_type, key, ord DESC "
+            f"{self._record_upsert}"
+        )
+        self._pg_receipts = (
+            f"INSERT INTO {r} ({ROW_COLS}) SELECT DISTINCT ON (reg_no, entity_type, key) "
+            f"{ROW_COLS} FROM {STAGE} ORDER BY reg_no, entity_type, key, seq DESC, "
+            f"ord DESC {self._newer}"
         )
 
     # --- event dispatch ----------------------------------------------------------------
@@ -77,12 +117,10 @@ class ReceiptsView(View):
         for e in events:
             k = e.kind
             if k == "Session.RecordsSynced":
-                rid, sid, seq = self._session(tx, e.originator_id)
+                reg, sess, seq = self._session(tx, e.originator_id)
                 at, pos = e.at, e.position
-                pending.extend(
-                    (rid, sid, seq, et, key, digest, at, pos)
-                    for et, key, digest in e.state["records"]
-                )
+                pending += [(reg, sess, seq, et, key, digest, at, pos)
+                            for et, key, digest in e.state["records"]]
                 continue
             if k not in HANDLED:
                 continue
@@ -91,61 +129,76 @@ class ReceiptsView(View):
             getattr(self, HANDLED[k])(tx, e)
         self._flush(tx, pending)
 
-    def _session(self, tx: Tx, agg_id: str) -> tuple[str, str, int]:
+    def _session(self, tx: Tx, agg_id: str) -> tuple[int, int, int]:
         found = self._sessions.get(agg_id)
         if found is None:
             row = tx.one(
-                f"SELECT registration_id, session_id, seq FROM {self.t['view_receipt_sessions']} "
+                f"SELECT reg_no, sess_no, seq FROM {self.t['view_receipt_sessions']} "
                 "WHERE agg_id = ?",
                 (agg_id,),
             )
             if row is None:
                 raise LookupError(f"session aggregate {agg_id} has no Started event")
-            found = (str(row[0]), str(row[1]), int(row[2]))
+            found = (int(row[0]), int(row[1]), int(row[2]))
             self._sessions[agg_id] = found
+        return found
+
+    def _reg_no(self, tx: Tx, rid: str) -> int | None:
+        found = self._regs.get(rid)
+        if found is None:
+            row = tx.one(
+                f"SELECT reg_no FROM {self.t['view_receipt_registrations']} "
+                "WHERE registration_id = ?",
+                (rid,),
+            )
+            if row is None:
+                return None
+            found = self._regs[rid] = int(row[0])
         return found
 
     def _started(self, tx: Tx, e: Event) -> None:
         s = e.state
+        rid, seq = str(s["registration_id"]), int(s["seq"])
+        # Always write (the cache may outlive a rolled-back page); the first one stays.
+        tx.x(f"INSERT INTO {self.t['view_receipt_registrations']} VALUES (?, ?) "
+             "ON CONFLICT DO NOTHING", (rid, e.position))
+        reg = self._reg_no(tx, rid)
+        assert reg is not None
         tx.x(
-            f"INSERT INTO {self.t['view_receipt_sessions']} VALUES (?, ?, ?, ?, 0)",
-            (s["registration_id"], s["session_id"], e.originator_id, s["seq"]),
+            f"INSERT INTO {self.t['view_receipt_sessions']} VALUES (?, ?, ?, ?, ?, ?, 0)",
+            (e.position, rid, s["session_id"], e.originator_id, reg, seq),
         )
-        self._sessions[e.originator_id] = (s["registration_id"], s["session_id"], int(s["seq"]))
+        self._sessions[e.originator_id] = (reg, e.position, seq)
 
     # --- records ------------------------------------------------------------------------
 
     def _flush(self, tx: Tx, rows: list[tuple[Any, ...]]) -> None:
+        """Write records in log order: a later record of a key wins in both tables."""
         if not rows:
             return
-        records: dict[tuple[str, str, str, str], tuple[Any, ...]] = {}
-        receipts: dict[tuple[str, str, str], tuple[Any, ...]] = {}
-        for row in rows:
-            rid, sid, seq, et, key, digest, at, pos = row
-            records[(rid, sid, et, key)] = row
-            current = receipts.get((rid, et, key))
-            if current is None or seq >= current[5]:
-                receipts[(rid, et, key)] = (rid, et, key, digest, sid, seq, at, pos)
-        sr, r = self.t["view_session_records"], self.t["view_receipts"]
-        upsert_record = (
-            "ON CONFLICT (registration_id, session_id, entity_type, key) DO UPDATE SET "
-            "digest = excluded.digest, synced_at = excluded.synced_at, "
-            "position = excluded.position"
+        if not tx.pg:
+            # executemany runs the upserts one after another, so duplicates need no care.
+            tx.conn.executemany(self._sqlite_records, rows)
+            tx.conn.executemany(self._sqlite_receipts, rows)
+            return
+        conn = tx.conn
+        conn.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} (ord BIGINT, reg_no BIGINT, "
+            'sess_no BIGINT, seq BIGINT, entity_type TEXT COLLATE "C", key TEXT COLLATE "C", '
+            "digest TEXT, synced_at BIGINT, position BIGINT) ON COMMIT DELETE ROWS"
         )
-        self._insert(tx, sr, RECORD_COLS, list(records.values()), upsert_record,
-                     ("text", "text", "bigint", "text", "text", "text", "bigint", "bigint"))
-        self._insert(tx, r, RECEIPT_COLS, list(receipts.values()), self._newer,
-                     ("text", "text", "text", "text", "text", "bigint", "bigint", "bigint"))
-
-    def _insert(self, tx: Tx, table: str, cols: str, rows: list[tuple[Any, ...]],
-                conflict: str, types: tuple[str, ...]) -> None:
-        if tx.pg:
-            arrays = [list(c) for c in zip(*rows, strict=True)]
-            casts = ", ".join(f"?::{t}[]" for t in types)
-            tx.x(f"INSERT INTO {table} ({cols}) SELECT * FROM unnest({casts}) {conflict}", arrays)
-        else:
-            marks = ", ".join("?" for _ in types)
-            tx.many(f"INSERT INTO {table} ({cols}) VALUES ({marks}) {conflict}", rows)
+        conn.execute(f"TRUNCATE {STAGE}")
+        conn.execute("SET LOCAL work_mem = '64MB'")  # sort the page in memory
+        with conn.cursor() as cur, cur.copy(
+            f"COPY {STAGE} (ord, {ROW_COLS}) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(["int8", "int8", "int8", "int8", "text", "text", "text", "int8",
+                            "int8"])
+            write = copy.write_row
+            for n, row in enumerate(rows):
+                write((n, *row))
+        conn.execute(self._pg_records)
+        conn.execute(self._pg_receipts)
 
     # --- removal and restoration --------------------------------------------------------
 
@@ -157,19 +210,29 @@ class ReceiptsView(View):
         )
         return int(row[0]) if row and row[0] is not None else 0
 
-    def _recompute(self, tx: Tx, rid: str, where: str, params: Sequence[Any]) -> None:
-        """Upsert the newest non-removed record of every key matching `where` (alias sr)."""
-        sr, rs = self.t["view_session_records"], self.t["view_receipt_sessions"]
+    def _recompute(self, tx: Tx, rid: str, reg: int, source: str,
+                   source_params: Sequence[Any], where: str = "1 = 1",
+                   where_params: Sequence[Any] = ()) -> None:
+        """Upsert the newest non-removed record (alias sr) of every key that `source` and
+        `where` select."""
+        rs = self.t["view_receipt_sessions"]
+        cols = ", ".join(f"sr.{c.strip()}" for c in ROW_COLS.split(","))
         tx.x(
-            f"INSERT INTO {self.t['view_receipts']} ({RECEIPT_COLS}) "
-            f"SELECT {RECEIPT_COLS} FROM (SELECT sr.registration_id, sr.entity_type, sr.key, "
-            "sr.digest, sr.session_id, sr.seq, sr.synced_at, sr.position, ROW_NUMBER() OVER "
+            f"INSERT INTO {self.t['view_receipts']} ({ROW_COLS}) "
+            f"SELECT {ROW_COLS} FROM (SELECT {cols}, ROW_NUMBER() OVER "
             "(PARTITION BY sr.entity_type, sr.key ORDER BY sr.seq DESC, sr.position DESC) AS rn "
-            f"FROM {sr} sr JOIN {rs} rs ON rs.registration_id = sr.registration_id "
-            "AND rs.session_id = sr.session_id "
-            f"WHERE sr.registration_id = ? AND rs.deleted = 0 AND sr.seq > ? AND {where}) x "
+            f"FROM {source} JOIN {rs} rs ON rs.sess_no = sr.sess_no "
+            f"WHERE sr.reg_no = ? AND rs.deleted = 0 AND sr.seq > ? AND {where}) x "
             f"WHERE rn = 1 {self._newer}",
-            (rid, self._cutoff(tx, rid), *params),
+            (*source_params, reg, self._cutoff(tx, rid), *where_params),
+        )
+
+    def _keys_of(self, sess_param: str = "?") -> str:
+        """Every record (sr) of the keys session `sess_param` synced, found through keys."""
+        sr = self.t["view_session_records"]
+        return (
+            f"{sr} k JOIN {sr} sr ON sr.reg_no = k.reg_no AND sr.entity_type = k.entity_type "
+            f"AND sr.key = k.key AND k.sess_no = {sess_param}"
         )
 
     def _effect(self, tx: Tx, e: Event, unsynced: int | None, restored: int | None,
@@ -177,46 +240,40 @@ class ReceiptsView(View):
         tx.x(f"INSERT INTO {self.t['view_receipt_effects']} VALUES (?, ?, ?, ?)",
              (e.position, unsynced, restored, skipped))
 
-    def _same_keys(self, sid_param: str = "?") -> str:
-        sr = self.t["view_session_records"]
-        return (
-            f"EXISTS (SELECT 1 FROM {sr} k WHERE k.registration_id = sr.registration_id "
-            f"AND k.session_id = {sid_param} AND k.entity_type = sr.entity_type "
-            "AND k.key = sr.key)"
+    def _set_deleted(self, tx: Tx, e: Event, deleted: int) -> tuple[str, int, int]:
+        reg, sess, _ = self._session(tx, e.originator_id)
+        row = tx.one(
+            f"UPDATE {self.t['view_receipt_sessions']} SET deleted = ? WHERE sess_no = ? "
+            "RETURNING registration_id",
+            (deleted, sess),
         )
-
-    def _set_deleted(self, tx: Tx, e: Event, deleted: int) -> tuple[str, str]:
-        rid, sid, _ = self._session(tx, e.originator_id)
-        tx.x(
-            f"UPDATE {self.t['view_receipt_sessions']} SET deleted = ? "
-            "WHERE registration_id = ? AND session_id = ?",
-            (deleted, rid, sid),
-        )
-        return rid, sid
+        assert row is not None
+        return str(row[0]), reg, sess
 
     def _deleted(self, tx: Tx, e: Event) -> None:
-        rid, sid = self._set_deleted(tx, e, 1)
+        rid, reg, sess = self._set_deleted(tx, e, 1)
+        sr, r = self.t["view_session_records"], self.t["view_receipts"]
         unsynced = tx.x(
-            f"DELETE FROM {self.t['view_receipts']} WHERE registration_id = ? AND session_id = ?",
-            (rid, sid),
+            f"DELETE FROM {r} WHERE sess_no = ? AND (reg_no, entity_type, key) IN "
+            f"(SELECT reg_no, entity_type, key FROM {sr} WHERE sess_no = ?)",
+            (sess, sess),
         )
         if unsynced:
-            self._recompute(tx, rid, self._same_keys(), (sid,))
+            self._recompute(tx, rid, reg, self._keys_of(), (sess,))
         self._effect(tx, e, unsynced, None, None)
 
     def _restored(self, tx: Tx, e: Event) -> None:
-        rid, sid = self._set_deleted(tx, e, 0)
-        self._recompute(tx, rid, self._same_keys(), (sid,))
-        restored = self._count(tx, "view_receipts", rid, "session_id = ?", (sid,))
-        total = self._count(tx, "view_session_records", rid, "session_id = ?", (sid,))
-        self._effect(tx, e, None, restored, total - restored)
-
-    def _count(self, tx: Tx, table: str, rid: str, where: str, params: Sequence[Any]) -> int:
+        rid, reg, sess = self._set_deleted(tx, e, 0)
+        self._recompute(tx, rid, reg, self._keys_of(), (sess,))
+        sr, r = self.t["view_session_records"], self.t["view_receipts"]
         row = tx.one(
-            f"SELECT COUNT(*) FROM {self.t[table]} WHERE registration_id = ? AND {where}",
-            (rid, *params),
+            f"SELECT COUNT(*), COUNT(r.sess_no) FROM {sr} k LEFT JOIN {r} r "
+            "ON r.reg_no = k.reg_no AND r.entity_type = k.entity_type AND r.key = k.key "
+            "AND r.sess_no = k.sess_no WHERE k.sess_no = ?",
+            (sess,),
         )
-        return int(row[0]) if row else 0
+        total, restored = (int(row[0]), int(row[1])) if row else (0, 0)
+        self._effect(tx, e, None, restored, total - restored)
 
     def _reset(self, tx: Tx, e: Event) -> None:
         rid, s = e.originator_id, e.state
@@ -224,9 +281,10 @@ class ReceiptsView(View):
         resets = self.t["view_receipt_resets"]
         tx.x(f"DELETE FROM {resets} WHERE registration_id = ? AND chain = ?", (rid, chain))
         tx.x(f"INSERT INTO {resets} VALUES (?, ?, ?, 1)", (rid, chain, cutoff))
-        unsynced = tx.x(
-            f"DELETE FROM {self.t['view_receipts']} WHERE registration_id = ? AND seq <= ?",
-            (rid, cutoff),
+        reg = self._reg_no(tx, rid)
+        unsynced = 0 if reg is None else tx.x(
+            f"DELETE FROM {self.t['view_receipts']} WHERE reg_no = ? AND seq <= ?",
+            (reg, cutoff),
         )
         self._effect(tx, e, unsynced, None, None)
 
@@ -238,16 +296,22 @@ class ReceiptsView(View):
         top = int(row[0]) if row else 0
         tx.x(f"UPDATE {resets} SET active = 0 WHERE registration_id = ? AND chain = ?",
              (rid, chain))
+        reg = self._reg_no(tx, rid)
+        if reg is None:
+            self._effect(tx, e, None, 0, 0)
+            return
         low = self._cutoff(tx, rid)
-        self._recompute(tx, rid, "sr.seq <= ?", (top,))
-        restored = self._count(tx, "view_receipts", rid, "seq > ? AND seq <= ?", (low, top))
-        sr, rs = self.t["view_session_records"], self.t["view_receipt_sessions"]
+        sr, rs, r = (self.t["view_session_records"], self.t["view_receipt_sessions"],
+                     self.t["view_receipts"])
+        self._recompute(tx, rid, reg, f"{sr} sr", (), "sr.seq <= ?", (top,))
+        found = tx.one(f"SELECT COUNT(*) FROM {r} WHERE reg_no = ? AND seq > ? AND seq <= ?",
+                       (reg, low, top))
+        restored = int(found[0]) if found else 0
         keys = tx.one(
             f"SELECT COUNT(*) FROM (SELECT DISTINCT sr.entity_type, sr.key FROM {sr} sr "
-            f"JOIN {rs} rs ON rs.registration_id = sr.registration_id "
-            "AND rs.session_id = sr.session_id WHERE sr.registration_id = ? AND rs.deleted = 0 "
+            f"JOIN {rs} rs ON rs.sess_no = sr.sess_no WHERE sr.reg_no = ? AND rs.deleted = 0 "
             "AND sr.seq > ? AND sr.seq <= ?) x",
-            (rid, low, top),
+            (reg, low, top),
         )
         total = int(keys[0]) if keys else 0
         self._effect(tx, e, None, restored, total - restored)
