@@ -36,7 +36,7 @@ from domain.errors import (
 from domain.policy import DeletionCheck, deletion_check
 from domain.registration import Registration
 from domain.session import Session
-from domain.storage import Database
+from domain.storage import Database, schema_setup_lock
 from domain.values import Context, Record, registration_id, session_aggregate_id
 
 T = TypeVar("T")
@@ -136,7 +136,8 @@ class Ledger(Application[UUID]):
         self._locks = [threading.RLock() for _ in range(LOCK_STRIPES)]
         self._listeners: list[Callable[[int], None]] = []
         self._loaded = threading.local()
-        super().__init__(merged)
+        with schema_setup_lock(database):
+            super().__init__(merged)
 
     # --- plumbing ----------------------------------------------------------------------
 
@@ -367,9 +368,11 @@ class Ledger(Application[UUID]):
 
         return self._run(rid, command)
 
-    def _live_session(self, reg: Registration, rid: UUID, session_id: str) -> Session:
+    def _live_session(
+        self, reg: Registration, rid: UUID, session_id: str, session: Session | None = None
+    ) -> Session:
         """The session, refused unless it is in progress and not removed."""
-        session = self._session(rid, session_id)
+        session = session or self._session(rid, session_id)
         if session.deleted is not None:
             raise SessionNotInProgress(
                 f"Session {session_id} was deleted by {session.deleted['by']}; it takes no "
@@ -410,14 +413,13 @@ class Ledger(Application[UUID]):
             reg = self._registration(rid)
             session = self._session(rid, session_id)
             if batch_id is not None and batch_id in session.batches:
-                accepted, duplicates = session.batches[batch_id]
                 return BatchRecorded(
                     accepted=0,
                     duplicates=len(batch),
                     records_synced=session.records_synced,
                     position=self.current_position(),
                 )
-            session = self._live_session(reg, rid, session_id)
+            session = self._live_session(reg, rid, session_id, session)
             accepted, duplicates = session.split_batch(batch)
             session.trigger_event(
                 Session.RecordsSynced,
@@ -482,7 +484,7 @@ class Ledger(Application[UUID]):
             session = self._session(rid, session_id)
             if session.status == status and not self.is_removed(reg, session):
                 return self.current_position()  # an agent retrying after a timeout
-            session = self._live_session(reg, rid, session_id)
+            session = self._live_session(reg, rid, session_id, session)
             meta = {"actor": ctx.actor, "correlation_id": ctx.correlation_id}
             if status == "completed":
                 session.trigger_event(Session.Completed, **meta)
@@ -794,6 +796,28 @@ class Ledger(Application[UUID]):
         pending.aggregates += [reg, session]
         return Undone(position, kind, rid, session.session_id, position=0)
 
+    def _sessions_to_reopen(
+        self, reg: Registration, still_cut: int, position: int
+    ) -> list[list[Any]]:
+        """Dormant sessions no reset in force covers any more, refusing two of one type."""
+        reopened: list[list[Any]] = []
+        claimed: dict[str, str] = {}
+        for sid, (sync_type, seq) in sorted(reg.dormant.items(), key=lambda e: e[1][1]):
+            if seq <= still_cut:
+                continue
+            blocking = claimed.get(sync_type) or reg.open_session(sync_type)
+            if blocking is not None:
+                raise NotUndoable(
+                    f"Undoing this reset would leave two {sync_type!r} sessions in progress "
+                    f"({sid}, hidden by the reset, and {blocking}). End or delete {blocking} "
+                    "first, if it is visible; otherwise undo the later reset first.",
+                    position=position,
+                    blocking_session_id=blocking,
+                )
+            claimed[sync_type] = sid
+            reopened.append([sid, sync_type, seq])
+        return reopened
+
     def _undo_reset_change(
         self, ctx: Context, rid: UUID, event: Any, position: int, reason: str, pending: _Pending
     ) -> Undone:
@@ -807,30 +831,16 @@ class Ledger(Application[UUID]):
             )
         meta = {"actor": ctx.actor, "correlation_id": ctx.correlation_id}
         if isinstance(event, Registration.RegistrationReset):
-            before: Registration = self.repository.get(rid, version=event.originator_version - 1)
             still_cut = max(
                 (c["cutoff"] for k, c in reg.resets.items() if c["active"] and k != chain),
                 default=0,
             )
             restored_recent = {
                 sync_type: kept
-                for sync_type, stack in before.recent.items()
-                if (kept := [e for e in stack if still_cut < e[1] <= state["cutoff"]])
+                for sync_type, stack in reg.hidden_recent.items()
+                if (kept := [e for e in stack if e[1] > still_cut])
             }
-            reopened = []
-            for sid, sync_type, seq in state["in_progress_removed"]:
-                if seq <= still_cut:
-                    continue
-                blocking = reg.open_session(sync_type)
-                if blocking is not None and blocking != sid:
-                    raise NotUndoable(
-                        f"Undoing this reset would leave two {sync_type!r} sessions in "
-                        f"progress ({sid} from before the reset, {blocking} now). End or "
-                        f"delete {blocking} first.",
-                        position=position,
-                        blocking_session_id=blocking,
-                    )
-                reopened.append([sid, sync_type, seq])
+            reopened = self._sessions_to_reopen(reg, still_cut, position)
             reg.trigger_event(
                 Registration.ResetUndone,
                 chain=chain,

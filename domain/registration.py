@@ -51,6 +51,11 @@ class Registration(Aggregate):
         # sync_type -> [[session_id, seq], ...] oldest first, not removed, bounded.
         self.recent: dict[str, list[list[Any]]] = {}
         self.pending_requests: dict[str, str] = {}
+        # session_id -> [sync_type, seq]: in progress when a reset hid it; reopens when no
+        # reset in force covers it any more.
+        self.dormant: dict[str, list[Any]] = {}
+        # Like `recent`, for sessions hidden by resets: what an undone reset gives back.
+        self.hidden_recent: dict[str, list[list[Any]]] = {}
         # chain id (version of the original reset) -> its state; see reset_cutoff.
         self.resets: dict[str, dict[str, Any]] = {}
 
@@ -162,7 +167,14 @@ class Registration(Aggregate):
                 "last_version": self.originator_version,
                 "in_progress_removed": self.in_progress_removed,
             }
-            reg.open_sessions = {t: e for t, e in reg.open_sessions.items() if e[1] > self.cutoff}
+            for sync_type, (session_id, seq) in list(reg.open_sessions.items()):
+                if seq <= self.cutoff:
+                    reg.dormant[session_id] = [sync_type, seq]
+                    del reg.open_sessions[sync_type]
+            hidden = {
+                t: [e for e in stack if e[1] <= self.cutoff] for t, stack in reg.recent.items()
+            }
+            _merge_stacks(reg.hidden_recent, hidden)
             reg.recent = {
                 t: kept
                 for t, stack in reg.recent.items()
@@ -191,7 +203,15 @@ class Registration(Aggregate):
             state["last_version"] = self.originator_version
             for session_id, sync_type, seq in self.reopened:
                 reg.open_sessions[sync_type] = [session_id, seq]
+                reg.dormant.pop(session_id, None)
             reg._merge_recent(self.restored_recent)
+            for sync_type, entries in self.restored_recent.items():
+                back = {e[0] for e in entries}
+                kept = [e for e in reg.hidden_recent.get(sync_type, []) if e[0] not in back]
+                if kept:
+                    reg.hidden_recent[sync_type] = kept
+                else:
+                    reg.hidden_recent.pop(sync_type, None)
 
     class SyncRequested(Event):
         request_id: str
@@ -216,8 +236,15 @@ class Registration(Aggregate):
         del stack[:-RECENT_SESSIONS_KEPT]
 
     def _merge_recent(self, entries: dict[str, list[list[Any]]]) -> None:
-        for sync_type, added in entries.items():
-            known = {e[0] for e in self.recent.get(sync_type, [])}
-            merged = self.recent.get(sync_type, []) + [e for e in added if e[0] not in known]
-            merged.sort(key=lambda e: e[1])
-            self.recent[sync_type] = merged[-RECENT_SESSIONS_KEPT:]
+        _merge_stacks(self.recent, entries)
+
+
+def _merge_stacks(stacks: dict[str, list[list[Any]]], entries: dict[str, list[list[Any]]]) -> None:
+    """Merge [session_id, seq] entries into per-type stacks, oldest first, bounded."""
+    for sync_type, added in entries.items():
+        if not added:
+            continue
+        known = {e[0] for e in stacks.get(sync_type, [])}
+        merged = stacks.get(sync_type, []) + [e for e in added if e[0] not in known]
+        merged.sort(key=lambda e: e[1])
+        stacks[sync_type] = merged[-RECENT_SESSIONS_KEPT:]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -92,3 +94,25 @@ class Database:
                 POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT="30",
             )
         return env
+
+
+@contextmanager
+def schema_setup_lock(database: Database | None) -> Iterator[None]:
+    """Serialise table/function creation across processes starting at once (PostgreSQL).
+
+    eventsourcing runs CREATE OR REPLACE FUNCTION on every start; two processes doing it
+    together fail with "tuple concurrently updated". A session advisory lock keyed on the
+    schema makes them take turns. SQLite needs nothing.
+    """
+    if database is None or database.kind != "postgresql":
+        yield
+        return
+    import psycopg
+
+    with psycopg.connect(database.conninfo, autocommit=True) as conn:
+        key = f"syncledger-schema:{database.schema}"
+        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))

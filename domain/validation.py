@@ -73,6 +73,12 @@ def records(batch: Sequence[Sequence[str]]) -> list[Record]:
     out: list[Record] = []
     append = out.append
     for index, record in enumerate(batch):
+        if type(record) is not tuple and type(record) is not list:
+            raise ValidationFailed(
+                f"records[{index}] must be a record (entity_type, key, digest), not "
+                f"{type(record).__name__}.",
+                field=f"records[{index}]",
+            )
         try:
             entity_type, key, digest = record
         except (TypeError, ValueError):

@@ -115,13 +115,6 @@ def test_two_processes_postgres(postgres_database: Database, same_session: bool)
     check(postgres_database, rid, sessions, acked, refused)
 
 
-@pytest.mark.xfail(
-    reason="domain bug: constructing Ledgers concurrently on PostgreSQL fails with "
-    "'tuple concurrently updated': eventsourcing runs CREATE OR REPLACE FUNCTION on every "
-    "construction (domain/ledger.py Ledger.__init__ -> super().__init__), so two API "
-    "processes starting together can crash",
-    strict=True,
-)
 def test_concurrent_ledger_startup_postgres(postgres_database: Database) -> None:
     Ledger(database=postgres_database).close()  # tables exist: only the race remains
     errors: list[Exception] = []
