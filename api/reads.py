@@ -34,6 +34,14 @@ def await_position(services: Services, min_position: int | None, wait_s: float) 
     Returns the position the read will reflect at least.
     """
     read_models = services.read_models
+    if min_position and min_position > services.ledger.current_position():
+        # Not recorded yet: waiting would only hold a thread for nothing.
+        raise ApiError(
+            503, "projection_lagging",
+            f"Position {min_position} has not been recorded yet (the log ends at "
+            f"{services.ledger.current_position()}); pass a position a write returned.",
+            min_position=min_position, position=read_models.position(), wait_s=wait_s,
+        )
     if min_position and not read_models.wait_for(min_position, wait_s):
         raise ApiError(
             503, "projection_lagging",
