@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 from psycopg_pool import ConnectionPool
 
 from domain.storage import Database
@@ -103,17 +104,23 @@ class TokenStore:
         with self._lock:
             if self._ready:
                 return
-            with self._connect() as conn:
-                conn.execute(
-                    f"CREATE TABLE IF NOT EXISTS {self._table} ("
-                    "name TEXT PRIMARY KEY, role TEXT NOT NULL, token_hash TEXT NOT NULL, "
-                    "created_at TEXT NOT NULL, revoked_at TEXT)"
-                )
-                conn.execute(
-                    "CREATE INDEX IF NOT EXISTS api_tokens_hash ON "
-                    f"{self._table} (token_hash)"
-                )
+            try:
+                self._create_table()
+            except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateTable,
+                    psycopg.errors.DuplicateObject):
+                pass  # another process created it at the same moment
             self._ready = True
+
+    def _create_table(self) -> None:
+        with self._connect() as conn:
+            conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {self._table} ("
+                "name TEXT PRIMARY KEY, role TEXT NOT NULL, token_hash TEXT NOT NULL, "
+                "created_at TEXT NOT NULL, revoked_at TEXT)"
+            )
+            conn.execute(
+                f"CREATE INDEX IF NOT EXISTS api_tokens_hash ON {self._table} (token_hash)"
+            )
 
     def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         self._ensure()

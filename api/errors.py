@@ -127,5 +127,5 @@ def install_handlers(app: FastAPI) -> None:
             "The server failed to handle this request; nothing is known to be recorded "
             "beyond what a read shows. Retry, and report it with the correlation id if "
             "it persists.",
-            {"correlation_id": request.headers.get("x-correlation-id", "")},
+            {"correlation_id": request.scope.get("state", {}).get("correlation_id", "")},
         )

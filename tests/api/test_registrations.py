@@ -108,3 +108,22 @@ def test_openapi_docs_show_limits(api: Api) -> None:
     assert batch["maxItems"] == 10_000
     record = schema["components"]["schemas"]["RecordIn"]["properties"]
     assert record["key"]["maxLength"] == 512 and record["digest"]["maxLength"] == 128
+
+
+def test_unexpected_errors_are_500_with_the_error_body_and_no_trace(api: Api) -> None:
+    from fastapi.testclient import TestClient
+
+    services = api.client.app.state.services  # type: ignore[attr-defined]
+    original = services.read_models.health
+
+    def broken() -> dict[str, dict[str, int]]:
+        raise RuntimeError("secret internals")
+
+    services.read_models.health = broken
+    try:
+        quiet = TestClient(api.client.app, raise_server_exceptions=False)
+        r = quiet.get("/v1/health")
+    finally:
+        services.read_models.health = original
+    assert_error(r, 500, "internal_error")
+    assert "secret internals" not in r.text and "Traceback" not in r.text
