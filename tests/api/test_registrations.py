@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.api.conftest import Api, assert_error
 
 ZERO = "00000000-0000-0000-0000-000000000000"
@@ -127,3 +129,25 @@ def test_unexpected_errors_are_500_with_the_error_body_and_no_trace(api: Api) ->
         services.read_models.health = original
     assert_error(r, 500, "internal_error")
     assert "secret internals" not in r.text and "Traceback" not in r.text
+
+
+def test_reads_wait_for_min_position_then_503(api: Api, monkeypatch: Any) -> None:
+    monkeypatch.setattr("api.reads.WRITE_SETTLE_S", 0.2)
+    services = api.client.app.state.services  # type: ignore[attr-defined]
+    reg = api.register()
+    services.read_models.stop()  # the runners stop: new writes are not projected
+    try:
+        started = api.start(reg["id"])  # falls back to the aggregate for its body
+        assert started["status"] == "in_progress"
+        error = assert_error(
+            api.get(f"/v1/registrations/{reg['id']}/sessions",
+                    params={"min_position": started["position"], "wait_s": 0.2}),
+            503, "projection_lagging",
+        )
+        assert error["details"]["min_position"] == started["position"]
+        services.read_models.run_once()
+        r = api.get(f"/v1/registrations/{reg['id']}/sessions",
+                    params={"min_position": started["position"], "wait_s": 0.2})
+        assert r.status_code == 200 and r.json()["items"][0]["id"] == started["id"]
+    finally:
+        services.read_models.start()
