@@ -1,75 +1,123 @@
-"""Projection benchmarks (printed, not asserted): catch-up receipts/s and diff latency.
+"""Projection benchmarks: catch-up receipts/s and receipts-diff latency (issues 6 and 7).
 
-    python -m benchmarks.bench_projections [--full] [--postgres URL]
+Targets: catch-up (a log of 1,000-record RecordsSynced batches, from position 0 to the
+head) >= 150,000 receipts/s on SQLite and >= 60,000 receipts/s on PostgreSQL; a diff of
+10,000 records against 1,000,000 stored receipts: median <= 40 ms on SQLite. Quick runs
+use 200,000 receipts, --full 1,000,000. Each figure comes with a raw baseline from the same
+run: plain sqlite3.executemany / psycopg COPY of the same rows into a bare table, and the
+same 10,000 keys looked up one by one with prepared primary-key queries.
+
+PostgreSQL is measured when reachable at SYNCLEDGER_BENCH_POSTGRES (default: the tests'
+postgresql://postgres@127.0.0.1:5432/test; set it to "" to skip).
+
+    python -m benchmarks.bench_projections [--full] [--receipts N] [--postgres URL]
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
+import os
+import sqlite3
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from benchmarks.common import Result, make_records, median, raw_sqlite_executemany
 from domain import Context, Database, Ledger
 from projections import ReadModels
 
-BATCH = 10_000
+BATCH = 1000
+DIFF = 10_000
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+TINY: dict[str, Any] = {"receipts": 5_000, "diffs": 3}
+TARGET = {"sqlite": 150_000, "postgresql": 60_000}
+DIFF_TARGET_MS = 40.0
 
 
-def _load(ledger: Ledger, receipts: int) -> Any:
-    ctx = Context("bench", "bench")
-    rid = ledger.register(ctx, product="bench", file_id="bench").registration_id
+def _load(database: Database, records: list[tuple[str, str, str]]) -> Any:
+    ledger = Ledger(database=database)
+    ctx = Context("bench", "projections")
+    rid = ledger.register(ctx, product="bench", file_id="projections").registration_id
     sid = ledger.start_session(ctx, rid, sync_type="full").session_id
-    for start in range(0, receipts, BATCH):
-        batch = [["Entity", f"k{i}", f"d{i}"] for i in range(start, min(receipts, start + BATCH))]
-        ledger.record_batch(ctx, rid, sid, batch)
+    for start in range(0, len(records), BATCH):
+        ledger.record_batch(ctx, rid, sid, [list(r) for r in records[start : start + BATCH]])
+    ledger.complete_session(ctx, rid, sid)
+    ledger.close()
     return rid
 
 
-def bench(database: Database, receipts: int, diffs: int = 20) -> dict[str, Any]:
-    ledger = Ledger(database=database)
-    rid = _load(ledger, receipts)
-    models = ReadModels(database)
-    t0 = time.perf_counter()
-    models.run_once()
-    catch_up = time.perf_counter() - t0
-    timings = []
-    for n in range(diffs):
-        offset = (n * 7919) % max(1, receipts - 10_000)
-        records = [("Entity", f"k{i}", f"d{i}" if i % 10 else "changed")
-                   for i in range(offset, offset + 10_000)]
-        t0 = time.perf_counter()
-        models.diff(rid, records)
-        timings.append((time.perf_counter() - t0) * 1000)
-    timings.sort()
-    models.close()
-    ledger.close()
-    return {
-        "backend": database.kind,
-        "receipts": receipts,
-        "catch_up_s": round(catch_up, 3),
-        "receipts_per_s": round(receipts / catch_up),
-        "diff_median_ms": round(statistics.median(timings), 2),
-        "diff_p99_ms": round(timings[min(len(timings) - 1, int(len(timings) * 0.99))], 2),
-    }
+def _diff_inputs(records: list[tuple[str, str, str]], runs: int) -> list[list[tuple[str, ...]]]:
+    """10,000 records per run from spread-out offsets: 10% changed digests, 5% unknown keys."""
+    n = len(records)
+    out = []
+    for run in range(runs):
+        offset = (run * 7919 * 13) % max(1, n - DIFF)
+        chunk = records[offset : offset + DIFF]
+        out.append([
+            (et, f"unknown-{i}" if i % 20 == 0 else k, "changed" if i % 10 == 1 else d)
+            for i, (et, k, d) in enumerate(chunk)
+        ])
+    return out
 
 
-def run(*sizes: int, postgres: str | None = None) -> list[dict[str, Any]]:
-    results = []
-    for size in sizes or (200_000,):
-        with tempfile.TemporaryDirectory() as tmp:
-            db = Database.from_url(f"sqlite:///{Path(tmp) / 'bench.db'}")
-            results.append(bench(db, size))
-        if postgres:
-            results.append(_bench_pg(postgres, size))
-    return results
+def _raw_lookups_sqlite(path: Path, rid: Any, sample: list[tuple[str, ...]]) -> float:
+    """Seconds for the same records looked up one by one (prepared PK query), raw sqlite3."""
+    conn = sqlite3.connect(path)
+    reg = conn.execute("SELECT reg_no FROM view_receipt_registrations WHERE registration_id = ?",
+                       (str(rid),)).fetchone()[0]
+    sql = "SELECT digest FROM view_receipts WHERE reg_no = ? AND entity_type = ? AND key = ?"
+    started = time.perf_counter()
+    for et, k, _ in sample:
+        conn.execute(sql, (reg, et, k)).fetchone()
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return elapsed
 
 
-def _bench_pg(url: str, size: int) -> dict[str, Any]:
-    import uuid
+def _raw_copy_pg(conninfo: str, schema: str, records: list[tuple[str, str, str]]) -> float:
+    """Rows/s of plain psycopg COPY into a bare 3-column table, one commit per 1,000 rows."""
+    import psycopg
 
+    with psycopg.connect(conninfo) as conn:
+        conn.execute(f'SET search_path TO "{schema}"')
+        conn.execute("CREATE TABLE raw_records (entity_type TEXT, key TEXT, digest TEXT)")
+        conn.commit()
+        started = time.perf_counter()
+        for i in range(0, len(records), BATCH):
+            with conn.transaction(), conn.cursor() as cur, cur.copy(
+                "COPY raw_records FROM STDIN"
+            ) as copy:
+                for row in records[i : i + BATCH]:
+                    copy.write_row(row)
+        elapsed = time.perf_counter() - started
+        conn.execute("DROP TABLE raw_records")
+    return len(records) / elapsed
+
+
+def _raw_lookups_pg(conninfo: str, schema: str, rid: Any, sample: list[tuple[str, ...]]) -> float:
+    import psycopg
+
+    with psycopg.connect(conninfo) as conn:
+        conn.execute(f'SET search_path TO "{schema}"')
+        row = conn.execute("SELECT reg_no FROM view_receipt_registrations "
+                           "WHERE registration_id = %s", (str(rid),)).fetchone()
+        assert row is not None
+        sql = ("SELECT digest FROM view_receipts WHERE reg_no = %s AND entity_type = %s "
+               "AND key = %s")
+        started = time.perf_counter()
+        with conn.cursor() as cur:
+            for et, k, _ in sample:
+                cur.execute(sql, (row[0], et, k), prepare=True)
+                cur.fetchone()
+        return time.perf_counter() - started
+
+
+@contextmanager
+def _pg_schema(url: str) -> Iterator[tuple[Database, str]]:
     import psycopg
 
     schema = f"bench_{uuid.uuid4().hex[:8]}"
@@ -78,20 +126,113 @@ def _bench_pg(url: str, size: int) -> dict[str, Any]:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     try:
         sep = "&" if "?" in url else "?"
-        return bench(Database.from_url(f"{url}{sep}schema={schema}"), size)
+        yield Database.from_url(f"{url}{sep}schema={schema}"), schema
     finally:
         with psycopg.connect(base.conninfo, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
+def bench(database: Database, records: list[tuple[str, str, str]], diffs: int,
+          raw_rate: float, raw_lookup: Any) -> list[Result]:
+    kind = database.kind
+    label = "SQLite" if kind == "sqlite" else "PostgreSQL"
+    n = len(records)
+    rid = _load(database, records)
+    models = ReadModels(database)
+    try:
+        started = time.perf_counter()
+        models.run_once()
+        rate = n / (time.perf_counter() - started)
+        assert models.count_receipts(rid) == n
+        inputs = _diff_inputs(records, diffs)
+        timings = []
+        for sample in inputs:
+            started = time.perf_counter()
+            result = models.diff(rid, sample)
+            timings.append((time.perf_counter() - started) * 1000)
+            assert len(result["missing"]) == (len(sample) + 19) // 20
+        raw_ms = raw_lookup(rid, inputs[0]) * 1000
+    finally:
+        models.close()
+    diff_ms = median(timings)
+    diff_target = DIFF_TARGET_MS if kind == "sqlite" else None
+    return [
+        Result(
+            "projections",
+            f"catch-up, {n:,} receipts in {BATCH:,}-record batches ({label})",
+            rate,
+            "receipts/s",
+            baseline_name="raw executemany (3 columns)" if kind == "sqlite"
+            else "raw psycopg COPY (3 columns)",
+            baseline_value=raw_rate,
+            target=f">= {TARGET[kind]:,}",
+            met=rate >= TARGET[kind],
+        ),
+        Result(
+            "projections",
+            f"diff of {len(inputs[0]):,} records vs {n:,} receipts, median ({label})",
+            diff_ms,
+            "ms",
+            baseline_name="same keys, one prepared PK query each",
+            baseline_value=raw_ms,
+            target="" if diff_target is None else f"<= {diff_target:g} ms",
+            met=None if diff_target is None else diff_ms <= diff_target,
+        ),
+    ]
+
+
+def _postgres_url(postgres: str | None) -> str | None:
+    if postgres is not None:
+        return postgres or None
+    url = os.environ.get("SYNCLEDGER_BENCH_POSTGRES", DEFAULT_PG)
+    if not url:
+        return None
+    try:
+        import psycopg
+
+        with psycopg.connect(Database.from_url(url).conninfo, connect_timeout=2):
+            pass
+    except Exception:
+        return None
+    return url
+
+
+def run(quick: bool = True, receipts: int | None = None, diffs: int = 20,
+        postgres: str | None = None) -> list[Result]:
+    n = receipts or (200_000 if quick else 1_000_000)
+    records = make_records(n, "k")
+    results: list[Result] = []
+    raw = raw_sqlite_executemany(records, BATCH)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "bench.db"
+        database = Database.from_url(f"sqlite:///{path}")
+        results += bench(database, records, diffs, raw,
+                         lambda rid, sample: _raw_lookups_sqlite(path, rid, sample))
+    url = _postgres_url(postgres)
+    if url is not None:
+        with _pg_schema(url) as (database, schema):
+            raw = _raw_copy_pg(database.conninfo, schema, records)
+            results += bench(
+                database, records, diffs, raw,
+                lambda rid, sample: _raw_lookups_pg(database.conninfo, schema, rid, sample))
+    return results
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--full", action="store_true", help="1,000,000 stored receipts")
-    parser.add_argument("--size", type=int, default=200_000)
-    parser.add_argument("--postgres", default=None, help="also run on this PostgreSQL URL")
+    parser.add_argument("--receipts", type=int, default=None)
+    parser.add_argument("--diffs", type=int, default=20)
+    parser.add_argument("--postgres", default=None,
+                        help='PostgreSQL URL ("" to skip; default: reachable test server)')
     args = parser.parse_args()
-    for row in run(1_000_000 if args.full else args.size, postgres=args.postgres):
-        print(row)
+    for r in run(quick=not args.full, receipts=args.receipts, diffs=args.diffs,
+                 postgres=args.postgres):
+        met = "" if r.met is None else (" (met)" if r.met else " (MISSED)")
+        base = "" if r.baseline_value is None else (
+            f"   [{r.baseline_name}: {r.baseline_value:,.1f}]")
+        print(f"{r.name:72} {r.value:>12,.1f} {r.unit} {r.target}{met}{base}")
 
 
 if __name__ == "__main__":

@@ -82,6 +82,8 @@ class Store:
     def _configure_pg(self, conn: Any) -> None:
         conn.autocommit = True
         conn.execute(f'SET search_path TO "{self.database.schema}"')
+        # Room for a page of records in the projections' temporary staging table.
+        conn.execute("SET temp_buffers = '64MB'")
         conn.autocommit = False
 
     def _sqlite(self) -> sqlite3.Connection:

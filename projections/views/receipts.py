@@ -16,6 +16,7 @@ On SQLite both tables are WITHOUT ROWID (the primary key's B-tree holds the rows
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any
 
 from projections.events import Event
@@ -25,6 +26,10 @@ from projections.views.base import Table, View
 # Column order of the rows built per record; both tables are written from the same tuples.
 ROW_COLS = "reg_no, sess_no, seq, entity_type, key, digest, synced_at, position"
 STAGE = "projection_stage_records"
+SESSION_KEY = itemgetter(1, 3, 4)  # sess_no, entity_type, key of a row
+RECEIPT_KEY = itemgetter(0, 3, 4)  # reg_no, entity_type, key
+PLAIN_MIN_ROWS = 2_000  # PostgreSQL: pages this big try a plain INSERT before the upsert
+UPSERT_PAGES = 8  # ... except for this many pages after one met an existing key
 
 
 class ReceiptsView(View):
@@ -78,6 +83,8 @@ class ReceiptsView(View):
         # Derived from events only (deterministic), so valid across rollbacks and swaps.
         self._sessions: dict[str, tuple[int, int, int]] = {}  # agg_id -> reg_no, sess_no, seq
         self._regs: dict[str, int] = {}  # registration_id -> reg_no
+        self._staged: list[tuple[Any, ...]] = []
+        self._upsert_only: dict[str, int] = {}  # statement -> pages left before a retry
         sr, r = self.t["view_session_records"], self.t["view_receipts"]
         self._newer = (
             "ON CONFLICT (reg_no, entity_type, key) DO UPDATE SET "
@@ -97,18 +104,12 @@ class ReceiptsView(View):
         )
         self._sqlite_receipts = f"INSERT INTO {r} ({ROW_COLS}) VALUES ({marks}) {self._newer}"
         # PostgreSQL: rows are COPYed into a temporary staging table, then each table gets
-        # one set-based upsert. ON CONFLICT may touch a row once per statement, so keep the
-        # last row per key (`ord` is the row's place in the page: later rows win).
-        self._pg_records = (
-            f"INSERT INTO {sr} ({ROW_COLS}) SELECT DISTINCT ON (sess_no, entity_type, key) "
-            f"{ROW_COLS} FROM {STAGE} ORDER BY sess_no, entity_type, key, ord DESC "
-            f"{self._record_upsert}"
-        )
-        self._pg_receipts = (
-            f"INSERT INTO {r} ({ROW_COLS}) SELECT DISTINCT ON (reg_no, entity_type, key) "
-            f"{ROW_COLS} FROM {STAGE} ORDER BY reg_no, entity_type, key, seq DESC, "
-            f"ord DESC {self._newer}"
-        )
+        # one set-based statement: a plain INSERT first (about 1.5x faster than ON CONFLICT,
+        # whose speculative insertion costs an extra index probe and WAL record per row),
+        # and the upsert only if some key already has a row.
+        insert = "INSERT INTO {} (" + ROW_COLS + ") SELECT * FROM " + STAGE
+        self._pg_records = (insert.format(sr), f"{insert.format(sr)} {self._record_upsert}")
+        self._pg_receipts = (insert.format(r), f"{insert.format(r)} {self._newer}")
 
     # --- event dispatch ----------------------------------------------------------------
 
@@ -181,24 +182,60 @@ class ReceiptsView(View):
             tx.conn.executemany(self._sqlite_records, rows)
             tx.conn.executemany(self._sqlite_receipts, rows)
             return
+        # ON CONFLICT may touch a row once per statement: if a key occurs twice in the
+        # page (rare), keep its last record, and for receipts its newest (seq, position).
+        records = rows
+        if len(set(map(SESSION_KEY, rows))) != len(rows):
+            records = list({SESSION_KEY(row): row for row in rows}.values())
+        receipts = records
+        if len(set(map(RECEIPT_KEY, records))) != len(records):
+            newest: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+            for row in records:
+                key = RECEIPT_KEY(row)
+                current = newest.get(key)
+                if current is None or (row[2], row[7]) >= (current[2], current[7]):
+                    newest[key] = row
+            receipts = list(newest.values())
+        self._stage(tx, records)
+        self._pg_write(tx, *self._pg_records)
+        if receipts is not records:
+            self._stage(tx, receipts)
+        self._pg_write(tx, *self._pg_receipts)
+
+    def _pg_write(self, tx: Tx, insert: str, upsert: str) -> None:
+        """A big page first tries the plain INSERT under a savepoint; on a duplicate key it
+        is rolled back (the INSERT stops at the first existing key) and the upsert runs.
+        After a conflict the next few pages go straight to the upsert, so a stretch of
+        re-synced keys neither pays twice nor fills the server log with errors."""
+        from psycopg import errors
+
+        if len(self._staged) >= PLAIN_MIN_ROWS and self._upsert_only.get(insert, 0) <= 0:
+            try:
+                with tx.conn.transaction():
+                    tx.conn.execute(insert)
+                return
+            except errors.UniqueViolation:
+                self._upsert_only[insert] = UPSERT_PAGES
+        else:
+            self._upsert_only[insert] = self._upsert_only.get(insert, 0) - 1
+        tx.conn.execute(upsert)
+
+    def _stage(self, tx: Tx, rows: list[tuple[Any, ...]]) -> None:
+        self._staged = rows
         conn = tx.conn
         conn.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} (ord BIGINT, reg_no BIGINT, "
-            'sess_no BIGINT, seq BIGINT, entity_type TEXT COLLATE "C", key TEXT COLLATE "C", '
-            "digest TEXT, synced_at BIGINT, position BIGINT) ON COMMIT DELETE ROWS"
+            f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} (reg_no BIGINT, sess_no BIGINT, "
+            'seq BIGINT, entity_type TEXT COLLATE "C", key TEXT COLLATE "C", digest TEXT, '
+            "synced_at BIGINT, position BIGINT) ON COMMIT DELETE ROWS"
         )
         conn.execute(f"TRUNCATE {STAGE}")
-        conn.execute("SET LOCAL work_mem = '64MB'")  # sort the page in memory
         with conn.cursor() as cur, cur.copy(
-            f"COPY {STAGE} (ord, {ROW_COLS}) FROM STDIN (FORMAT BINARY)"
+            f"COPY {STAGE} FROM STDIN (FORMAT BINARY)"
         ) as copy:
-            copy.set_types(["int8", "int8", "int8", "int8", "text", "text", "text", "int8",
-                            "int8"])
+            copy.set_types(["int8", "int8", "int8", "text", "text", "text", "int8", "int8"])
             write = copy.write_row
-            for n, row in enumerate(rows):
-                write((n, *row))
-        conn.execute(self._pg_records)
-        conn.execute(self._pg_receipts)
+            for row in rows:
+                write(row)
 
     # --- removal and restoration --------------------------------------------------------
 
