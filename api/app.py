@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
+from api.batches import SCHEMA_ONLY_MODELS
 from api.dependencies import CorrelationIdMiddleware
 from api.errors import install_handlers
 from api.responses import ORJSONResponse
@@ -70,7 +72,28 @@ def create_app(database: Database, *, start_background: bool = True) -> FastAPI:
     for module in (health, registrations, sessions, receipts, sync_requests, events, audit):
         app.include_router(module.router)
     _include_console(app)
+    _document_schema_only_models(app)
     return app
+
+
+def _document_schema_only_models(app: FastAPI) -> None:
+    """Bodies parsed by hand (api/batches.py) still show their model in the OpenAPI schema."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for model in SCHEMA_ONLY_MODELS:
+            model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            for name, sub in model_schema.pop("$defs", {}).items():
+                components.setdefault(name, sub)
+            components.setdefault(model.__name__, model_schema)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _include_console(app: FastAPI) -> None:

@@ -2,7 +2,15 @@
 
 Tokens live in the table `api_tokens` of the ledger's own database (the SQLite file, or the
 PostgreSQL schema). `verify` reads the table on every call, so a revocation takes effect at
-once, in every process serving the API.
+once, in every process serving the API. That read is one indexed lookup on a connection kept
+open per thread (SQLite) or taken from a small autocommit pool (PostgreSQL): no connection is
+opened per request.
+
+Worker scope (DESIGN.md roles: a worker reads *its* registrations): `api_token_registrations
+(token_name, registration_id)` holds the registrations each token registered (`claim`); the
+API answers a worker token's request about any other registration with 404. The rows are
+keyed by token name, so a rotated token (revoked, then created again under the same name)
+keeps its registrations.
 """
 
 from __future__ import annotations
@@ -61,42 +69,66 @@ class TokenStore:
         self._lock = threading.RLock()
         self._ready = False
         self._pool: ConnectionPool | None = None
+        self._local = threading.local()
+        self._sqlite_conns: list[sqlite3.Connection] = []
         if database.kind == "postgresql":
             self._table = f'"{database.schema}".api_tokens'
+            self._held = f'"{database.schema}".api_token_registrations'
             self._p = "%s"
         else:
             self._table = "api_tokens"
+            self._held = "api_token_registrations"
             self._p = "?"
+        self._verify_sql = (
+            f"SELECT t.name, t.role, EXISTS (SELECT 1 FROM {self._held} h "
+            f"WHERE h.token_name = t.name AND h.registration_id = {self._p}) "
+            f"FROM {self._table} t WHERE t.token_hash = {self._p} AND t.revoked_at IS NULL"
+        )
 
     # --- connections ---------------------------------------------------------------------
 
     @contextmanager
     def _connect(self) -> Iterator[Any]:
+        """A connection in autocommit mode: every statement here stands alone."""
         if self.database.kind == "postgresql":
             with self._pg_pool().connection() as conn:
                 yield conn
         else:
-            conn = sqlite3.connect(self.database.path, timeout=30)
-            try:
-                with conn:
-                    yield conn
-            finally:
-                conn.close()
+            yield self._sqlite()
+
+    def _sqlite(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(
+                self.database.path, timeout=30, isolation_level=None, check_same_thread=False
+            )
+            self._local.conn = conn
+            with self._lock:
+                self._sqlite_conns.append(conn)
+        return conn
 
     def _pg_pool(self) -> ConnectionPool:
         if self._pool is None:
             with self._lock:
                 if self._pool is None:
                     self._pool = ConnectionPool(
-                        self.database.conninfo, min_size=1, max_size=4, open=True,
-                        kwargs={"autocommit": False},
+                        self.database.conninfo, min_size=1, max_size=8, open=True,
+                        kwargs={"autocommit": True},
                     )
         return self._pool
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.close()
-            self._pool = None
+        with self._lock:
+            if self._pool is not None:
+                self._pool.close()
+                self._pool = None
+            conns, self._sqlite_conns = self._sqlite_conns, []
+            self._local = threading.local()
+        for conn in conns:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
 
     def _ensure(self) -> None:
         if self._ready:
@@ -120,6 +152,11 @@ class TokenStore:
             )
             conn.execute(
                 f"CREATE INDEX IF NOT EXISTS api_tokens_hash ON {self._table} (token_hash)"
+            )
+            conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {self._held} ("
+                "token_name TEXT NOT NULL, registration_id TEXT NOT NULL, "
+                "PRIMARY KEY (token_name, registration_id))"
             )
 
     def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -181,12 +218,41 @@ class TokenStore:
         return True
 
     def verify(self, token: str) -> Principal | None:
+        found = self.verify_for(token, None)
+        return None if found is None else found[0]
+
+    def verify_for(self, token: str, rid: str | None) -> tuple[Principal, bool] | None:
+        """The token's principal and whether it holds registration `rid`, in one lookup."""
         if not token or len(token) > MAX_TOKEN_LENGTH:
             return None
-        rows = self._execute(
-            "SELECT name, role FROM {table} WHERE token_hash = {p} AND revoked_at IS NULL",
-            (hash_token(token),),
-        )
-        if not rows:
+        self._ensure()
+        with self._connect() as conn:
+            row = conn.execute(self._verify_sql, (rid or "", hash_token(token))).fetchone()
+        if row is None:
             return None
-        return Principal(name=rows[0][0], role=rows[0][1])
+        return Principal(name=row[0], role=row[1]), bool(row[2])
+
+    # --- worker scope ----------------------------------------------------------------------
+
+    def claim(self, name: str, rid: str) -> None:
+        """Token `name` holds registration `rid` (it registered it); idempotent."""
+        self._execute(
+            f"INSERT INTO {self._held} (token_name, registration_id) VALUES ({{p}}, {{p}}) "
+            "ON CONFLICT DO NOTHING",
+            (name, rid),
+        )
+
+    def holds(self, name: str, rid: str) -> bool:
+        return bool(self._execute(
+            f"SELECT 1 FROM {self._held} WHERE token_name = {{p}} AND registration_id = {{p}}",
+            (name, rid),
+        ))
+
+    def held(self, name: str) -> list[str]:
+        """Every registration id token `name` holds."""
+        rows = self._execute(
+            f"SELECT registration_id FROM {self._held} WHERE token_name = {{p}} "
+            "ORDER BY registration_id",
+            (name,),
+        )
+        return [row[0] for row in rows]
