@@ -1,13 +1,19 @@
 """HTTP ingest throughput and session-history read latency against a real `syncledger serve`.
 
-`python -m benchmarks.bench_http [--records N] [--clients N] [--rate R]` prints the figures;
-`run(...)` returns them as `Result` rows for `python -m benchmarks`. Printed, not asserted.
+`python -m benchmarks.bench_http [--records N] [--clients N] [--rate R] [--postgres URL]`
+prints the figures; `run(...)` returns them as `Result` rows for `python -m benchmarks`.
 
-- ingest: records/s over HTTP in 1,000-record batches from 1 client and from N clients
-  (each its own registration and session), timed until the last batch's receipts are
-  readable (`GET …/receipts?min_position=…`), beside the raw sqlite3.executemany rate of
-  the same rows in the same run;
-- reads: p50/p99 latency of `GET …/sessions` (session history) at a target request rate.
+- ingest (issues 3 and 6): records/s over HTTP in 1,000-record batches, from 1 client and from
+  N clients (each its own registration and session, a worker token, keep-alive), timed until
+  the last batch's receipts are readable (`GET …/receipts?min_position=<last position>`
+  answers), beside the raw rate of the same rows in the same run: plain sqlite3.executemany
+  (SQLite) or psycopg COPY (PostgreSQL), one commit per 1,000 rows. Targets: >= 80,000
+  records/s on SQLite, >= 40,000 on PostgreSQL.
+- reads: p50/p99 latency of `GET …/sessions` (session history of 20 sessions) sent at a
+  fixed rate (default 200 requests/s). Target: p99 <= 20 ms.
+
+PostgreSQL runs when the server is reachable (SYNCLEDGER_BENCH_POSTGRES, default the test
+server; `--postgres ""` skips it), each run in a fresh schema that is dropped afterwards.
 """
 
 from __future__ import annotations
@@ -20,17 +26,24 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 
 from benchmarks.common import Result, make_records, percentile, raw_sqlite_executemany
 
 BATCH = 1_000
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+TARGET = {"sqlite": 80_000, "postgresql": 40_000}
+READ_P99_TARGET_MS = 20.0
 TINY: dict[str, Any] = {"records": 4_000, "clients": 2, "reads": 40}
+JSON = {"content-type": "application/json"}
+Row = tuple[str, str, str]
 
 
 def _free_port() -> int:
@@ -40,12 +53,13 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serve(tmp: Path) -> Iterator[tuple[str, str]]:
-    """A `syncledger serve` process on a fresh SQLite file; yields (url, support token)."""
+def serve(tmp: Path, url: str | None = None) -> Iterator[tuple[str, str]]:
+    """A `syncledger serve` process (fresh SQLite file unless `url`); yields (base url, worker
+    token). Ingest and reads use a worker token, as sync agents do (worker scope included)."""
     binary = Path(sys.executable).parent / "syncledger"
-    env = {**os.environ, "SYNCLEDGER_DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}"}
+    env = {**os.environ, "SYNCLEDGER_DATABASE_URL": url or f"sqlite:///{tmp / 'bench.db'}"}
     created = subprocess.run(
-        [str(binary), "tokens", "create", "bench", "--role", "support"],
+        [str(binary), "tokens", "create", f"bench-{uuid.uuid4().hex[:6]}", "--role", "worker"],
         env=env, capture_output=True, text=True, check=True,
     )
     token = created.stdout.strip().splitlines()[-1]
@@ -54,19 +68,19 @@ def serve(tmp: Path) -> Iterator[tuple[str, str]]:
         [str(binary), "serve", "--port", str(port)], env=env, cwd=tmp,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
-    url = f"http://127.0.0.1:{port}"
+    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             try:
-                if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
+                if httpx.get(f"{base}/v1/health", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("syncledger serve did not start")
             time.sleep(0.2)
-        yield url, token
+        yield base, token
     finally:
         proc.terminate()
         try:
@@ -79,31 +93,31 @@ def _client(url: str, token: str) -> httpx.Client:
     return httpx.Client(base_url=url, timeout=120, headers={"Authorization": f"Bearer {token}"})
 
 
-def _ingest(url: str, token: str, name: str, rows: Sequence[tuple[str, str, str]]) -> int:
-    """One client: register, start a session, send every batch; returns the last position."""
+def _post(http: httpx.Client, path: str, body: Any) -> Any:
+    r = http.post(path, content=orjson.dumps(body), headers=JSON)
+    r.raise_for_status()
+    return r.json()
+
+
+def _ingest(url: str, token: str, name: str, rows: Sequence[Row]) -> None:
+    """One client: register, start a session, send every batch, then read the receipts of the
+    last batch (waiting for the read models to reach its position)."""
     with _client(url, token) as http:
-        rid = http.post("/v1/registrations", json={"product": "bench", "file_id": name}).json()[
-            "id"
-        ]
-        sid = http.post(f"/v1/registrations/{rid}/sessions", json={"sync_type": "full"}).json()[
-            "id"
-        ]
+        rid = _post(http, "/v1/registrations", {"product": "bench", "file_id": name})["id"]
+        sid = _post(http, f"/v1/registrations/{rid}/sessions", {"sync_type": "full"})["id"]
+        path = f"/v1/registrations/{rid}/sessions/{sid}/records"
         position = 0
         for i in range(0, len(rows), BATCH):
             body = {"records": [{"entity_type": e, "key": k, "digest": d}
                                 for e, k, d in rows[i : i + BATCH]]}
-            r = http.post(f"/v1/registrations/{rid}/sessions/{sid}/records", json=body)
-            r.raise_for_status()
-            position = r.json()["position"]
-        # receipts readable: the read models have processed the last batch
+            position = _post(http, path, body)["position"]
         r = http.get(f"/v1/registrations/{rid}/receipts",
                      params={"min_position": position, "wait_s": 60, "limit": 1})
         r.raise_for_status()
-        return rid  # type: ignore[no-any-return]
 
 
-def ingest_rate(url: str, token: str, rows: Sequence[tuple[str, str, str]], clients: int,
-                tag: str) -> float:
+def ingest_rate(url: str, token: str, rows: Sequence[Row], clients: int, tag: str) -> float:
+    """Records/s from `clients` concurrent clients, until every client's receipts are readable."""
     share = max(BATCH, len(rows) // clients)
     errors: list[BaseException] = []
 
@@ -126,18 +140,20 @@ def ingest_rate(url: str, token: str, rows: Sequence[tuple[str, str, str]], clie
 
 
 def read_latency(url: str, token: str, requests: int, rate: float) -> tuple[float, float]:
-    """p50/p99 (ms) of session-history reads sent at `rate` requests/s."""
+    """p50/p99 (ms) of session-history reads sent at `rate` requests/s (open loop: a slow
+    answer does not delay the next request's scheduled time, so queueing shows)."""
     with _client(url, token) as http:
-        rid = http.post("/v1/registrations", json={"product": "bench", "file_id": "reads"}).json()[
-            "id"
-        ]
+        rid = _post(http, "/v1/registrations", {"product": "bench", "file_id": "reads"})["id"]
+        last = {"position": 0}
         for _ in range(20):
-            sid = http.post(f"/v1/registrations/{rid}/sessions", json={"sync_type": "time"}).json()
-            http.post(f"/v1/registrations/{rid}/sessions/{sid['id']}/records",
-                      json={"records": [{"entity_type": "T", "key": "k", "digest": sid["id"]}]})
-            last = http.post(f"/v1/registrations/{rid}/sessions/{sid['id']}/complete", json={})
-        position = last.json()["position"]
-        http.get(f"/v1/registrations/{rid}/sessions", params={"min_position": position})
+            sid = _post(http, f"/v1/registrations/{rid}/sessions", {"sync_type": "time"})["id"]
+            _post(http, f"/v1/registrations/{rid}/sessions/{sid}/records",
+                  {"records": [{"entity_type": "T", "key": "k", "digest": sid}]})
+            last = _post(http, f"/v1/registrations/{rid}/sessions/{sid}/complete", {})
+        http.get(f"/v1/registrations/{rid}/sessions",
+                 params={"min_position": last["position"]}).raise_for_status()
+        for _ in range(10):  # warm up
+            http.get(f"/v1/registrations/{rid}/sessions").raise_for_status()
         samples = []
         interval = 1.0 / rate
         next_at = time.perf_counter()
@@ -152,38 +168,123 @@ def read_latency(url: str, token: str, requests: int, rate: float) -> tuple[floa
     return percentile(samples, 50), percentile(samples, 99)
 
 
-def run(quick: bool = True, records: int | None = None, clients: int = 4, reads: int | None = None,
-        rate: float = 50.0) -> list[Result]:
-    records = records or (20_000 if quick else 200_000)
-    reads = reads or (200 if quick else 2_000)
-    rows = make_records(records, prefix="http")
-    raw = raw_sqlite_executemany(rows, batch=BATCH)
-    results: list[Result] = []
-    with tempfile.TemporaryDirectory() as tmp, serve(Path(tmp)) as (url, token):
-        one = ingest_rate(url, token, rows, 1, "one")
-        many = ingest_rate(url, token, make_records(records, prefix="many"), clients, "many")
-        p50, p99 = read_latency(url, token, reads, rate)
-    results += [
-        Result("http", "ingest, 1 client, until receipts readable", one, "records/s",
-               "raw sqlite3.executemany", raw),
-        Result("http", f"ingest, {clients} clients, until receipts readable", many, "records/s",
-               "raw sqlite3.executemany", raw),
-        Result("http", f"session history p50 at {rate:g} req/s", p50, "ms"),
-        Result("http", f"session history p99 at {rate:g} req/s", p99, "ms"),
+# --- PostgreSQL -------------------------------------------------------------------------------
+
+
+def _postgres_url(postgres: str | None) -> str | None:
+    url = postgres if postgres is not None else os.environ.get(
+        "SYNCLEDGER_BENCH_POSTGRES", DEFAULT_PG)
+    if not url:
+        return None
+    try:
+        import psycopg
+
+        from domain.storage import Database
+
+        with psycopg.connect(Database.from_url(url).conninfo, connect_timeout=2):
+            pass
+    except Exception:  # noqa: BLE001 - not reachable: no PostgreSQL figures
+        return None
+    return url
+
+
+@contextmanager
+def _pg_schema(url: str) -> Iterator[tuple[str, str, str]]:
+    """A fresh schema; yields (database url for it, conninfo, schema). Dropped afterwards."""
+    import psycopg
+
+    from domain.storage import Database
+
+    schema = f"bench_http_{uuid.uuid4().hex[:8]}"
+    conninfo = Database.from_url(url).conninfo
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        sep = "&" if "?" in url else "?"
+        yield f"{url}{sep}schema={schema}", conninfo, schema
+    finally:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def raw_pg_copy(conninfo: str, schema: str, rows: Sequence[Row]) -> float:
+    """Rows/s of plain psycopg COPY into a bare 3-column table, one commit per 1,000 rows."""
+    import psycopg
+
+    with psycopg.connect(conninfo) as conn:
+        conn.execute(f'SET search_path TO "{schema}"')
+        conn.execute("CREATE TABLE raw_http_records (entity_type TEXT, key TEXT, digest TEXT)")
+        conn.commit()
+        started = time.perf_counter()
+        for i in range(0, len(rows), BATCH):
+            with conn.transaction(), conn.cursor() as cur, cur.copy(
+                "COPY raw_http_records FROM STDIN"
+            ) as copy:
+                for row in rows[i : i + BATCH]:
+                    copy.write_row(row)
+        elapsed = time.perf_counter() - started
+        conn.execute("DROP TABLE raw_http_records")
+        conn.commit()
+    return len(rows) / elapsed
+
+
+# --- the suite --------------------------------------------------------------------------------
+
+
+def _backend(kind: str, url: str, token: str, records: int, clients: int, reads: int,
+             rate: float, raw: float, raw_name: str) -> list[Result]:
+    one = ingest_rate(url, token, make_records(records, prefix=f"one-{kind}"), 1, "one")
+    many = ingest_rate(url, token, make_records(records, prefix=f"many-{kind}"), clients,
+                       "many")
+    p50, p99 = read_latency(url, token, reads, rate)
+    target = TARGET[kind]
+    return [
+        Result("http", f"ingest {records:,}, 1 client, until receipts readable ({kind})", one,
+               "records/s", raw_name, raw, f">= {target:,}", one >= target),
+        Result("http", f"ingest {records:,}, {clients} clients, until receipts readable ({kind})",
+               many, "records/s", raw_name, raw, f">= {target:,}", many >= target),
+        Result("http", f"session history p50 at {rate:g} req/s ({kind})", p50, "ms"),
+        Result("http", f"session history p99 at {rate:g} req/s ({kind})", p99, "ms",
+               target=f"<= {READ_P99_TARGET_MS:g} ms", met=p99 <= READ_P99_TARGET_MS),
     ]
+
+
+def run(quick: bool = True, records: int | None = None, clients: int = 4, reads: int | None = None,
+        rate: float = 200.0, postgres: str | None = None) -> list[Result]:
+    records = records or (40_000 if quick else 200_000)
+    reads = reads or (1_000 if quick else 4_000)
+    results: list[Result] = []
+    raw = raw_sqlite_executemany(make_records(records, prefix="raw"), batch=BATCH)
+    with tempfile.TemporaryDirectory() as tmp, serve(Path(tmp)) as (url, token):
+        results += _backend("sqlite", url, token, records, clients, reads, rate, raw,
+                            "raw sqlite3.executemany")
+    pg = _postgres_url(postgres)
+    if pg is not None:
+        with _pg_schema(pg) as (schema_url, conninfo, schema):
+            raw = raw_pg_copy(conninfo, schema, make_records(records, prefix="raw"))
+            with tempfile.TemporaryDirectory() as tmp, serve(Path(tmp), schema_url) as (
+                url, token
+            ):
+                results += _backend("postgresql", url, token, records, clients, reads, rate,
+                                    raw, "raw psycopg COPY")
     return results
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", type=int, default=20_000)
+    parser.add_argument("--records", type=int, default=None, help="default 40,000 (--full 200k)")
     parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--reads", type=int, default=200)
-    parser.add_argument("--rate", type=float, default=50.0)
+    parser.add_argument("--reads", type=int, default=None)
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--full", action="store_true")
+    parser.add_argument("--postgres", default=None,
+                        help='PostgreSQL URL ("" to skip; default: reachable test server)')
     args = parser.parse_args(argv)
-    for r in run(records=args.records, clients=args.clients, reads=args.reads, rate=args.rate):
-        ratio = f"  ({r.ratio:.2f} × {r.baseline_name} {r.baseline_value:,.0f})" if r.ratio else ""
-        print(f"{r.name:<50} {r.value:>12,.1f} {r.unit}{ratio}")
+    for r in run(quick=not args.full, records=args.records, clients=args.clients,
+                 reads=args.reads, rate=args.rate, postgres=args.postgres):
+        ratio = f"  ({r.ratio:.3f} × {r.baseline_name} {r.baseline_value:,.0f})" if r.ratio else ""
+        met = "" if r.met is None else (" met" if r.met else " MISSED")
+        print(f"{r.name:<66} {r.value:>10,.1f} {r.unit:<9} {r.target}{met}{ratio}")
 
 
 if __name__ == "__main__":
