@@ -4,7 +4,10 @@ several processes never apply a page twice)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import gc
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 from projections.events import read_page
 from projections.store import Store, Tx
@@ -13,6 +16,34 @@ from projections.views.base import View
 TRACKING = "view_tracking"
 PAGE_SIZE = 1000  # events per page (transaction) at most ...
 MAX_RECORDS = 50_000  # ... and about this many records (bounds memory and transaction size)
+
+
+_gc_lock = threading.Lock()
+_gc_pausers = 0
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a page is processed: a page of 50,000 records
+    allocates ~150,000 short-lived containers (no cycles), and with a big live heap each
+    collection they trigger rescans it (measured: ~11% of a catch-up). Collection resumes
+    when the last concurrent page ends."""
+    global _gc_pausers
+    with _gc_lock:
+        if _gc_pausers == 0 and not gc.isenabled():
+            paused = False
+        else:
+            _gc_pausers += 1
+            paused = True
+            gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            with _gc_lock:
+                _gc_pausers -= 1
+                if _gc_pausers == 0:
+                    gc.enable()
 
 
 def create_tracking(tx: Tx, table: str = TRACKING) -> None:
@@ -26,6 +57,9 @@ def ensure_views(store: Store, views: Sequence[View], table: str = TRACKING) -> 
             tx.x("SELECT pg_advisory_xact_lock(7007)")
         create_tracking(tx, table)
         for view in views:
+            if view.outdated(tx):  # tables of an older layout: build the view again
+                view.drop(tx)
+                tx.x(f"DELETE FROM {table} WHERE view = ?", (view.name,))
             view.create(tx)
             tx.x(f"INSERT INTO {table} (view, position) VALUES (?, 0) ON CONFLICT DO NOTHING",
                  (view.name,))
@@ -48,7 +82,7 @@ def process_page(
     before_commit: Callable[[Tx], None] | None = None,
 ) -> int | None:
     """Apply the next page to every view behind; returns the position reached, None if idle."""
-    with store.write() as tx:
+    with gc_paused(), store.write() as tx:
         positions = lock_positions(tx, [v.name for v in views], table)
         start = min(positions.values(), default=0)
         events = read_page(tx, store.events_table, start, page_size, max_records)

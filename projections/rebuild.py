@@ -90,24 +90,33 @@ def _pk_match(tb: Table, a: str, b: str) -> str:
 
 
 def _diff(tx: Tx, tb: Table, shadow: str) -> TableDiff:
-    live, pk = tb.name, ", ".join(tb.primary_key)
-    result = TableDiff()
-    for label, a, b in (("only_live", live, shadow), ("only_shadow", shadow, live)):
-        match = _pk_match(tb, "a", "b")
-        missing = f"FROM {a} a WHERE NOT EXISTS (SELECT 1 FROM {b} b WHERE {match})"
-        row = tx.one(f"SELECT COUNT(*) {missing}")
-        setattr(result, label, int(row[0]) if row else 0)
-        keys = ", ".join(f"a.{c}" for c in tb.primary_key)
-        found = tx.q(f"SELECT {keys} {missing} LIMIT {EXAMPLES}")
-        result.examples[label] = [list(r) for r in found]
-    changed = (
-        f"FROM (SELECT * FROM {live} EXCEPT SELECT * FROM {shadow}) a "
-        f"WHERE EXISTS (SELECT 1 FROM {shadow} b WHERE {_pk_match(tb, 'a', 'b')})"
+    """One join pass (examples are looked for only when something differs): live LEFT
+    JOIN shadow counts rows only live, rows matched and rows whose columns differ; rows
+    only in the shadow are the shadow's count minus the matched ones (keys are unique)."""
+    live, match = tb.name, _pk_match(tb, "a", "b")
+    distinct = "IS DISTINCT FROM" if tx.pg else "IS NOT"
+    others = [c for c in tb.column_names if c not in tb.primary_key]
+    differ = " OR ".join(f"a.{c} {distinct} b.{c}" for c in others) or "1 = 0"
+    first = tb.primary_key[0]
+    row = tx.one(
+        f"SELECT COUNT(*), COUNT(b.{first}), COALESCE(SUM(CASE WHEN b.{first} IS NOT NULL "
+        f"AND ({differ}) THEN 1 ELSE 0 END), 0) FROM {live} a LEFT JOIN {shadow} b ON {match}"
     )
-    row = tx.one(f"SELECT COUNT(*) {changed}")
-    result.differing = int(row[0]) if row else 0
-    found = tx.q(f"SELECT {pk} {changed} LIMIT {EXAMPLES}")
-    result.examples["differing"] = [list(r) for r in found]
+    total, matched, differing = (int(row[0]), int(row[1]), int(row[2])) if row else (0, 0, 0)
+    row = tx.one(f"SELECT COUNT(*) FROM {shadow}")
+    only_live, only_shadow = total - matched, (int(row[0]) if row else 0) - matched
+    result = TableDiff(only_live, only_shadow, differing)
+    keys = ", ".join(f"a.{c}" for c in tb.primary_key)
+    queries = {
+        "only_live": (only_live, f"FROM {live} a WHERE NOT EXISTS "
+                                 f"(SELECT 1 FROM {shadow} b WHERE {match})"),
+        "only_shadow": (only_shadow, f"FROM {shadow} a WHERE NOT EXISTS "
+                                     f"(SELECT 1 FROM {live} b WHERE {match})"),
+        "differing": (differing, f"FROM {live} a JOIN {shadow} b ON {match} WHERE {differ}"),
+    }
+    for label, (count, source) in queries.items():
+        found = tx.q(f"SELECT {keys} {source} LIMIT {EXAMPLES}") if count else []
+        result.examples[label] = [list(r) for r in found]
     return result
 
 
@@ -116,13 +125,8 @@ def _swap(tx: Tx, view: View) -> None:
         shadow = view.t[tb.name]
         tx.x(f"DROP TABLE IF EXISTS {tb.name}")
         tx.x(f"ALTER TABLE {shadow} RENAME TO {tb.name}")
-        for i in range(len(tb.indexes)):
-            if tx.pg:
-                tx.x(f"ALTER INDEX ix_{shadow}_{i} RENAME TO ix_{tb.name}_{i}")
-            else:
-                tx.x(f"DROP INDEX IF EXISTS ix_{shadow}_{i}")
         if tx.pg:
+            for i in range(len(tb.indexes)):
+                tx.x(f"ALTER INDEX ix_{shadow}_{i} RENAME TO ix_{tb.name}_{i}")
             tx.x(f"ALTER INDEX {shadow}_pkey RENAME TO {tb.name}_pkey")
-        else:
-            for stmt in tb.ddl(tb.name, False)[1:]:
-                tx.x(stmt)
+        # SQLite: the indexes move with the renamed table, under the shadow's names.

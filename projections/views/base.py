@@ -24,6 +24,10 @@ class Table:
     # SQLite: store rows in the primary key's B-tree (one B-tree less per row written).
     without_rowid: bool = False
 
+    @property
+    def column_names(self) -> list[str]:
+        return [c.split()[0] for c in self.columns.split(",")]
+
     def ddl(self, real: str, pg: bool) -> list[str]:
         cols = self.columns.replace("BIGINT", "BIGINT" if pg else "INTEGER")
         # Key columns compare bytewise on both backends (SQLite's BINARY = PostgreSQL's "C").
@@ -37,6 +41,38 @@ class Table:
             stmts.append(f"CREATE INDEX IF NOT EXISTS ix_{real}_{i} ON {real} ({', '.join(idx)})")
         return stmts
 
+    def columns_of(self, tx: Tx, real: str) -> list[str] | None:
+        """The column names of the existing table `real` (None if there is none)."""
+        if tx.pg:
+            rows = tx.q("SELECT column_name FROM information_schema.columns WHERE "
+                        "table_schema = current_schema() AND table_name = ? "
+                        "ORDER BY ordinal_position", (real,))
+        else:
+            rows = [(r[1],) for r in tx.q(f"PRAGMA table_info({real})")]
+        return [str(r[0]) for r in rows] or None
+
+    def create(self, tx: Tx, real: str) -> None:
+        if tx.pg:
+            for stmt in self.ddl(real, True):
+                tx.x(stmt)
+            return
+        # SQLite cannot rename an index, so a rebuild's swap keeps the shadow's indexes
+        # under their names (no index is built again): look for an index by its columns,
+        # and name a new one with the first free name.
+        tx.x(self.ddl(real, False)[0])
+        have = set()
+        for (name,) in tx.q("SELECT name FROM sqlite_master WHERE type = 'index' "
+                            "AND tbl_name = ? AND sql IS NOT NULL", (real,)):
+            have.add(tuple(str(r[2]) for r in tx.q(f"PRAGMA index_info('{name}')")))
+        for i, idx in enumerate(self.indexes):
+            if tuple(idx) in have:
+                continue
+            name, n = f"ix_{real}_{i}", 0
+            while tx.one("SELECT 1 FROM sqlite_master WHERE name = ?", (name,)) is not None:
+                n += 1
+                name = f"ix_{real}_{i}_{n}"
+            tx.x(f"CREATE INDEX {name} ON {real} ({', '.join(idx)})")
+
 
 class View:
     name: str = ""
@@ -48,8 +84,19 @@ class View:
 
     def create(self, tx: Tx) -> None:
         for tb in self.tables:
-            for stmt in tb.ddl(self.t[tb.name], tx.pg):
-                tx.x(stmt)
+            tb.create(tx, self.t[tb.name])
+
+    def outdated(self, tx: Tx) -> bool:
+        """Does a table of this view exist with another layout (built by an older version)?"""
+        for tb in self.tables:
+            found = tb.columns_of(tx, self.t[tb.name])
+            if found is not None and found != tb.column_names:
+                return True
+        return False
+
+    def drop(self, tx: Tx) -> None:
+        for tb in self.tables:
+            tx.x(f"DROP TABLE IF EXISTS {self.t[tb.name]}")
 
     def apply(self, tx: Tx, events: Sequence[Event]) -> None:
         raise NotImplementedError
