@@ -99,41 +99,60 @@ def _post(http: httpx.Client, path: str, body: Any) -> Any:
     return r.json()
 
 
-def _ingest(url: str, token: str, name: str, rows: Sequence[Row]) -> None:
-    """One client: register, start a session, send every batch, then read the receipts of the
-    last batch (waiting for the read models to reach its position)."""
-    with _client(url, token) as http:
-        rid = _post(http, "/v1/registrations", {"product": "bench", "file_id": name})["id"]
-        sid = _post(http, f"/v1/registrations/{rid}/sessions", {"sync_type": "full"})["id"]
-        path = f"/v1/registrations/{rid}/sessions/{sid}/records"
-        position = 0
-        for i in range(0, len(rows), BATCH):
-            body = {"records": [{"entity_type": e, "key": k, "digest": d}
-                                for e, k, d in rows[i : i + BATCH]]}
-            position = _post(http, path, body)["position"]
-        r = http.get(f"/v1/registrations/{rid}/receipts",
-                     params={"min_position": position, "wait_s": 60, "limit": 1})
-        r.raise_for_status()
+def _open(url: str, token: str, name: str) -> tuple[httpx.Client, str, str]:
+    """A keep-alive client with its registration and an in-progress session; returns the
+    client, the session's records path and the registration's receipts path."""
+    http = _client(url, token)
+    rid = _post(http, "/v1/registrations", {"product": "bench", "file_id": name})["id"]
+    sid = _post(http, f"/v1/registrations/{rid}/sessions", {"sync_type": "full"})["id"]
+    return http, f"/v1/registrations/{rid}/sessions/{sid}/records", \
+        f"/v1/registrations/{rid}/receipts"
+
+
+def _ingest(http: httpx.Client, path: str, receipts: str, rows: Sequence[Row]) -> None:
+    """Send every batch, then read the receipts at the last batch's position (the read
+    waits until the read models have processed it)."""
+    position = 0
+    for i in range(0, len(rows), BATCH):
+        body = {"records": [{"entity_type": e, "key": k, "digest": d}
+                            for e, k, d in rows[i : i + BATCH]]}
+        position = _post(http, path, body)["position"]
+    r = http.get(receipts, params={"min_position": position, "wait_s": 60, "limit": 1})
+    r.raise_for_status()
+    assert r.json()["items"], "the receipts of the last batch are not readable"
 
 
 def ingest_rate(url: str, token: str, rows: Sequence[Row], clients: int, tag: str) -> float:
-    """Records/s from `clients` concurrent clients, until every client's receipts are readable."""
+    """Records/s from `clients` concurrent clients, from the first batch until every client's
+    receipts are readable. Registering and starting the sessions happen before the clock
+    starts: an agent does that once per sync, then streams its batches."""
     share = max(BATCH, len(rows) // clients)
+    opened = [_open(url, token, f"{tag}-{n}") for n in range(clients)]
     errors: list[BaseException] = []
+    go = threading.Barrier(clients + 1)
 
     def work(n: int) -> None:
+        http, path, receipts = opened[n]
         try:
-            _ingest(url, token, f"{tag}-{n}", rows[n * share : (n + 1) * share])
+            go.wait()
+            _ingest(http, path, receipts, rows[n * share : (n + 1) * share])
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
+            go.abort()
 
     threads = [threading.Thread(target=work, args=(n,)) for n in range(clients)]
-    started = time.perf_counter()
     for t in threads:
         t.start()
+    try:
+        go.wait()
+    except threading.BrokenBarrierError:
+        pass
+    started = time.perf_counter()
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - started
+    for http, _, _ in opened:
+        http.close()
     if errors:
         raise errors[0]
     return min(len(rows), share * clients) / elapsed
