@@ -136,28 +136,28 @@ class TokenStore:
         with self._lock:
             if self._ready:
                 return
+            self._create_tables()
+            self._ready = True
+
+    def _create_tables(self) -> None:
+        """Each statement on its own (autocommit): when another process creates a table at
+        the same moment (PostgreSQL's IF NOT EXISTS can still collide), the others still run."""
+        statements = (
+            f"CREATE TABLE IF NOT EXISTS {self._table} ("
+            "name TEXT PRIMARY KEY, role TEXT NOT NULL, token_hash TEXT NOT NULL, "
+            "created_at TEXT NOT NULL, revoked_at TEXT)",
+            f"CREATE INDEX IF NOT EXISTS api_tokens_hash ON {self._table} (token_hash)",
+            f"CREATE TABLE IF NOT EXISTS {self._held} ("
+            "token_name TEXT NOT NULL, registration_id TEXT NOT NULL, "
+            "PRIMARY KEY (token_name, registration_id))",
+        )
+        for sql in statements:
             try:
-                self._create_table()
+                with self._connect() as conn:
+                    conn.execute(sql)
             except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateTable,
                     psycopg.errors.DuplicateObject):
                 pass  # another process created it at the same moment
-            self._ready = True
-
-    def _create_table(self) -> None:
-        with self._connect() as conn:
-            conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {self._table} ("
-                "name TEXT PRIMARY KEY, role TEXT NOT NULL, token_hash TEXT NOT NULL, "
-                "created_at TEXT NOT NULL, revoked_at TEXT)"
-            )
-            conn.execute(
-                f"CREATE INDEX IF NOT EXISTS api_tokens_hash ON {self._table} (token_hash)"
-            )
-            conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {self._held} ("
-                "token_name TEXT NOT NULL, registration_id TEXT NOT NULL, "
-                "PRIMARY KEY (token_name, registration_id))"
-            )
 
     def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         self._ensure()
