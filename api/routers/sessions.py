@@ -21,7 +21,7 @@ from api.reads import (
     settled,
 )
 from api.responses import ORJSONResponse
-from api.schemas import CompleteIn, DeleteIn, ErrorIn, FailIn, SessionIn
+from api.schemas import BatchOut, CompleteIn, DeleteIn, ErrorIn, FailIn, SessionIn
 from api.services import Services
 
 router = APIRouter(prefix="/v1/registrations/{rid}/sessions", tags=["sessions"])
@@ -168,6 +168,7 @@ def session_records(
 @router.post(
     "/{sid}/records", summary="Record a batch of 1 to 10,000 records",
     openapi_extra=openapi_body(), response_model=None,
+    responses={200: {"model": BatchOut, "description": "The batch was recorded"}},
 )
 async def record_batch(
     rid: UUID, sid: UUID, request: Request, services: ServicesDep, principal: Writer,
