@@ -19,10 +19,18 @@ from eventsourcing.sqlite import (
 )
 from eventsourcing.utils import Environment, EnvType
 
+from domain.storage import sqlite_write_lock
+
 SYNCHRONOUS_ENV = "SYNCLEDGER_SQLITE_SYNCHRONOUS"
 
 
 class TunedSQLiteConnectionPool(SQLiteConnectionPool):
+    def __init__(self, *, db_name: str, **kwargs: Any) -> None:
+        super().__init__(db_name=db_name, **kwargs)
+        if not self.is_sqlite_memory_mode:
+            # eventsourcing holds this lock while a writer connection is out.
+            self._writer_lock = sqlite_write_lock(db_name)
+
     def _create_connection(self) -> SQLiteConnection:
         connection = super()._create_connection()
         synchronous = os.environ.get(SYNCHRONOUS_ENV, "NORMAL").upper()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -116,3 +117,19 @@ def schema_setup_lock(database: Database | None) -> Iterator[None]:
             yield
         finally:
             conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
+
+
+_write_locks: dict[str, threading.Lock] = {}
+_write_locks_guard = threading.Lock()
+
+
+def sqlite_write_lock(path: str) -> threading.Lock:
+    """The in-process lock every writer to one SQLite file takes (ledger, views, chain).
+
+    SQLite allows one writer at a time and makes the others wait by sleeping and retrying
+    (busy_timeout), which wastes most of the wait. Writers in one process queue on this
+    mutex instead; other processes still meet SQLite's own lock.
+    """
+    key = os.path.realpath(path)
+    with _write_locks_guard:
+        return _write_locks.setdefault(key, threading.Lock())

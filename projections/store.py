@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from domain.storage import Database
+from domain.storage import Database, sqlite_write_lock
 
 SQLITE_EVENTS = "stored_events"
 PG_EVENTS = "syncledger_events"
@@ -104,13 +104,14 @@ class Store:
                 yield Tx(conn, self.kind)
             return
         conn = self._sqlite()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield Tx(conn, self.kind)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        with sqlite_write_lock(self.database.path):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield Tx(conn, self.kind)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
 
     @contextmanager
     def read(self) -> Iterator[Tx]:

@@ -16,7 +16,7 @@ from uuid import UUID
 
 import psycopg
 
-from domain.storage import Database
+from domain.storage import Database, sqlite_write_lock
 
 PAGE_SIZE = 5_000
 
@@ -155,13 +155,14 @@ class Store:
         marks = ", ".join([self.ph] * 3)
         sql = f"{verb} INTO chain_heads (position, digest, recorded_at) VALUES ({marks}){tail}"
         if self.kind == "sqlite":
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                self.conn.executemany(sql, rows)
-                self.conn.execute("COMMIT")
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
+            with sqlite_write_lock(self.database.path):
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    self.conn.executemany(sql, rows)
+                    self.conn.execute("COMMIT")
+                except BaseException:
+                    self.conn.execute("ROLLBACK")
+                    raise
         else:
             with self.conn.transaction(), self.conn.cursor() as cur:
                 cur.executemany(sql, rows)
