@@ -264,12 +264,14 @@ class ReceiptsView(View):
             (*source_params, reg, self._cutoff(tx, rid), *where_params),
         )
 
-    def _keys_of(self, sess_param: str = "?") -> str:
-        """Every record (sr) of the keys session `sess_param` synced, found through keys."""
-        sr = self.t["view_session_records"]
+    def _keys_of(self, tx: Tx) -> str:
+        """Every record (sr) of the keys a session (the parameter) synced, found from its
+        keys (SQLite: CROSS JOIN fixes that join order, instead of scanning every record of
+        the registration)."""
+        sr, join = self.t["view_session_records"], "JOIN" if tx.pg else "CROSS JOIN"
         return (
-            f"{sr} k JOIN {sr} sr ON sr.reg_no = k.reg_no AND sr.entity_type = k.entity_type "
-            f"AND sr.key = k.key AND k.sess_no = {sess_param}"
+            f"{sr} k {join} {sr} sr ON sr.reg_no = +k.reg_no AND sr.entity_type = k.entity_type "
+            "AND sr.key = k.key AND k.sess_no = ?"
         )
 
     def _effect(self, tx: Tx, e: Event, unsynced: int | None, restored: int | None,
@@ -290,18 +292,28 @@ class ReceiptsView(View):
     def _deleted(self, tx: Tx, e: Event) -> None:
         rid, reg, sess = self._set_deleted(tx, e, 1)
         sr, r = self.t["view_session_records"], self.t["view_receipts"]
-        unsynced = tx.x(
-            f"DELETE FROM {r} WHERE sess_no = ? AND (reg_no, entity_type, key) IN "
-            f"(SELECT reg_no, entity_type, key FROM {sr} WHERE sess_no = ?)",
-            (sess, sess),
-        )
+        if tx.pg:
+            unsynced = tx.x(
+                f"DELETE FROM {r} WHERE sess_no = ? AND (reg_no, entity_type, key) IN "
+                f"(SELECT reg_no, entity_type, key FROM {sr} WHERE sess_no = ?)",
+                (sess, sess),
+            )
+        else:  # from the session's keys, by primary key (not a scan of the registration's)
+            keys = tx.q(
+                f"SELECT k.reg_no, k.entity_type, k.key FROM {sr} k CROSS JOIN {r} r "
+                "ON r.reg_no = k.reg_no AND r.entity_type = k.entity_type AND r.key = k.key "
+                "WHERE k.sess_no = ? AND r.sess_no = ?",
+                (sess, sess),
+            )
+            tx.many(f"DELETE FROM {r} WHERE reg_no = ? AND entity_type = ? AND key = ?", keys)
+            unsynced = len(keys)
         if unsynced:
-            self._recompute(tx, rid, reg, self._keys_of(), (sess,))
+            self._recompute(tx, rid, reg, self._keys_of(tx), (sess,))
         self._effect(tx, e, unsynced, None, None)
 
     def _restored(self, tx: Tx, e: Event) -> None:
         rid, reg, sess = self._set_deleted(tx, e, 0)
-        self._recompute(tx, rid, reg, self._keys_of(), (sess,))
+        self._recompute(tx, rid, reg, self._keys_of(tx), (sess,))
         sr, r = self.t["view_session_records"], self.t["view_receipts"]
         row = tx.one(
             f"SELECT COUNT(*), COUNT(r.sess_no) FROM {sr} k LEFT JOIN {r} r "
