@@ -70,6 +70,13 @@ def fmt_time(value: Any) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def fmt_short(value: Any) -> str:
+    moment = parse_time(value)
+    if moment is None:
+        return "—" if value in (None, "") else str(value)
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
 def fmt_ago(value: Any) -> str:
     moment = parse_time(value)
     if moment is None:
@@ -95,6 +102,7 @@ def plural(n: int, singular: str, many: str | None = None) -> str:
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.filters["time"] = fmt_time
 templates.env.filters["ago"] = fmt_ago
+templates.env.filters["short"] = fmt_short
 templates.env.globals["plural"] = plural
 templates.env.globals["STATUS_LABELS"] = STATUS_LABELS
 templates.env.globals["AUDIT_LABELS"] = AUDIT_LABELS

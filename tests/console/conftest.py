@@ -3,33 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
 
 import pytest
-from console_kit import Seeded, clock_ahead, make_tokens, seed
+from console_kit import Console, clock_ahead, make_tokens, seed
 from fastapi.testclient import TestClient
 
 from domain.storage import Database
-
-
-@dataclass
-class Console:
-    client: TestClient
-    services: Any
-    tokens: dict[str, str]
-    seeded: Seeded
-
-    def sign_in(self, role: str) -> None:
-        self.client.cookies.clear()
-        response = self.client.post(
-            "/console/sign-in", data={"token": self.tokens[role]}, follow_redirects=False
-        )
-        assert response.status_code == 303, response.text
-
-    def settle(self) -> None:
-        position = self.services.ledger.current_position()
-        assert self.services.read_models.wait_for(position, 10)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from typing import Any
 from uuid import UUID, uuid5
 
 import pytest
+from fastapi.testclient import TestClient
 
 from domain.ledger import Ledger
 from domain.values import Context
@@ -109,3 +110,22 @@ def csrf_of(html: str) -> str:
     found = CSRF.search(html)
     assert found, "no CSRF field on the page"
     return found.group(1)
+
+
+@dataclass
+class Console:
+    client: TestClient
+    services: Any
+    tokens: dict[str, str]
+    seeded: Seeded
+
+    def sign_in(self, role: str) -> None:
+        self.client.cookies.clear()
+        response = self.client.post(
+            "/console/sign-in", data={"token": self.tokens[role]}, follow_redirects=False
+        )
+        assert response.status_code == 303, response.text
+
+    def settle(self) -> None:
+        position = self.services.ledger.current_position()
+        assert self.services.read_models.wait_for(position, 10)
