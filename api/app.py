@@ -9,12 +9,13 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from api.background import BackgroundWork
 from api.batches import SCHEMA_ONLY_MODELS
 from api.dependencies import CorrelationIdMiddleware
 from api.errors import install_handlers
 from api.responses import ORJSONResponse
 from api.routers import audit, events, health, receipts, registrations, sessions, sync_requests
-from api.services import Services, build_services
+from api.services import build_services
 from domain.storage import Database
 
 log = logging.getLogger("syncledger.api")
@@ -27,37 +28,23 @@ Every error body is `{"error": {"code", "message", "details"}}`. Every write ret
 """
 
 
-def _start(services: Services) -> None:
-    services.read_models.start()
-    services.ledger.on_saved(services.read_models.notify)
-    if services.chain is not None:
-        services.chain.start()
-        services.ledger.on_saved(services.chain.notify)
-
-
-def _stop(services: Services) -> None:
-    for name, part in (("chain", services.chain), ("read models", services.read_models)):
-        if part is None:
-            continue
-        try:
-            part.stop()
-        except Exception:  # noqa: BLE001 - shutting down: log and go on
-            log.exception("stopping the %s failed", name)
-    services.tokens.close()
-
-
-def create_app(database: Database, *, start_background: bool = True) -> FastAPI:
+def create_app(
+    database: Database, *, start_background: bool = True, runners: str | None = None
+) -> FastAPI:
+    """The app. `runners`: "thread" (default) or "process" (see api/background.py)."""
     services = build_services(database)
+    background = BackgroundWork(services, runners)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if start_background:
-            _start(services)
+            background.start()
         try:
             yield
         finally:
             if start_background:
-                _stop(services)
+                background.stop()
+            services.tokens.close()
 
     app = FastAPI(
         title="syncledger",
@@ -67,6 +54,7 @@ def create_app(database: Database, *, start_background: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.services = services
+    app.state.background = background
     app.add_middleware(CorrelationIdMiddleware)
     install_handlers(app)
     for module in (health, registrations, sessions, receipts, sync_requests, events, audit):

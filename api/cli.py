@@ -67,15 +67,25 @@ def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port")] = 8000,
+    runners: Annotated[
+        str,
+        typer.Option(
+            envvar="SYNCLEDGER_RUNNERS",
+            help="process: read-model runners in a child process (a core of their own); "
+            "thread: inside the API process",
+        ),
+    ] = "process",
 ) -> None:
-    """API, console and projection runners in one process."""
+    """API, console and projection runners, started together."""
+    if runners not in ("process", "thread"):
+        raise fail(f"--runners must be process or thread, not {runners!r}", 2)
     import uvicorn
 
     from api.app import create_app
 
     db = database(ctx)
     try:
-        application = create_app(db)
+        application = create_app(db, runners=runners)
     except Exception as exc:  # noqa: BLE001 - tell the operator, not a traceback
         raise fail(f"cannot open the database {db.url}: {exc}") from None
     err.print(f"syncledger: {db.kind} database {db.path or db.dbname}; http://{host}:{port}/docs")
@@ -185,8 +195,7 @@ def demo(
     from api.demo import DemoExists, run_demo
 
     try:
-        summary = run_demo(database(ctx), sessions=sessions, stuck_after=stuck_after,
-                           console=err)
+        summary = run_demo(database(ctx), sessions=sessions, stuck_after=stuck_after, console=err)
     except DemoExists as exc:
         raise fail(str(exc)) from None
     for line in summary:

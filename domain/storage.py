@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import threading
 from collections.abc import Iterator
@@ -119,17 +120,56 @@ def schema_setup_lock(database: Database | None) -> Iterator[None]:
             conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
 
 
-_write_locks: dict[str, threading.Lock] = {}
+class SQLiteWriteLock:
+    """Every writer to one SQLite file takes this lock: the ledger, the views, the chain.
+
+    SQLite allows one writer at a time and makes the others wait by sleeping and retrying
+    (busy_timeout), which wastes most of the wait. Writers queue here instead: threads of
+    one process on a mutex, processes on an flock() of `<file>.writelock`, both woken the
+    moment the holder lets go. SQLite's own locking still guards correctness.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path + ".writelock"
+        self._threads = threading.Lock()
+        self._fd: int | None = None
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if not self._threads.acquire(blocking, timeout):
+            return False
+        try:
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
+        return True
+
+    def release(self) -> None:
+        try:
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+    def __enter__(self) -> SQLiteWriteLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+_write_locks: dict[str, SQLiteWriteLock] = {}
 _write_locks_guard = threading.Lock()
 
 
-def sqlite_write_lock(path: str) -> threading.Lock:
-    """The in-process lock every writer to one SQLite file takes (ledger, views, chain).
-
-    SQLite allows one writer at a time and makes the others wait by sleeping and retrying
-    (busy_timeout), which wastes most of the wait. Writers in one process queue on this
-    mutex instead; other processes still meet SQLite's own lock.
-    """
+def sqlite_write_lock(path: str) -> SQLiteWriteLock:
+    """The write lock of one SQLite file, shared by everything in this process."""
     key = os.path.realpath(path)
     with _write_locks_guard:
-        return _write_locks.setdefault(key, threading.Lock())
+        lock = _write_locks.get(key)
+        if lock is None:
+            lock = _write_locks[key] = SQLiteWriteLock(key)
+        return lock

@@ -1,0 +1,142 @@
+"""The background work of `serve`: the view runners and the hash-chain follower.
+
+In "thread" mode they run as threads of the API process (tests, small installs). In
+"process" mode (`syncledger serve`'s default) they run in one child process, so the API
+and the views each get a core of their own instead of sharing one interpreter lock. The
+API process wakes the child after each save through a multiprocessing Event; the child
+also polls, so writes from other processes are seen. Reads wait for positions through the
+database, so they work the same in both modes.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import select
+import threading
+from typing import Any
+
+from api.services import Services
+from domain.storage import Database
+
+log = logging.getLogger("syncledger.background")
+MODES = ("thread", "process")
+MODE_ENV = "SYNCLEDGER_RUNNERS"
+POLL_SECONDS = 0.5
+
+
+def _child_main(database: Database, reader: Any) -> None:
+    """The runner process: views and chain follower, woken by bytes on `reader`.
+
+    A pipe, not a multiprocessing Event: an Event is a shared lock, and a child killed
+    while holding it would block the API's next wake-up. b"q" asks the child to stop.
+    """
+    from projections import ReadModels
+    from replay.chain import ChainFollower
+
+    models = ReadModels(database)
+    chain = ChainFollower(database)
+    models.start()
+    chain.start()
+    fd = reader.fileno()
+    try:
+        while True:
+            ready, _, _ = select.select([fd], [], [], POLL_SECONDS)
+            if not ready:
+                continue
+            data = os.read(fd, 65536)
+            if not data or b"q" in data:  # stop asked, or the API process is gone
+                break
+            models.notify(0)
+            chain.notify(0)
+    finally:
+        chain.stop()
+        models.stop()
+
+
+class BackgroundWork:
+    def __init__(self, services: Services, mode: str | None = None) -> None:
+        mode = mode or os.environ.get(MODE_ENV) or "thread"
+        if mode not in MODES:
+            raise ValueError(f"{MODE_ENV} must be one of {', '.join(MODES)}, not {mode!r}")
+        self.services = services
+        self.mode = mode
+        self._ctx = multiprocessing.get_context("spawn")
+        self._stopping = threading.Event()
+        self._writer: Any = None
+        self._child: Any = None
+        self._supervisor: threading.Thread | None = None
+
+    def start(self) -> None:
+        services = self.services
+        if self.mode == "thread":
+            services.read_models.start()
+            services.ledger.on_saved(services.read_models.notify)
+            if services.chain is not None:
+                services.chain.start()
+                services.ledger.on_saved(services.chain.notify)
+            return
+        services.ledger.on_saved(lambda _position: self._send(b"x"))
+        self._spawn()
+        self._supervisor = threading.Thread(target=self._supervise, name="runners", daemon=True)
+        self._supervisor.start()
+
+    @property
+    def child_pid(self) -> int | None:
+        """The runner process's pid (process mode), for operators and tests."""
+        return self._child.pid if self._child is not None else None
+
+    def _send(self, byte: bytes) -> None:
+        """Never blocks: a full pipe means a wake-up is already pending."""
+        writer = self._writer
+        if writer is None:
+            return
+        try:
+            os.write(writer.fileno(), byte)
+        except (BlockingIOError, BrokenPipeError, OSError):
+            pass
+
+    def _spawn(self) -> None:
+        reader, writer = self._ctx.Pipe(duplex=False)
+        os.set_blocking(writer.fileno(), False)
+        old, self._writer = self._writer, writer
+        if old is not None:
+            old.close()
+        self._child = self._ctx.Process(
+            target=_child_main,
+            args=(self.services.database, reader),
+            name="syncledger-runners",
+            daemon=True,
+        )
+        self._child.start()
+        reader.close()
+
+    def _supervise(self) -> None:
+        while not self._stopping.wait(1.0):
+            if self._child is not None and not self._child.is_alive():
+                log.error(
+                    "the projection runner process exited (%s); restarting it", self._child.exitcode
+                )
+                self._spawn()
+
+    def stop(self) -> None:
+        services = self.services
+        if self.mode == "thread":
+            for name, part in (("chain", services.chain), ("read models", services.read_models)):
+                if part is None:
+                    continue
+                try:
+                    part.stop()
+                except Exception:  # noqa: BLE001 - shutting down: log and go on
+                    log.exception("stopping the %s failed", name)
+            return
+        self._stopping.set()
+        if self._supervisor is not None:
+            self._supervisor.join(timeout=5)
+        self._send(b"q")
+        if self._child is not None:
+            self._child.join(timeout=10)
+            if self._child.is_alive():
+                self._child.terminate()
+                self._child.join(timeout=5)
