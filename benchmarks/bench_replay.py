@@ -1,15 +1,15 @@
-"""Replay benchmarks: chain following and verification (events/s), and rebuild of receipts
-(receipts/s, peak memory) once `projections.ReadModels.rebuild` exists.
+"""Replay benchmarks: chain following and verification (events/s).
 
-Targets (issue 4): verify >= 50,000 events/s; rebuild of 1,000,000 receipts >= 100,000
-receipts/s on SQLite with peak memory < 400 MB. Quick defaults are smaller; --full runs the
-target sizes. Printed, not asserted. `python -m benchmarks.bench_replay [--full]`.
+Target (issue 4): verify >= 50,000 events/s. The rebuild figures (1,000,000 receipts,
+>= 100,000 receipts/s, peak memory < 400 MB) are measured by benchmarks/bench_projections.py,
+with the live views present and in a separate process so the peak memory is the rebuild's.
+Quick defaults are smaller; --full runs the target size. Printed, not asserted.
+`python -m benchmarks.bench_replay [--full]`.
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
 import sqlite3
 import tempfile
 import time
@@ -17,12 +17,12 @@ from pathlib import Path
 
 import orjson
 
-from benchmarks.common import Result, make_records
-from domain import Context, Database, Ledger
+from benchmarks.common import Result
+from domain import Database, Ledger
 from replay.chain import ChainFollower
 from replay.verify import verify_log
 
-TINY = {"events": 5_000, "receipts": 5_000}
+TINY = {"events": 5_000}
 
 
 def _synthetic_log(path: Path, events: int) -> None:
@@ -79,66 +79,17 @@ def bench_verify(events: int) -> list[Result]:
     ]
 
 
-def bench_rebuild(receipts: int) -> list[Result]:
-    try:
-        from projections import ReadModels  # type: ignore[attr-defined]
-    except ImportError:
-        return [Result("replay", "rebuild: projections.ReadModels not available", 0, "")]
-    if not hasattr(ReadModels, "rebuild"):
-        return [Result("replay", "rebuild: ReadModels.rebuild not available yet", 0, "")]
-    ctx = Context("bench", "rebuild")
-    with tempfile.TemporaryDirectory() as tmp:
-        database = Database.from_url(f"sqlite:///{Path(tmp) / 'rebuild.db'}")
-        ledger = Ledger(database=database)
-        rid = ledger.register(ctx, product="bench", file_id="rebuild").registration_id
-        records = make_records(receipts)
-        sid = ledger.start_session(ctx, rid, sync_type="full").session_id
-        for i in range(0, receipts, 1000):
-            ledger.record_batch(ctx, rid, sid, [list(r) for r in records[i : i + 1000]])
-        ledger.complete_session(ctx, rid, sid)
-        ledger.close()
-        del records
-        read_models = ReadModels(database)
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        started = time.perf_counter()
-        read_models.rebuild([], None)
-        rate = receipts / (time.perf_counter() - started)
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return [
-        Result(
-            "replay",
-            f"rebuild ({receipts:,} receipts, SQLite)",
-            rate,
-            "receipts/s",
-            target=">= 100,000",
-            met=rate >= 100_000,
-        ),
-        Result(
-            "replay",
-            "rebuild peak RSS of the process (MB)",
-            peak,
-            "MB",
-            baseline_name="peak before rebuild",
-            baseline_value=before,
-            target="< 400",
-            met=peak < 400,
-        ),
-    ]
-
-
-def run(quick: bool = True, events: int | None = None, receipts: int | None = None) -> list[Result]:
+def run(quick: bool = True, events: int | None = None) -> list[Result]:
     events = events or (100_000 if quick else 1_000_000)
-    receipts = receipts or (100_000 if quick else 1_000_000)
-    return bench_verify(events) + bench_rebuild(receipts)
+    return bench_verify(events)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--full", action="store_true", help="1,000,000 events and receipts")
+    parser.add_argument("--full", action="store_true", help="1,000,000 events")
     parser.add_argument("--events", type=int)
-    parser.add_argument("--receipts", type=int)
     args = parser.parse_args()
-    for r in run(quick=not args.full, events=args.events, receipts=args.receipts):
+    for r in run(quick=not args.full, events=args.events):
         met = "" if r.met is None else (" (met)" if r.met else " (MISSED)")
         print(f"{r.name:55} {r.value:>14,.0f} {r.unit} {r.target}{met}")
 
