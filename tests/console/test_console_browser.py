@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from console_kit import Seeded, clock_ahead, make_tokens, seed
+from console_kit import ACCOUNTLINK, Seeded, clock_ahead, make_tokens, seed
 
 from domain.storage import Database
 
@@ -184,11 +184,19 @@ def test_support_deletes_the_stuck_session_and_starts_over(page: Any, server: Se
     assert "1 session deleted" in page.inner_text("#delete-result")
     shot(page, "05-delete-result")
 
-    # Start over: the agent (worker token, API) can start a time sync again.
+    # Start over: the agent (worker token, API) registers its file again (idempotent) and
+    # starts a time sync, which the stuck session no longer blocks.
+    agent = {"Authorization": f"Bearer {server.tokens['worker']}"}
+    product, file_id, _ = ACCOUNTLINK
+    registered = httpx.post(
+        f"{server.url}/v1/registrations", json={"product": product, "file_id": file_id},
+        headers=agent,
+    )
+    assert registered.status_code == 200 and registered.json()["id"] == str(s.accountlink)
     response = httpx.post(
         f"{server.url}/v1/registrations/{s.accountlink}/sessions",
         json={"sync_type": "time", "worker": "ACME-PC01"},
-        headers={"Authorization": f"Bearer {server.tokens['worker']}"},
+        headers=agent,
     )
     assert response.status_code == 201, response.text
     assert server.services.read_models.wait_for(response.json()["position"], 10)
