@@ -79,19 +79,29 @@ def seed(ledger: Ledger) -> Seeded:
     return Seeded(rid, oid, stuck, sid("time-2"), custom, failed)
 
 
-def clock_ahead(monkeypatch: pytest.MonkeyPatch, hours: int = HOURS_AHEAD) -> None:
-    """Make the read models' clock run `hours` ahead, so an idle session counts as stuck."""
+@dataclass
+class Clock:
+    """How far ahead of real time the read models' clock runs (decides "stuck")."""
+
+    hours: float = HOURS_AHEAD
+
+
+def clock_ahead(monkeypatch: pytest.MonkeyPatch, hours: float = HOURS_AHEAD) -> Clock:
+    """Make the read models' clock run `hours` ahead, so an idle session counts as stuck.
+    Set the returned clock's `hours` to 0 to go back to real time."""
     from projections import fmt
     from projections.reads import registrations as reg_reads
     from projections.reads import sessions as session_reads
 
     real = fmt.now_micros
+    clock = Clock(hours)
 
     def ahead() -> int:
-        return real() + hours * 3600 * 1_000_000
+        return real() + int(clock.hours * 3600 * 1_000_000)
 
     monkeypatch.setattr(reg_reads, "now_micros", ahead)
     monkeypatch.setattr(session_reads, "now_micros", ahead)
+    return clock
 
 
 def make_tokens(services: Any) -> dict[str, str]:

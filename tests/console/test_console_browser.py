@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from console_kit import ACCOUNTLINK, Seeded, clock_ahead, make_tokens, seed
+from console_kit import ACCOUNTLINK, Clock, Seeded, clock_ahead, make_tokens, seed
 
 from domain.storage import Database
 
@@ -79,7 +79,10 @@ def _free_port() -> int:
 
 
 class Server:
-    def __init__(self, url: str, services: Any, seeded: Seeded, tokens: dict[str, str]):
+    def __init__(
+        self, url: str, services: Any, seeded: Seeded, tokens: dict[str, str], clock: Clock
+    ):
+        self.clock = clock
         self.url = url
         self.services = services
         self.seeded = seeded
@@ -93,7 +96,7 @@ def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
 
     from api.app import create_app
 
-    clock_ahead(monkeypatch)
+    clock = clock_ahead(monkeypatch)
     app = create_app(Database.from_url(f"sqlite:///{tmp_path / 'console.db'}"))
     port = _free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
@@ -109,7 +112,7 @@ def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
     tokens = make_tokens(services)
     assert services.read_models.wait_for(services.ledger.current_position(), 10)
     try:
-        yield Server(f"http://127.0.0.1:{port}", services, seeded, tokens)
+        yield Server(f"http://127.0.0.1:{port}", services, seeded, tokens, clock)
     finally:
         uv.should_exit = True
         thread.join(15)
@@ -200,6 +203,7 @@ def test_support_deletes_the_stuck_session_and_starts_over(page: Any, server: Se
     )
     assert response.status_code == 201, response.text
     assert server.services.read_models.wait_for(response.json()["position"], 10)
+    server.clock.hours = 0  # real time again: the new session is fresh, not stuck
     page.click("#back-to-history")
     page.wait_for_selector("#sessions")
     assert page.locator(f"tr[data-session='{s.stuck}']").count() == 0
@@ -210,6 +214,7 @@ def test_support_deletes_the_stuck_session_and_starts_over(page: Any, server: Se
     assert "sam.support" in notes and "Stuck time session" in notes
     new_id = response.json()["id"]
     assert page.locator(f"tr[data-session='{new_id}'] .status-in_progress").is_visible()
+    assert page.locator(f"tr[data-session='{new_id}'] .badge-stuck").count() == 0
     shot(page, "06-history-with-deleted")
 
 
