@@ -94,9 +94,9 @@ def test_session_history_detail_and_deletion_check_in_words(console: Console) ->
         f"/console/registrations/{s.accountlink}/sessions/{s.completed}"
     ).text
     assert "Not safe to delete" in unsafe
-    assert "it has synced records" in unsafe
-    assert "it is not in progress" in unsafe
-    assert "it is not the most recent session of its sync type" in unsafe  # the stuck one is
+    assert "Has 4 synced records (must be 0)" in unsafe
+    assert "Status is completed (must be in progress)" in unsafe
+    assert "Not the most recent time session" in unsafe  # the stuck one is
     assert "TE-0004" in unsafe  # its records
     failed = console.client.get(f"/console/registrations/{s.oneclick}/sessions/{s.failed}").text
     assert "HMRC credentials rejected" in failed and "Connection to OneClick lost" in failed
