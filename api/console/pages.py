@@ -268,6 +268,9 @@ def worker_status(request: Request, rid: str) -> Response:
             "reg": reg,
             "syncs": syncs,
             "requests": [dict(i) for i in requests_page.items],
+            "pending_requests": [
+                dict(i) for i in requests_page.items if i.get("status") == "pending"
+            ],
         },
     )
 
