@@ -110,6 +110,8 @@ def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
     services = app.state.services
     seeded = seed(services.ledger)
     tokens = make_tokens(services)
+    # The agent's own registration (worker tokens read and write only what they hold).
+    services.tokens.claim("acme-pc01", str(seeded.accountlink))
     assert services.read_models.wait_for(services.ledger.current_position(), 10)
     try:
         yield Server(f"http://127.0.0.1:{port}", services, seeded, tokens, clock)
