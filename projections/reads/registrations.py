@@ -116,7 +116,7 @@ def worker_status(tx: Tx, rid: str, interval: int, created: int) -> Row:
         }
     return {
         "state": "idle",
-        "message": f"Next scheduled sync at {next_sync}",
+        "message": f"Next scheduled sync at {next_sync[:16].replace('T', ' ')} UTC",
         "worker": None,
         "since": None,
         "next_scheduled_sync": next_sync,

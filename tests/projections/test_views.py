@@ -26,6 +26,10 @@ def test_registration_and_session_lifecycle(ledger: Ledger, models: ReadModels,
     assert reg["total_syncs"] == 0 and reg["receipts"] == 0
     assert reg["status"]["state"] == "idle"
     assert reg["status"]["message"].startswith("Next scheduled sync at ")
+    next_sync = reg["status"]["next_scheduled_sync"]
+    assert reg["status"]["message"] == (
+        f"Next scheduled sync at {next_sync[:10]} {next_sync[11:16]} UTC"
+    )
 
     sid = ledger.start_session(ctx, rid, sync_type="periodic", worker="srv1",
                                entity_types=["Client List"]).session_id
