@@ -27,7 +27,7 @@ import psycopg
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 
-from benchmarks.common import Result, make_records, raw_sqlite_executemany
+from benchmarks.common import Result, make_records, raw_postgres_copy, raw_sqlite_executemany
 from domain.ledger import Ledger
 from domain.registration import Registration
 from domain.storage import Database
@@ -94,22 +94,6 @@ def domain_append_rate(database: Database, rows: list[tuple[str, str, str]]) -> 
         elapsed = time.perf_counter() - started
     finally:
         ledger.close()
-    return len(rows) / elapsed
-
-
-def raw_postgres_copy(database: Database, rows: list[tuple[str, str, str]]) -> float:
-    """Rows/s of psycopg COPY into a 3-column table, one transaction per 1,000 rows."""
-    with psycopg.connect(database.conninfo) as conn:
-        conn.execute(f'SET search_path TO "{database.schema}"')
-        conn.execute("CREATE TABLE raw_records (entity_type TEXT, key TEXT, digest TEXT)")
-        conn.commit()
-        started = time.perf_counter()
-        for batch in batches_of(rows):
-            with conn.cursor() as cur, cur.copy("COPY raw_records FROM STDIN") as copy:
-                for row in batch:
-                    copy.write_row(row)
-            conn.commit()
-        elapsed = time.perf_counter() - started
     return len(rows) / elapsed
 
 
@@ -241,7 +225,7 @@ def run(
         pg_rows = rows[:pg_records]
         with postgres_database() as db:
             pg_rate = domain_append_rate(db, pg_rows)
-            copy_rate = raw_postgres_copy(db, pg_rows)
+            copy_rate = raw_postgres_copy(db.conninfo, db.schema, pg_rows)
         results.append(
             Result(
                 group="domain",

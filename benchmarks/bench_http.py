@@ -35,7 +35,13 @@ from typing import Any
 import httpx
 import orjson
 
-from benchmarks.common import Result, make_records, percentile, raw_sqlite_executemany
+from benchmarks.common import (
+    Result,
+    make_records,
+    percentile,
+    raw_postgres_copy,
+    raw_sqlite_executemany,
+)
 
 BATCH = 1_000
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
@@ -226,27 +232,6 @@ def _pg_schema(url: str) -> Iterator[tuple[str, str, str]]:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
-def raw_pg_copy(conninfo: str, schema: str, rows: Sequence[Row]) -> float:
-    """Rows/s of plain psycopg COPY into a bare 3-column table, one commit per 1,000 rows."""
-    import psycopg
-
-    with psycopg.connect(conninfo) as conn:
-        conn.execute(f'SET search_path TO "{schema}"')
-        conn.execute("CREATE TABLE raw_http_records (entity_type TEXT, key TEXT, digest TEXT)")
-        conn.commit()
-        started = time.perf_counter()
-        for i in range(0, len(rows), BATCH):
-            with conn.transaction(), conn.cursor() as cur, cur.copy(
-                "COPY raw_http_records FROM STDIN"
-            ) as copy:
-                for row in rows[i : i + BATCH]:
-                    copy.write_row(row)
-        elapsed = time.perf_counter() - started
-        conn.execute("DROP TABLE raw_http_records")
-        conn.commit()
-    return len(rows) / elapsed
-
-
 # --- the suite --------------------------------------------------------------------------------
 
 
@@ -282,7 +267,7 @@ def run(quick: bool = True, records: int | None = None, clients: int = 4, reads:
     pg = _postgres_url(postgres)
     if pg is not None:
         with _pg_schema(pg) as (schema_url, conninfo, schema):
-            raw = raw_pg_copy(conninfo, schema, rows)
+            raw = raw_postgres_copy(conninfo, schema, rows)
             with tempfile.TemporaryDirectory() as tmp, serve(Path(tmp), schema_url) as (
                 url, token
             ):

@@ -27,7 +27,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import Result, make_records, median, raw_sqlite_executemany
+from benchmarks.common import (
+    Result,
+    make_records,
+    median,
+    raw_postgres_copy,
+    raw_sqlite_executemany,
+)
 from domain import Context, Database, Ledger
 from projections import ReadModels
 
@@ -99,26 +105,6 @@ def _raw_lookups_sqlite(path: Path, rid: Any, sample: list[tuple[str, ...]]) -> 
     elapsed = time.perf_counter() - started
     conn.close()
     return elapsed
-
-
-def _raw_copy_pg(conninfo: str, schema: str, records: list[tuple[str, str, str]]) -> float:
-    """Rows/s of plain psycopg COPY into a bare 3-column table, one commit per 1,000 rows."""
-    import psycopg
-
-    with psycopg.connect(conninfo) as conn:
-        conn.execute(f'SET search_path TO "{schema}"')
-        conn.execute("CREATE TABLE raw_records (entity_type TEXT, key TEXT, digest TEXT)")
-        conn.commit()
-        started = time.perf_counter()
-        for i in range(0, len(records), BATCH):
-            with conn.transaction(), conn.cursor() as cur, cur.copy(
-                "COPY raw_records FROM STDIN"
-            ) as copy:
-                for row in records[i : i + BATCH]:
-                    copy.write_row(row)
-        elapsed = time.perf_counter() - started
-        conn.execute("DROP TABLE raw_records")
-    return len(records) / elapsed
 
 
 def _raw_lookups_pg(conninfo: str, schema: str, rid: Any, sample: list[tuple[str, ...]]) -> float:
@@ -258,7 +244,7 @@ def run(quick: bool = True, receipts: int | None = None, diffs: int = 20,
     url = _postgres_url(postgres)
     if url is not None:
         with _pg_schema(url) as (database, schema):
-            raw = _raw_copy_pg(database.conninfo, schema, records)
+            raw = raw_postgres_copy(database.conninfo, schema, records)
             results += bench(
                 database, records, diffs, raw,
                 lambda rid, sample: _raw_lookups_pg(database.conninfo, schema, rid, sample))
