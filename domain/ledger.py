@@ -13,7 +13,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
@@ -243,11 +243,15 @@ class Ledger(Application[UUID]):
         with self._lock(rid):
             reg = self._registration(rid)
             session = self._session(rid, session_id)
-            return deletion_check(
-                records_synced=session.records_synced,
-                status=session.status,
-                is_most_recent=reg.is_most_recent(session.session_id, session.sync_type),
-            )
+            return self._deletion_check(reg, session)
+
+    @staticmethod
+    def _deletion_check(reg: Registration, session: Session) -> DeletionCheck:
+        return deletion_check(
+            records_synced=session.records_synced,
+            status=session.status,
+            is_most_recent=reg.is_most_recent(session.session_id, session.sync_type),
+        )
 
     def session_records(self, rid: UUID, session_id: str) -> list[Record]:
         """The records a session synced, newest digest per record, in first-sync order."""
@@ -525,11 +529,7 @@ class Ledger(Application[UUID]):
             reg = self._registration(rid)
             session = self._session(rid, session_id)
             self._refuse_if_removed(reg, session)
-            check = deletion_check(
-                records_synced=session.records_synced,
-                status=session.status,
-                is_most_recent=reg.is_most_recent(session_id, session.sync_type),
-            )
+            check = self._deletion_check(reg, session)
             if not check.safe and not override:
                 raise UnsafeDeletion(
                     f"Session {session_id} is {check.explain()}. Only a stuck session is "
@@ -537,10 +537,9 @@ class Ledger(Application[UUID]):
                     "their ticket.",
                     failed_checks=list(check.failed_checks),
                 )
-            records = self.session_records(rid, session_id) if session.records_synced else []
-            self._delete(ctx, reg, session, reason, override, ticket, check, None, records)
+            unsynced = self._delete(ctx, reg, session, reason, override, ticket, check, None)
             pending.aggregates += [reg, session]
-            return SessionDeleted(unsynced=len(records), position=0)
+            return SessionDeleted(unsynced=unsynced, position=0)
 
         return self._run(rid, command)
 
@@ -568,8 +567,13 @@ class Ledger(Application[UUID]):
         ticket: str | None,
         check: DeletionCheck,
         undo_of: int | None,
-        records: list[Record],
-    ) -> None:
+    ) -> int:
+        """Trigger the deletion and its compensating unsync; return the receipts unsynced."""
+        records = (
+            self.session_records(UUID(session.registration_id), session.session_id)
+            if session.records_synced
+            else []
+        )
         meta = {"actor": ctx.actor, "correlation_id": ctx.correlation_id}
         session.trigger_event(
             Session.Deleted,
@@ -594,6 +598,7 @@ class Ledger(Application[UUID]):
             sync_type=session.sync_type,
             **meta,
         )
+        return len(records)
 
     def reset_registration(
         self, ctx: Context, rid: UUID, *, reason: str, confirm_file_id: str
@@ -783,15 +788,8 @@ class Ledger(Application[UUID]):
                     f"Session {session.session_id} has since been removed by a reset.",
                     position=position,
                 )
-            check = deletion_check(
-                records_synced=session.records_synced,
-                status=session.status,
-                is_most_recent=reg.is_most_recent(session.session_id, session.sync_type),
-            )
-            records = (
-                self.session_records(rid, session.session_id) if session.records_synced else []
-            )
-            self._delete(ctx, reg, session, reason, True, None, check, position, records)
+            check = self._deletion_check(reg, session)
+            self._delete(ctx, reg, session, reason, True, None, check, position)
             kind = "restoration"
         pending.aggregates += [reg, session]
         return Undone(position, kind, rid, session.session_id, position=0)
@@ -870,7 +868,5 @@ def _with_position(result: T, position: int) -> T:
     if isinstance(result, int):
         return position  # type: ignore[return-value]
     if hasattr(result, "position"):
-        from dataclasses import replace
-
         return replace(result, position=position)  # type: ignore[type-var]
     return result
