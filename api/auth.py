@@ -112,7 +112,10 @@ class TokenStore:
             with self._lock:
                 if self._pool is None:
                     self._pool = ConnectionPool(
-                        self.database.conninfo, min_size=1, max_size=8, open=True,
+                        self.database.conninfo,
+                        min_size=1,
+                        max_size=8,
+                        open=True,
                         kwargs={"autocommit": True},
                     )
         return self._pool
@@ -155,8 +158,11 @@ class TokenStore:
             try:
                 with self._connect() as conn:
                     conn.execute(sql)
-            except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateTable,
-                    psycopg.errors.DuplicateObject):
+            except (
+                psycopg.errors.UniqueViolation,
+                psycopg.errors.DuplicateTable,
+                psycopg.errors.DuplicateObject,
+            ):
                 pass  # another process created it at the same moment
 
     def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -200,9 +206,7 @@ class TokenStore:
         return token
 
     def list(self) -> list[TokenInfo]:
-        rows = self._execute(
-            "SELECT name, role, created_at, revoked_at FROM {table} ORDER BY name"
-        )
+        rows = self._execute("SELECT name, role, created_at, revoked_at FROM {table} ORDER BY name")
         return [TokenInfo(*row) for row in rows]
 
     def revoke(self, name: str) -> bool:
@@ -243,10 +247,12 @@ class TokenStore:
         )
 
     def holds(self, name: str, rid: str) -> bool:
-        return bool(self._execute(
-            f"SELECT 1 FROM {self._held} WHERE token_name = {{p}} AND registration_id = {{p}}",
-            (name, rid),
-        ))
+        return bool(
+            self._execute(
+                f"SELECT 1 FROM {self._held} WHERE token_name = {{p}} AND registration_id = {{p}}",
+                (name, rid),
+            )
+        )
 
     def held(self, name: str) -> list[str]:
         """Every registration id token `name` holds."""

@@ -67,8 +67,15 @@ def _explained(raw: bytes) -> tuple[list[Record], str | None]:
         pos = getattr(exc, "pos", getattr(exc, "start", 0))
         msg = getattr(exc, "msg", None) or str(exc)
         raise RequestValidationError(
-            [{"type": "json_invalid", "loc": ("body", pos), "msg": "JSON decode error",
-              "input": {}, "ctx": {"error": msg}}]
+            [
+                {
+                    "type": "json_invalid",
+                    "loc": ("body", pos),
+                    "msg": "JSON decode error",
+                    "input": {},
+                    "ctx": {"error": msg},
+                }
+            ]
         ) from None
     try:
         body = BatchIn.model_validate(data)

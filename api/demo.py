@@ -48,26 +48,36 @@ def run_demo(
     rng = random.Random(42)
     agent = Context.system("accountlink-admin")
     if registration_id(*ACCOUNTLINK[:2]) in ledger.repository:
-        raise DemoExists(
-            f"{database.url} already holds the demo history; use a fresh database."
-        )
+        raise DemoExists(f"{database.url} already holds the demo history; use a fresh database.")
     oneclick_sessions = 24
     total = sessions + 1 + oneclick_sessions + 3
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console or Console(stderr=True), transient=False,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console or Console(stderr=True),
+        transient=False,
     ) as progress:
         task = progress.add_task("Accountlink sessions", total=total)
         product, file_id, name = ACCOUNTLINK
         rid = ledger.register(
-            agent, product=product, file_id=file_id, name=name, sync_interval_minutes=60,
+            agent,
+            product=product,
+            file_id=file_id,
+            name=name,
+            sync_interval_minutes=60,
             stuck_after_minutes=stuck_after,
         ).registration_id
         for n in range(sessions):
             sync_type = "time" if n % 3 else "custom"
             ctx = Context.system("accountlink-admin")
             sid = ledger.start_session(
-                ctx, rid, sync_type=sync_type, session_id=_sid("al", n), worker="ACME-PC01",
+                ctx,
+                rid,
+                sync_type=sync_type,
+                session_id=_sid("al", n),
+                worker="ACME-PC01",
             ).session_id
             count = rng.randint(0, 40) if sync_type == "time" else rng.randint(0, 8)
             if count:
@@ -90,28 +100,44 @@ def run_demo(
         product, file_id, name = ONECLICK
         worker_ctx = Context.system("oneclick-syncworker")
         oid = ledger.register(
-            worker_ctx, product=product, file_id=file_id, name=name,
+            worker_ctx,
+            product=product,
+            file_id=file_id,
+            name=name,
         ).registration_id
         for n in range(oneclick_sessions):
             full = n in (0, 12)
             ctx = Context.system("oneclick-syncworker")
             sid = ledger.start_session(
-                ctx, oid, sync_type="full" if full else "periodic", session_id=_sid("oc", n),
-                worker="CENTRAL01", entity_types=list(ONECLICK_TYPES),
+                ctx,
+                oid,
+                sync_type="full" if full else "periodic",
+                session_id=_sid("oc", n),
+                worker="CENTRAL01",
+                entity_types=list(ONECLICK_TYPES),
             ).session_id
             for et, size in zip(ONECLICK_TYPES, ONECLICK_SIZES, strict=True):
                 keys = range(size) if full else rng.sample(range(size), k=max(1, size // 20))
-                records = [(et, f"{et.split()[0].lower()}-{k}", _digest(et, k, n if k % 7 == 0
-                            else 0)) for k in keys]
+                records = [
+                    (et, f"{et.split()[0].lower()}-{k}", _digest(et, k, n if k % 7 == 0 else 0))
+                    for k in keys
+                ]
                 ledger.record_batch(ctx, oid, sid, records, batch_id=f"oc-{n}-{et}")
             if n in (5, 17):
                 ledger.record_error(
-                    ctx, oid, sid, message="HMRC credentials rejected: token expired",
-                    entity_type="HMRC Credentials List", key="hmrc-3",
+                    ctx,
+                    oid,
+                    sid,
+                    message="HMRC credentials rejected: token expired",
+                    entity_type="HMRC Credentials List",
+                    key="hmrc-3",
                 )
             if n == 9:
                 ledger.record_error(
-                    ctx, oid, sid, message="Timeout posting AP Transactions batch",
+                    ctx,
+                    oid,
+                    sid,
+                    message="Timeout posting AP Transactions batch",
                     entity_type="AP Transactions",
                 )
                 ledger.fail_session(ctx, oid, sid, reason="Connection to OneClick lost")

@@ -52,7 +52,8 @@ async def get_principal(
 ) -> Principal:
     if credentials is None or not credentials.credentials:
         raise ApiError(
-            401, "unauthenticated",
+            401,
+            "unauthenticated",
             "This endpoint needs a bearer token: send 'Authorization: Bearer <token>' "
             "(create one with `syncledger tokens create NAME --role ROLE`).",
         )
@@ -65,7 +66,8 @@ async def get_principal(
         found = await run_in_threadpool(tokens.verify_for, credentials.credentials, rid)
     if found is None:
         raise ApiError(
-            401, "unauthenticated",
+            401,
+            "unauthenticated",
             "The bearer token is unknown or has been revoked; ask for a new one.",
         )
     principal, holds = found
@@ -82,10 +84,12 @@ def require_roles(*roles: str) -> Callable[..., Any]:
     ) -> Principal:
         if principal.role not in allowed:
             raise ApiError(
-                403, "forbidden",
+                403,
+                "forbidden",
                 f"Token {principal.name!r} has role {principal.role!r}; this action needs "
                 f"one of: {', '.join(allowed)}.",
-                role=principal.role, allowed_roles=list(allowed),
+                role=principal.role,
+                allowed_roles=list(allowed),
             )
         if principal.role == "worker":
             check_worker_scope(request, principal)

@@ -43,7 +43,10 @@ class ApiError(Exception):
 
 
 def error_response(
-    status: int, code: str, message: str, details: dict[str, Any] | None = None,
+    status: int,
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> ORJSONResponse:
     body = {"error": {"code": code, "message": message, "details": details or {}}}

@@ -15,8 +15,14 @@ from domain.transcoder import OrjsonTranscoder
 from domain.values import session_aggregate_id
 
 _transcoder = OrjsonTranscoder()
-META = ("originator_id", "originator_version", "timestamp", "actor", "correlation_id",
-        "originator_topic")
+META = (
+    "originator_id",
+    "originator_version",
+    "timestamp",
+    "actor",
+    "correlation_id",
+    "originator_topic",
+)
 
 
 def aggregate_ids(ledger: Ledger, rid: UUID) -> list[UUID]:

@@ -37,17 +37,23 @@ def await_position(services: Services, min_position: int | None, wait_s: float) 
     if min_position and min_position > services.ledger.current_position():
         # Not recorded yet: waiting would only hold a thread for nothing.
         raise ApiError(
-            503, "projection_lagging",
+            503,
+            "projection_lagging",
             f"Position {min_position} has not been recorded yet (the log ends at "
             f"{services.ledger.current_position()}); pass a position a write returned.",
-            min_position=min_position, position=read_models.position(), wait_s=wait_s,
+            min_position=min_position,
+            position=read_models.position(),
+            wait_s=wait_s,
         )
     if min_position and not read_models.wait_for(min_position, wait_s):
         raise ApiError(
-            503, "projection_lagging",
+            503,
+            "projection_lagging",
             f"The read models have not reached position {min_position} after {wait_s:g} s "
             f"(they are at {read_models.position()}). Retry shortly.",
-            min_position=min_position, position=read_models.position(), wait_s=wait_s,
+            min_position=min_position,
+            position=read_models.position(),
+            wait_s=wait_s,
         )
     return read_models.position()
 
@@ -59,7 +65,8 @@ def paged(call: Callable[[], Page], cursor: str | None, position: int) -> dict[s
         if cursor is None:
             raise
         raise ApiError(
-            422, "validation_error",
+            422,
+            "validation_error",
             "cursor is not valid: pass the next_cursor of a previous page unchanged.",
             field="cursor",
         ) from exc

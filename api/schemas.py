@@ -107,9 +107,7 @@ class DeleteIn(Body):
 
 class ResetIn(Body):
     reason: Reason
-    confirm_file_id: Confirmation = Field(
-        description="The registration's file_id, typed back"
-    )
+    confirm_file_id: Confirmation = Field(description="The registration's file_id, typed back")
 
 
 class SyncRequestIn(Body):

@@ -66,13 +66,19 @@ def serve(tmp: Path, url: str | None = None) -> Iterator[tuple[str, str]]:
     env = {**os.environ, "SYNCLEDGER_DATABASE_URL": url or f"sqlite:///{tmp / 'bench.db'}"}
     created = subprocess.run(
         [str(binary), "tokens", "create", f"bench-{uuid.uuid4().hex[:6]}", "--role", "worker"],
-        env=env, capture_output=True, text=True, check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     token = created.stdout.strip().splitlines()[-1]
     port = _free_port()
     proc = subprocess.Popen(
-        [str(binary), "serve", "--port", str(port)], env=env, cwd=tmp,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [str(binary), "serve", "--port", str(port)],
+        env=env,
+        cwd=tmp,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -111,8 +117,11 @@ def _open(url: str, token: str, name: str) -> tuple[httpx.Client, str, str]:
     http = _client(url, token)
     rid = _post(http, "/v1/registrations", {"product": "bench", "file_id": name})["id"]
     sid = _post(http, f"/v1/registrations/{rid}/sessions", {"sync_type": "full"})["id"]
-    return http, f"/v1/registrations/{rid}/sessions/{sid}/records", \
-        f"/v1/registrations/{rid}/receipts"
+    return (
+        http,
+        f"/v1/registrations/{rid}/sessions/{sid}/records",
+        f"/v1/registrations/{rid}/receipts",
+    )
 
 
 def _ingest(http: httpx.Client, path: str, receipts: str, rows: Sequence[Row]) -> None:
@@ -120,8 +129,11 @@ def _ingest(http: httpx.Client, path: str, receipts: str, rows: Sequence[Row]) -
     waits until the read models have processed it)."""
     position = 0
     for i in range(0, len(rows), BATCH):
-        body = {"records": [{"entity_type": e, "key": k, "digest": d}
-                            for e, k, d in rows[i : i + BATCH]]}
+        body = {
+            "records": [
+                {"entity_type": e, "key": k, "digest": d} for e, k, d in rows[i : i + BATCH]
+            ]
+        }
         position = _post(http, path, body)["position"]
     r = http.get(receipts, params={"min_position": position, "wait_s": 60, "limit": 1})
     r.raise_for_status()
@@ -172,11 +184,15 @@ def read_latency(url: str, token: str, requests: int, rate: float) -> tuple[floa
         last = {"position": 0}
         for _ in range(20):
             sid = _post(http, f"/v1/registrations/{rid}/sessions", {"sync_type": "time"})["id"]
-            _post(http, f"/v1/registrations/{rid}/sessions/{sid}/records",
-                  {"records": [{"entity_type": "T", "key": "k", "digest": sid}]})
+            _post(
+                http,
+                f"/v1/registrations/{rid}/sessions/{sid}/records",
+                {"records": [{"entity_type": "T", "key": "k", "digest": sid}]},
+            )
             last = _post(http, f"/v1/registrations/{rid}/sessions/{sid}/complete", {})
-        http.get(f"/v1/registrations/{rid}/sessions",
-                 params={"min_position": last["position"]}).raise_for_status()
+        http.get(
+            f"/v1/registrations/{rid}/sessions", params={"min_position": last["position"]}
+        ).raise_for_status()
         for _ in range(10):  # warm up
             http.get(f"/v1/registrations/{rid}/sessions").raise_for_status()
         samples = []
@@ -197,8 +213,11 @@ def read_latency(url: str, token: str, requests: int, rate: float) -> tuple[floa
 
 
 def _postgres_url(postgres: str | None) -> str | None:
-    url = postgres if postgres is not None else os.environ.get(
-        "SYNCLEDGER_BENCH_POSTGRES", DEFAULT_PG)
+    url = (
+        postgres
+        if postgres is not None
+        else os.environ.get("SYNCLEDGER_BENCH_POSTGRES", DEFAULT_PG)
+    )
     if not url:
         return None
     try:
@@ -235,8 +254,17 @@ def _pg_schema(url: str) -> Iterator[tuple[str, str, str]]:
 # --- the suite --------------------------------------------------------------------------------
 
 
-def _backend(kind: str, url: str, token: str, rows: Sequence[Row], clients: int, reads: int,
-             rate: float, raw: float, raw_name: str) -> list[Result]:
+def _backend(
+    kind: str,
+    url: str,
+    token: str,
+    rows: Sequence[Row],
+    clients: int,
+    reads: int,
+    rate: float,
+    raw: float,
+    raw_name: str,
+) -> list[Result]:
     # The same rows as the raw baseline; each run has its own registrations, so no duplicates.
     one = ingest_rate(url, token, rows, 1, "one")
     many = ingest_rate(url, token, rows, clients, "many")
@@ -244,35 +272,63 @@ def _backend(kind: str, url: str, token: str, rows: Sequence[Row], clients: int,
     target = TARGET[kind]
     n = len(rows)
     return [
-        Result("http", f"ingest {n:,}, 1 client, until receipts readable ({kind})", one,
-               "records/s", raw_name, raw, f">= {target:,}", one >= target),
-        Result("http", f"ingest {n:,}, {clients} clients, until receipts readable ({kind})",
-               many, "records/s", raw_name, raw, f">= {target:,}", many >= target),
+        Result(
+            "http",
+            f"ingest {n:,}, 1 client, until receipts readable ({kind})",
+            one,
+            "records/s",
+            raw_name,
+            raw,
+            f">= {target:,}",
+            one >= target,
+        ),
+        Result(
+            "http",
+            f"ingest {n:,}, {clients} clients, until receipts readable ({kind})",
+            many,
+            "records/s",
+            raw_name,
+            raw,
+            f">= {target:,}",
+            many >= target,
+        ),
         Result("http", f"session history p50 at {rate:g} req/s ({kind})", p50, "ms"),
-        Result("http", f"session history p99 at {rate:g} req/s ({kind})", p99, "ms",
-               target=f"<= {READ_P99_TARGET_MS:g} ms", met=p99 <= READ_P99_TARGET_MS),
+        Result(
+            "http",
+            f"session history p99 at {rate:g} req/s ({kind})",
+            p99,
+            "ms",
+            target=f"<= {READ_P99_TARGET_MS:g} ms",
+            met=p99 <= READ_P99_TARGET_MS,
+        ),
     ]
 
 
-def run(quick: bool = True, records: int | None = None, clients: int = 4, reads: int | None = None,
-        rate: float = 200.0, postgres: str | None = None) -> list[Result]:
+def run(
+    quick: bool = True,
+    records: int | None = None,
+    clients: int = 4,
+    reads: int | None = None,
+    rate: float = 200.0,
+    postgres: str | None = None,
+) -> list[Result]:
     records = records or (40_000 if quick else 200_000)
     reads = reads or (1_000 if quick else 4_000)
     rows = make_records(records, prefix="http")
     results: list[Result] = []
     raw = raw_sqlite_executemany(rows, batch=BATCH)
     with tempfile.TemporaryDirectory() as tmp, serve(Path(tmp)) as (url, token):
-        results += _backend("sqlite", url, token, rows, clients, reads, rate, raw,
-                            "raw sqlite3.executemany")
+        results += _backend(
+            "sqlite", url, token, rows, clients, reads, rate, raw, "raw sqlite3.executemany"
+        )
     pg = _postgres_url(postgres)
     if pg is not None:
         with _pg_schema(pg) as (schema_url, conninfo, schema):
             raw = raw_postgres_copy(conninfo, schema, rows)
-            with tempfile.TemporaryDirectory() as tmp, serve(Path(tmp), schema_url) as (
-                url, token
-            ):
-                results += _backend("postgresql", url, token, rows, clients, reads, rate,
-                                    raw, "raw psycopg COPY")
+            with tempfile.TemporaryDirectory() as tmp, serve(Path(tmp), schema_url) as (url, token):
+                results += _backend(
+                    "postgresql", url, token, rows, clients, reads, rate, raw, "raw psycopg COPY"
+                )
     return results
 
 
@@ -283,11 +339,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reads", type=int, default=None)
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--full", action="store_true")
-    parser.add_argument("--postgres", default=None,
-                        help='PostgreSQL URL ("" to skip; default: reachable test server)')
+    parser.add_argument(
+        "--postgres",
+        default=None,
+        help='PostgreSQL URL ("" to skip; default: reachable test server)',
+    )
     args = parser.parse_args(argv)
-    for r in run(quick=not args.full, records=args.records, clients=args.clients,
-                 reads=args.reads, rate=args.rate, postgres=args.postgres):
+    for r in run(
+        quick=not args.full,
+        records=args.records,
+        clients=args.clients,
+        reads=args.reads,
+        rate=args.rate,
+        postgres=args.postgres,
+    ):
         ratio = f"  ({r.ratio:.3f} × {r.baseline_name} {r.baseline_value:,.0f})" if r.ratio else ""
         met = "" if r.met is None else (" met" if r.met else " MISSED")
         print(f"{r.name:<66} {r.value:>10,.1f} {r.unit:<9} {r.target}{met}{ratio}")

@@ -86,18 +86,21 @@ def _diff_inputs(records: list[tuple[str, str, str]], runs: int) -> list[list[tu
     for run in range(runs):
         offset = (run * 7919 * 13) % max(1, n - DIFF)
         chunk = records[offset : offset + DIFF]
-        out.append([
-            (et, f"unknown-{i}" if i % 20 == 0 else k, "changed" if i % 10 == 1 else d)
-            for i, (et, k, d) in enumerate(chunk)
-        ])
+        out.append(
+            [
+                (et, f"unknown-{i}" if i % 20 == 0 else k, "changed" if i % 10 == 1 else d)
+                for i, (et, k, d) in enumerate(chunk)
+            ]
+        )
     return out
 
 
 def _raw_lookups_sqlite(path: Path, rid: Any, sample: list[tuple[str, ...]]) -> float:
     """Seconds for the same records looked up one by one (prepared PK query), raw sqlite3."""
     conn = sqlite3.connect(path)
-    reg = conn.execute("SELECT reg_no FROM view_receipt_registrations WHERE registration_id = ?",
-                       (str(rid),)).fetchone()[0]
+    reg = conn.execute(
+        "SELECT reg_no FROM view_receipt_registrations WHERE registration_id = ?", (str(rid),)
+    ).fetchone()[0]
     sql = "SELECT digest FROM view_receipts WHERE reg_no = ? AND entity_type = ? AND key = ?"
     started = time.perf_counter()
     for et, k, _ in sample:
@@ -112,11 +115,11 @@ def _raw_lookups_pg(conninfo: str, schema: str, rid: Any, sample: list[tuple[str
 
     with psycopg.connect(conninfo) as conn:
         conn.execute(f'SET search_path TO "{schema}"')
-        row = conn.execute("SELECT reg_no FROM view_receipt_registrations "
-                           "WHERE registration_id = %s", (str(rid),)).fetchone()
+        row = conn.execute(
+            "SELECT reg_no FROM view_receipt_registrations WHERE registration_id = %s", (str(rid),)
+        ).fetchone()
         assert row is not None
-        sql = ("SELECT digest FROM view_receipts WHERE reg_no = %s AND entity_type = %s "
-               "AND key = %s")
+        sql = "SELECT digest FROM view_receipts WHERE reg_no = %s AND entity_type = %s AND key = %s"
         started = time.perf_counter()
         with conn.cursor() as cur:
             for et, k, _ in sample:
@@ -141,8 +144,13 @@ def _pg_schema(url: str) -> Iterator[tuple[Database, str]]:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
-def bench(database: Database, records: list[tuple[str, str, str]], diffs: int,
-          raw_rate: float, raw_lookup: Any) -> list[Result]:
+def bench(
+    database: Database,
+    records: list[tuple[str, str, str]],
+    diffs: int,
+    raw_rate: float,
+    raw_lookup: Any,
+) -> list[Result]:
     kind = database.kind
     label = "SQLite" if kind == "sqlite" else "PostgreSQL"
     n = len(records)
@@ -171,7 +179,8 @@ def bench(database: Database, records: list[tuple[str, str, str]], diffs: int,
             f"catch-up, {n:,} receipts in {BATCH:,}-record batches ({label})",
             rate,
             "receipts/s",
-            baseline_name="raw executemany (3 columns)" if kind == "sqlite"
+            baseline_name="raw executemany (3 columns)"
+            if kind == "sqlite"
             else "raw psycopg COPY (3 columns)",
             baseline_value=raw_rate,
             target=f">= {TARGET[kind]:,}",
@@ -197,19 +206,36 @@ def bench_rebuild(database: Database, n: int) -> list[Result]:
     import sys
 
     root = Path(__file__).resolve().parents[1]
-    out = subprocess.run([sys.executable, "-c", REBUILD, database.url], cwd=root,
-                         env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True,
-                         text=True, check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", REBUILD, database.url],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     elapsed, before, peak = (float(x) for x in out[-3:])
     rate = n / elapsed
     return [
-        Result("projections", f"rebuild, {n:,} receipts, live views present (SQLite)", rate,
-               "receipts/s", target=f">= {REBUILD_TARGET:,}",
-               # fixed costs (DDL, swap) dominate tiny runs: judged from 100,000 receipts
-               met=rate >= REBUILD_TARGET if n >= 100_000 else None),
-        Result("projections", "rebuild peak RSS (separate process)", peak, "MB",
-               baseline_name="RSS before the rebuild", baseline_value=before,
-               target=f"< {REBUILD_MB}", met=peak < REBUILD_MB),
+        Result(
+            "projections",
+            f"rebuild, {n:,} receipts, live views present (SQLite)",
+            rate,
+            "receipts/s",
+            target=f">= {REBUILD_TARGET:,}",
+            # fixed costs (DDL, swap) dominate tiny runs: judged from 100,000 receipts
+            met=rate >= REBUILD_TARGET if n >= 100_000 else None,
+        ),
+        Result(
+            "projections",
+            "rebuild peak RSS (separate process)",
+            peak,
+            "MB",
+            baseline_name="RSS before the rebuild",
+            baseline_value=before,
+            target=f"< {REBUILD_MB}",
+            met=peak < REBUILD_MB,
+        ),
     ]
 
 
@@ -229,8 +255,9 @@ def _postgres_url(postgres: str | None) -> str | None:
     return url
 
 
-def run(quick: bool = True, receipts: int | None = None, diffs: int = 20,
-        postgres: str | None = None) -> list[Result]:
+def run(
+    quick: bool = True, receipts: int | None = None, diffs: int = 20, postgres: str | None = None
+) -> list[Result]:
     n = receipts or (200_000 if quick else 1_000_000)
     records = make_records(n, "k")
     results: list[Result] = []
@@ -238,33 +265,48 @@ def run(quick: bool = True, receipts: int | None = None, diffs: int = 20,
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.db"
         database = Database.from_url(f"sqlite:///{path}")
-        results += bench(database, records, diffs, raw,
-                         lambda rid, sample: _raw_lookups_sqlite(path, rid, sample))
+        results += bench(
+            database,
+            records,
+            diffs,
+            raw,
+            lambda rid, sample: _raw_lookups_sqlite(path, rid, sample),
+        )
         results += bench_rebuild(database, n)
     url = _postgres_url(postgres)
     if url is not None:
         with _pg_schema(url) as (database, schema):
             raw = raw_postgres_copy(database.conninfo, schema, records)
             results += bench(
-                database, records, diffs, raw,
-                lambda rid, sample: _raw_lookups_pg(database.conninfo, schema, rid, sample))
+                database,
+                records,
+                diffs,
+                raw,
+                lambda rid, sample: _raw_lookups_pg(database.conninfo, schema, rid, sample),
+            )
     return results
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--full", action="store_true", help="1,000,000 stored receipts")
     parser.add_argument("--receipts", type=int, default=None)
     parser.add_argument("--diffs", type=int, default=20)
-    parser.add_argument("--postgres", default=None,
-                        help='PostgreSQL URL ("" to skip; default: reachable test server)')
+    parser.add_argument(
+        "--postgres",
+        default=None,
+        help='PostgreSQL URL ("" to skip; default: reachable test server)',
+    )
     args = parser.parse_args()
-    for r in run(quick=not args.full, receipts=args.receipts, diffs=args.diffs,
-                 postgres=args.postgres):
+    for r in run(
+        quick=not args.full, receipts=args.receipts, diffs=args.diffs, postgres=args.postgres
+    ):
         met = "" if r.met is None else (" (met)" if r.met else " (MISSED)")
-        base = "" if r.baseline_value is None else (
-            f"   [{r.baseline_name}: {r.baseline_value:,.1f}]")
+        base = (
+            "" if r.baseline_value is None else (f"   [{r.baseline_name}: {r.baseline_value:,.1f}]")
+        )
         print(f"{r.name:72} {r.value:>12,.1f} {r.unit} {r.target}{met}{base}")
 
 

@@ -89,9 +89,11 @@ def raw_postgres_copy(
         conn.commit()
         started = time.perf_counter()
         for i in range(0, len(rows), batch):
-            with conn.transaction(), conn.cursor() as cur, cur.copy(
-                f"COPY {table} FROM STDIN"
-            ) as copy:
+            with (
+                conn.transaction(),
+                conn.cursor() as cur,
+                cur.copy(f"COPY {table} FROM STDIN") as copy,
+            ):
                 for row in rows[i : i + batch]:
                     copy.write_row(row)
         elapsed = time.perf_counter() - started

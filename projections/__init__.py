@@ -5,5 +5,4 @@ from projections.read_models import ReadModels
 from projections.rebuild import RebuildReport, TableDiff
 from projections.runner import run_forever
 
-__all__ = ["Page", "ReadModels", "ReadModelsProtocol", "RebuildReport", "TableDiff",
-           "run_forever"]
+__all__ = ["Page", "ReadModels", "ReadModelsProtocol", "RebuildReport", "TableDiff", "run_forever"]

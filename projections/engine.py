@@ -61,8 +61,10 @@ def ensure_views(store: Store, views: Sequence[View], table: str = TRACKING) -> 
                 view.drop(tx)
                 tx.x(f"DELETE FROM {table} WHERE view = ?", (view.name,))
             view.create(tx)
-            tx.x(f"INSERT INTO {table} (view, position) VALUES (?, 0) ON CONFLICT DO NOTHING",
-                 (view.name,))
+            tx.x(
+                f"INSERT INTO {table} (view, position) VALUES (?, 0) ON CONFLICT DO NOTHING",
+                (view.name,),
+            )
 
 
 def lock_positions(tx: Tx, names: Sequence[str], table: str = TRACKING) -> dict[str, int]:
@@ -92,21 +94,28 @@ def process_page(
             done = positions.get(view.name, 0)
             view.apply(tx, [e for e in events if e.position > done] if done > start else events)
         end = events[-1].position
-        tx.many(f"UPDATE {table} SET position = ? WHERE view = ?",
-                [(max(end, positions.get(v.name, 0)), v.name) for v in views])
+        tx.many(
+            f"UPDATE {table} SET position = ? WHERE view = ?",
+            [(max(end, positions.get(v.name, 0)), v.name) for v in views],
+        )
         if before_commit is not None:
             before_commit(tx)
         return end
 
 
-def catch_up(store: Store, views: Sequence[View], *, table: str = TRACKING,
-             page_size: int = PAGE_SIZE, max_records: int = MAX_RECORDS,
-             progress: Callable[[int], None] | None = None) -> int:
+def catch_up(
+    store: Store,
+    views: Sequence[View],
+    *,
+    table: str = TRACKING,
+    page_size: int = PAGE_SIZE,
+    max_records: int = MAX_RECORDS,
+    progress: Callable[[int], None] | None = None,
+) -> int:
     """Process pages until the log is exhausted; returns the last position reached (or 0)."""
     reached = 0
     while True:
-        end = process_page(store, views, table=table, page_size=page_size,
-                           max_records=max_records)
+        end = process_page(store, views, table=table, page_size=page_size, max_records=max_records)
         if end is None:
             return reached
         reached = end

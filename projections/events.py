@@ -34,8 +34,9 @@ def to_micros(value: Any) -> int:
     return int(datetime.fromisoformat(str(value)).timestamp() * 1_000_000)
 
 
-def read_page(tx: Tx, table: str, after: int, limit: int,
-              max_records: int | None = None) -> list[Event]:
+def read_page(
+    tx: Tx, table: str, after: int, limit: int, max_records: int | None = None
+) -> list[Event]:
     """Up to `limit` events with position > `after`, in order.
 
     With `max_records`, the page ends with the event that brings the number of records
@@ -60,11 +61,20 @@ def read_page(tx: Tx, table: str, after: int, limit: int,
             rows = cur.execute(sql, (after, want)).fetchall()
             for position, originator_id, version, topic, state in rows:
                 data = orjson.loads(state)
-                oid = (str(originator_id) if isinstance(originator_id, UUID)
-                       else str(UUID(originator_id)))
+                oid = (
+                    str(originator_id)
+                    if isinstance(originator_id, UUID)
+                    else str(UUID(originator_id))
+                )
                 events.append(
-                    Event(int(position), oid, int(version), topic.rpartition(":")[2], data,
-                          to_micros(data["timestamp"]))
+                    Event(
+                        int(position),
+                        oid,
+                        int(version),
+                        topic.rpartition(":")[2],
+                        data,
+                        to_micros(data["timestamp"]),
+                    )
                 )
                 after = int(position)
                 if max_records is not None:

@@ -77,46 +77,71 @@ class ReadModels:
         positions = self.positions()
         with self.store.read() as tx:
             top = head(tx, self.store.events_table)
-        return {name: {"position": pos, "lag": max(0, top - pos)}
-                for name, pos in positions.items()}
+        return {
+            name: {"position": pos, "lag": max(0, top - pos)} for name, pos in positions.items()
+        }
 
-    def rebuild(self, names: list[str] | None = None,
-                progress: ProgressCallback | None = None) -> RebuildReport:
+    def rebuild(
+        self, names: list[str] | None = None, progress: ProgressCallback | None = None
+    ) -> RebuildReport:
         with self._step_lock:
             return rebuild(self.store, names or list(VIEW_TYPES), progress)
 
     # --- reads -------------------------------------------------------------------------
 
-    def list_registrations(self, *, product: str | None = None, file_id: str | None = None,
-                           limit: int = 100, cursor: str | None = None) -> Page:
+    def list_registrations(
+        self,
+        *,
+        product: str | None = None,
+        file_id: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page:
         with self.store.read() as tx:
-            return reg_reads.list_registrations(tx, product=product, file_id=file_id,
-                                                limit=limit, cursor=cursor)
+            return reg_reads.list_registrations(
+                tx, product=product, file_id=file_id, limit=limit, cursor=cursor
+            )
 
     def get_registration(self, rid: UUID) -> Row | None:
         with self.store.read() as tx:
             return reg_reads.get_registration(tx, str(rid))
 
-    def list_sessions(self, rid: UUID, *, include_deleted: bool = False, limit: int = 100,
-                      cursor: str | None = None) -> Page:
+    def list_sessions(
+        self,
+        rid: UUID,
+        *,
+        include_deleted: bool = False,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page:
         with self.store.read() as tx:
-            return session_reads.list_sessions(tx, str(rid), include_deleted=include_deleted,
-                                               limit=limit, cursor=cursor)
+            return session_reads.list_sessions(
+                tx, str(rid), include_deleted=include_deleted, limit=limit, cursor=cursor
+            )
 
     def get_session(self, rid: UUID, sid: str) -> Row | None:
         with self.store.read() as tx:
             return session_reads.get_session(tx, str(rid), sid)
 
-    def session_records(self, rid: UUID, sid: str, *, limit: int = 100,
-                        cursor: str | None = None) -> Page:
+    def session_records(
+        self, rid: UUID, sid: str, *, limit: int = 100, cursor: str | None = None
+    ) -> Page:
         with self.store.read() as tx:
             return session_reads.session_records(tx, str(rid), sid, limit=limit, cursor=cursor)
 
-    def receipts(self, rid: UUID, *, entity_type: str | None = None, key: str | None = None,
-                 limit: int = 100, cursor: str | None = None) -> Page:
+    def receipts(
+        self,
+        rid: UUID,
+        *,
+        entity_type: str | None = None,
+        key: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page:
         with self.store.read() as tx:
-            return receipt_reads.receipts(tx, str(rid), entity_type=entity_type, key=key,
-                                          limit=limit, cursor=cursor)
+            return receipt_reads.receipts(
+                tx, str(rid), entity_type=entity_type, key=key, limit=limit, cursor=cursor
+            )
 
     def count_receipts(self, rid: UUID) -> int:
         with self.store.read() as tx:
@@ -126,18 +151,27 @@ class ReadModels:
         with self.store.read() as tx:
             return receipt_reads.diff(tx, str(rid), records)
 
-    def sync_requests(self, rid: UUID, *, status: str | None = None, limit: int = 100,
-                      cursor: str | None = None) -> Page:
+    def sync_requests(
+        self, rid: UUID, *, status: str | None = None, limit: int = 100, cursor: str | None = None
+    ) -> Page:
         with self.store.read() as tx:
-            return audit_reads.sync_requests(tx, str(rid), status=status, limit=limit,
-                                             cursor=cursor)
+            return audit_reads.sync_requests(
+                tx, str(rid), status=status, limit=limit, cursor=cursor
+            )
 
-    def audit(self, *, registration_id: UUID | None = None, after: int | None = None,
-              limit: int = 100, cursor: str | None = None) -> Page:
+    def audit(
+        self,
+        *,
+        registration_id: UUID | None = None,
+        after: int | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page:
         rid = None if registration_id is None else str(registration_id)
         with self.store.read() as tx:
-            return audit_reads.audit(tx, registration_id=rid, after=after, limit=limit,
-                                     cursor=cursor)
+            return audit_reads.audit(
+                tx, registration_id=rid, after=after, limit=limit, cursor=cursor
+            )
 
     def audit_entry(self, position: int) -> Row | None:
         with self.store.read() as tx:

@@ -47,8 +47,9 @@ class RebuildReport:
 def rebuild(store: Store, names: Sequence[str], progress: ProgressCallback | None) -> RebuildReport:
     unknown = [n for n in names if n not in VIEW_TYPES]
     if unknown:
-        raise ValueError(f"unknown projections: {', '.join(unknown)}; known: "
-                         f"{', '.join(VIEW_TYPES)}")
+        raise ValueError(
+            f"unknown projections: {', '.join(unknown)}; known: {', '.join(VIEW_TYPES)}"
+        )
     shadows = [VIEW_TYPES[n](shadow=True) for n in names]
     with store.write() as tx:
         for view in shadows:
@@ -70,13 +71,13 @@ def rebuild(store: Store, names: Sequence[str], progress: ProgressCallback | Non
         engine.lock_positions(tx, list(names))
         pos = engine.lock_positions(tx, list(names), SHADOW_TRACKING)
         reached = min(pos.values(), default=0)
-        while events := read_page(tx, store.events_table, reached, engine.PAGE_SIZE,
-                                  engine.MAX_RECORDS):
+        while events := read_page(
+            tx, store.events_table, reached, engine.PAGE_SIZE, engine.MAX_RECORDS
+        ):
             for view in shadows:
                 view.apply(tx, events)
             reached = events[-1].position
-        diffs = {v.name: {tb.name: _diff(tx, tb, v.t[tb.name]) for tb in v.tables}
-                 for v in shadows}
+        diffs = {v.name: {tb.name: _diff(tx, tb, v.t[tb.name]) for tb in v.tables} for v in shadows}
         for view in shadows:
             _swap(tx, view)
             tx.x(f"UPDATE {engine.TRACKING} SET position = ? WHERE view = ?", (reached, view.name))
@@ -108,10 +109,14 @@ def _diff(tx: Tx, tb: Table, shadow: str) -> TableDiff:
     result = TableDiff(only_live, only_shadow, differing)
     keys = ", ".join(f"a.{c}" for c in tb.primary_key)
     queries = {
-        "only_live": (only_live, f"FROM {live} a WHERE NOT EXISTS "
-                                 f"(SELECT 1 FROM {shadow} b WHERE {match})"),
-        "only_shadow": (only_shadow, f"FROM {shadow} a WHERE NOT EXISTS "
-                                     f"(SELECT 1 FROM {live} b WHERE {match})"),
+        "only_live": (
+            only_live,
+            f"FROM {live} a WHERE NOT EXISTS (SELECT 1 FROM {shadow} b WHERE {match})",
+        ),
+        "only_shadow": (
+            only_shadow,
+            f"FROM {shadow} a WHERE NOT EXISTS (SELECT 1 FROM {live} b WHERE {match})",
+        ),
         "differing": (differing, f"FROM {live} a JOIN {shadow} b ON {match} WHERE {differ}"),
     }
     for label, (count, source) in queries.items():

@@ -146,7 +146,9 @@ def undo(
         done = services(request).ledger.undo(context(request), position, reason=reason)
     except LedgerError as error:
         return redirect(
-            target, flash=f"Undo of #{position} refused: {error.message}", kind="error",
+            target,
+            flash=f"Undo of #{position} refused: {error.message}",
+            kind="error",
             request=request,
         )
     settle(request, done.position)
@@ -175,8 +177,10 @@ def request_sync(
 ) -> Response:
     reg_id: UUID = parse_rid(request, rid)
     load_registration(request, reg_id)
-    target = back if back.startswith(f"{PREFIX}/registrations/{reg_id}") else (
-        f"{PREFIX}/registrations/{reg_id}/worker"
+    target = (
+        back
+        if back.startswith(f"{PREFIX}/registrations/{reg_id}")
+        else (f"{PREFIX}/registrations/{reg_id}/worker")
     )
     confirmed = confirm in ("1", "on", "true", "yes")
     if kind == "full" and not confirmed:

@@ -204,9 +204,7 @@ def sign_in(
         error = f"The role {who.role!r} cannot use the console."
         who = None
     if who is None:
-        return render(
-            request, "sign_in.html", {"next": target, "error": error}, status_code=401
-        )
+        return render(request, "sign_in.html", {"next": target, "error": error}, status_code=401)
     response = redirect(target)
     response.set_cookie(
         SESSION_COOKIE,

@@ -44,9 +44,7 @@ def load_registration(request: Request, rid: UUID) -> dict[str, Any]:
 def load_session(request: Request, rid: UUID, sid: str) -> dict[str, Any]:
     session = services(request).read_models.get_session(rid, sid)
     if session is None:
-        raise Bail(
-            refusal(request, "Not found", f"No session {sid} in registration {rid}.", 404)
-        )
+        raise Bail(refusal(request, "Not found", f"No session {sid} in registration {rid}.", 404))
     return dict(session)
 
 
@@ -122,9 +120,7 @@ def registrations(
 
 
 def _worker_panel(request: Request, rid: UUID) -> dict[str, Any]:
-    page = services(request).read_models.sync_requests(
-        rid, status="pending", limit=20, cursor=None
-    )
+    page = services(request).read_models.sync_requests(rid, status="pending", limit=20, cursor=None)
     return {"pending_requests": [dict(i) for i in page.items]}
 
 
@@ -256,9 +252,11 @@ def worker_status(request: Request, rid: str) -> Response:
     recent = svc.read_models.list_sessions(reg_id, include_deleted=False, limit=15, cursor=None)
     syncs = []
     for item in recent.items:
-        detail = svc.read_models.get_session(reg_id, str(item["id"])) if item.get(
-            "error_count"
-        ) else None
+        detail = (
+            svc.read_models.get_session(reg_id, str(item["id"]))
+            if item.get("error_count")
+            else None
+        )
         syncs.append({**dict(item), "errors": (detail or {}).get("errors", [])})
     requests_page = svc.read_models.sync_requests(reg_id, status=None, limit=20, cursor=None)
     return render(

@@ -55,7 +55,10 @@ def verify(services: ServicesDep, principal: Inspector) -> dict[str, Any]:
 
 @router.post("/{position}/undo", summary="Undo a deletion, a reset, or an undo")
 def undo(
-    position: Position, body: UndoIn, request: Request, services: ServicesDep,
+    position: Position,
+    body: UndoIn,
+    request: Request,
+    services: ServicesDep,
     principal: Support,
 ) -> dict[str, Any]:
     ledger = services.ledger

@@ -17,20 +17,21 @@ def events(
     rid: UUID,
     services: ServicesDep,
     principal: Inspector,
-    after: Annotated[int, Query(ge=0, le=2**62, description="Only events after this position")]
-    = 0,
+    after: Annotated[int, Query(ge=0, le=2**62, description="Only events after this position")] = 0,
     limit: Limit = 100,
     cursor: Annotated[
-        str | None, Query(max_length=20, pattern=r"^[0-9]+$",
-                          description="next_cursor of the previous page (same as after)")
+        str | None,
+        Query(
+            max_length=20,
+            pattern=r"^[0-9]+$",
+            description="next_cursor of the previous page (same as after)",
+        ),
     ] = None,
 ) -> dict[str, Any]:
     if cursor is not None:
         after = max(after, int(cursor))
     services.ledger.get_registration(rid)  # 404 for an unknown registration
-    items = registration_events(
-        services.ledger, services.database, rid, after=after, limit=limit
-    )
+    items = registration_events(services.ledger, services.database, rid, after=after, limit=limit)
     next_cursor = str(items[-1]["position"]) if len(items) == limit else None
     return {
         "items": items,

@@ -37,8 +37,12 @@ def receipts(
 
 @router.post("/diff", summary="Which of these records must be synced again")
 def diff(
-    rid: UUID, body: DiffIn, services: ServicesDep, principal: Reader,
-    min_position: MinPosition = None, wait_s: WaitS = 5.0,
+    rid: UUID,
+    body: DiffIn,
+    services: ServicesDep,
+    principal: Reader,
+    min_position: MinPosition = None,
+    wait_s: WaitS = 5.0,
 ) -> dict[str, Any]:
     position = await_position(services, min_position, wait_s)
     registration_row(services, rid)

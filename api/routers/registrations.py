@@ -45,7 +45,10 @@ def registration_body(services: Services, rid: UUID, position: int) -> dict[str,
 
 @router.post("", status_code=201, summary="Register a sync bucket (idempotent on product+file_id)")
 def register(
-    body: RegistrationIn, request: Request, response: Response, services: ServicesDep,
+    body: RegistrationIn,
+    request: Request,
+    response: Response,
+    services: ServicesDep,
     principal: Writer,
 ) -> dict[str, Any]:
     result = services.ledger.register(
@@ -94,7 +97,11 @@ def _updated(row: dict[str, Any]) -> str:
 
 
 def held_registrations(
-    services: Services, name: str, product: str | None, file_id: str | None, limit: int,
+    services: Services,
+    name: str,
+    product: str | None,
+    file_id: str | None,
+    limit: int,
     cursor: str | None,
 ) -> Page:
     """A worker's list: only the registrations its token registered, in the same order
@@ -102,14 +109,19 @@ def held_registrations(
     after = None
     if cursor:
         after = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if not (isinstance(after, list) and len(after) == 2
-                and all(isinstance(part, str) for part in after)):
+        if not (
+            isinstance(after, list)
+            and len(after) == 2
+            and all(isinstance(part, str) for part in after)
+        ):
             raise ValueError("invalid cursor")
     rows = []
     for rid in services.tokens.held(name):
         row = services.read_models.get_registration(UUID(rid))
-        if row is None or (product is not None and row.get("product") != product) or (
-            file_id is not None and row.get("file_id") != file_id
+        if (
+            row is None
+            or (product is not None and row.get("product") != product)
+            or (file_id is not None and row.get("file_id") != file_id)
         ):
             continue
         row.pop("status", None)
@@ -132,8 +144,11 @@ def held_registrations(
 
 @router.get("/{rid}", summary="One registration with its worker status")
 def get_registration(
-    rid: UUID, services: ServicesDep, principal: Reader,
-    min_position: MinPosition = None, wait_s: WaitS = 5.0,
+    rid: UUID,
+    services: ServicesDep,
+    principal: Reader,
+    min_position: MinPosition = None,
+    wait_s: WaitS = 5.0,
 ) -> dict[str, Any]:
     position = await_position(services, min_position, wait_s)
     return {**registration_row(services, rid), "position": position}
@@ -148,7 +163,9 @@ def reset(
     # The reset records how many receipts it unsyncs: count them on caught-up read models.
     services.read_models.wait_for(ledger.current_position(), 10.0)
     result = ledger.reset_registration(
-        context_for(request, principal), rid, reason=body.reason,
+        context_for(request, principal),
+        rid,
+        reason=body.reason,
         confirm_file_id=body.confirm_file_id,
     )
     unsynced = result.receipts

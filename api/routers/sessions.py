@@ -55,15 +55,22 @@ def session_row(services: Services, rid: UUID, sid: str) -> dict[str, Any]:
     row = services.read_models.get_session(rid, sid)
     if row is None:
         raise ApiError(
-            404, "not_found", f"No session {sid} in registration {rid}.",
-            registration_id=str(rid), session_id=sid,
+            404,
+            "not_found",
+            f"No session {sid} in registration {rid}.",
+            registration_id=str(rid),
+            session_id=sid,
         )
     return row
 
 
 @router.post("", status_code=201, summary="Start a session (idempotent on session_id)")
 def start_session(
-    rid: UUID, body: SessionIn, request: Request, response: Response, services: ServicesDep,
+    rid: UUID,
+    body: SessionIn,
+    request: Request,
+    response: Response,
+    services: ServicesDep,
     principal: Writer,
 ) -> dict[str, Any]:
     result = services.ledger.start_session(
@@ -85,8 +92,7 @@ def list_sessions(
     services: ServicesDep,
     principal: Reader,
     include_deleted: bool = False,
-    as_of: Annotated[datetime | None, Query(description="History as it stood at this time")]
-    = None,
+    as_of: Annotated[datetime | None, Query(description="History as it stood at this time")] = None,
     as_of_position: Annotated[
         int | None, Query(ge=0, le=2**62, description="History as it stood at this position")
     ] = None,
@@ -109,7 +115,10 @@ def list_sessions(
 
 
 def history_as_of(
-    services: Services, rid: UUID, at: datetime | None, position: int | None,
+    services: Services,
+    rid: UUID,
+    at: datetime | None,
+    position: int | None,
     include_deleted: bool,
 ) -> dict[str, Any]:
     if at is not None and position is not None:
@@ -118,8 +127,10 @@ def history_as_of(
         )
     if at is not None and at.tzinfo is None:
         raise ApiError(
-            422, "validation_error",
-            "as_of needs a time zone (RFC 3339, e.g. 2024-08-05T09:30:00Z).", field="as_of",
+            422,
+            "validation_error",
+            "as_of needs a time zone (RFC 3339, e.g. 2024-08-05T09:30:00Z).",
+            field="as_of",
         )
     try:
         from replay.asof import history_as_of as replay_history  # type: ignore[import-not-found]
@@ -143,8 +154,12 @@ def history_as_of(
 
 @router.get("/{sid}", summary="One session with its errors and deletion check")
 def get_session(
-    rid: UUID, sid: UUID, services: ServicesDep, principal: Reader,
-    min_position: MinPosition = None, wait_s: WaitS = 5.0,
+    rid: UUID,
+    sid: UUID,
+    services: ServicesDep,
+    principal: Reader,
+    min_position: MinPosition = None,
+    wait_s: WaitS = 5.0,
 ) -> dict[str, Any]:
     position = await_position(services, min_position, wait_s)
     return {**session_row(services, rid, str(sid)), "position": position}
@@ -152,9 +167,14 @@ def get_session(
 
 @router.get("/{sid}/records", summary="Records this session synced")
 def session_records(
-    rid: UUID, sid: UUID, services: ServicesDep, principal: Reader,
-    limit: Limit = 100, cursor: Cursor = None,
-    min_position: MinPosition = None, wait_s: WaitS = 5.0,
+    rid: UUID,
+    sid: UUID,
+    services: ServicesDep,
+    principal: Reader,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+    min_position: MinPosition = None,
+    wait_s: WaitS = 5.0,
 ) -> dict[str, Any]:
     position = await_position(services, min_position, wait_s)
     session_row(services, rid, str(sid))
@@ -166,12 +186,18 @@ def session_records(
 
 
 @router.post(
-    "/{sid}/records", summary="Record a batch of 1 to 10,000 records",
-    openapi_extra=openapi_body(), response_model=None,
+    "/{sid}/records",
+    summary="Record a batch of 1 to 10,000 records",
+    openapi_extra=openapi_body(),
+    response_model=None,
     responses={200: {"model": BatchOut, "description": "The batch was recorded"}},
 )
 async def record_batch(
-    rid: UUID, sid: UUID, request: Request, services: ServicesDep, principal: Writer,
+    rid: UUID,
+    sid: UUID,
+    request: Request,
+    services: ServicesDep,
+    principal: Writer,
 ) -> ORJSONResponse:
     # The body is parsed here, not by pydantic: see api/batches.py (issues 3 and 6).
     records, batch_id = parse_batch(await request.body())
@@ -183,22 +209,32 @@ async def record_batch(
         records,
         batch_id=batch_id,
     )
-    return ORJSONResponse({
-        "accepted": result.accepted,
-        "duplicates": result.duplicates,
-        "records_synced": result.records_synced,
-        "position": result.position,
-    })
+    return ORJSONResponse(
+        {
+            "accepted": result.accepted,
+            "duplicates": result.duplicates,
+            "records_synced": result.records_synced,
+            "position": result.position,
+        }
+    )
 
 
 @router.post("/{sid}/errors", status_code=201, summary="Record an error against a session")
 def record_error(
-    rid: UUID, sid: UUID, body: ErrorIn, request: Request, services: ServicesDep,
+    rid: UUID,
+    sid: UUID,
+    body: ErrorIn,
+    request: Request,
+    services: ServicesDep,
     principal: Writer,
 ) -> dict[str, Any]:
     position = services.ledger.record_error(
-        context_for(request, principal), rid, str(sid),
-        message=body.message, entity_type=body.entity_type, key=body.key,
+        context_for(request, principal),
+        rid,
+        str(sid),
+        message=body.message,
+        entity_type=body.entity_type,
+        key=body.key,
     )
     return {
         "session_id": str(sid),
@@ -211,7 +247,11 @@ def record_error(
 
 @router.post("/{sid}/complete", summary="End a session as completed")
 def complete(
-    rid: UUID, sid: UUID, request: Request, services: ServicesDep, principal: Writer,
+    rid: UUID,
+    sid: UUID,
+    request: Request,
+    services: ServicesDep,
+    principal: Writer,
     body: CompleteIn | None = None,
 ) -> dict[str, Any]:
     position = services.ledger.complete_session(context_for(request, principal), rid, str(sid))
@@ -220,7 +260,11 @@ def complete(
 
 @router.post("/{sid}/fail", summary="End a session as failed, with a reason")
 def fail(
-    rid: UUID, sid: UUID, body: FailIn, request: Request, services: ServicesDep,
+    rid: UUID,
+    sid: UUID,
+    body: FailIn,
+    request: Request,
+    services: ServicesDep,
     principal: Writer,
 ) -> dict[str, Any]:
     position = services.ledger.fail_session(
@@ -231,7 +275,11 @@ def fail(
 
 @router.post("/{sid}/delete", summary="Delete a session and unsync its records (undoable)")
 def delete(
-    rid: UUID, sid: UUID, body: DeleteIn, request: Request, services: ServicesDep,
+    rid: UUID,
+    sid: UUID,
+    body: DeleteIn,
+    request: Request,
+    services: ServicesDep,
     principal: Support,
 ) -> dict[str, Any]:
     ledger = services.ledger
@@ -248,8 +296,12 @@ def delete(
             "position": ledger.current_position(),
         }
     result = ledger.delete_session(
-        context_for(request, principal), rid, str(sid),
-        reason=body.reason, override=body.override, ticket=body.ticket,
+        context_for(request, principal),
+        rid,
+        str(sid),
+        reason=body.reason,
+        override=body.override,
+        ticket=body.ticket,
     )
     unsynced = result.unsynced
     if settled(services, result.position):

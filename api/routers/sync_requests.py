@@ -42,9 +42,7 @@ def list_sync_requests(
     position = await_position(services, min_position, wait_s)
     registration_row(services, rid)
     return paged(
-        lambda: services.read_models.sync_requests(
-            rid, status=status, limit=limit, cursor=cursor
-        ),
+        lambda: services.read_models.sync_requests(rid, status=status, limit=limit, cursor=cursor),
         cursor,
         position,
     )

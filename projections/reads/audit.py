@@ -17,20 +17,47 @@ SELECT = (
 
 
 def _item(row: tuple[Any, ...]) -> Row:
-    (pos, kind, rid, sid, actor, at, reason, ticket, override, undo_of, undone_by, corr,
-     failed, unsynced, restored, skipped) = row
+    (
+        pos,
+        kind,
+        rid,
+        sid,
+        actor,
+        at,
+        reason,
+        ticket,
+        override,
+        undo_of,
+        undone_by,
+        corr,
+        failed,
+        unsynced,
+        restored,
+        skipped,
+    ) = row
     return {
-        "position": pos, "type": kind, "registration_id": rid, "session_id": sid,
-        "actor": actor, "at": iso(at), "reason": reason, "ticket": ticket,
+        "position": pos,
+        "type": kind,
+        "registration_id": rid,
+        "session_id": sid,
+        "actor": actor,
+        "at": iso(at),
+        "reason": reason,
+        "ticket": ticket,
         "override": None if override is None else bool(override),
-        "unsynced": unsynced, "receipts_restored": restored, "receipts_skipped": skipped,
-        "undo_of": undo_of, "undone_by": undone_by, "correlation_id": corr,
+        "unsynced": unsynced,
+        "receipts_restored": restored,
+        "receipts_skipped": skipped,
+        "undo_of": undo_of,
+        "undone_by": undone_by,
+        "correlation_id": corr,
         "failed_checks": failed.split(",") if failed else [],
     }
 
 
-def audit(tx: Tx, *, registration_id: str | None, after: int | None, limit: int,
-          cursor: str | None) -> Page:
+def audit(
+    tx: Tx, *, registration_id: str | None, after: int | None, limit: int, cursor: str | None
+) -> Page:
     limit = clamp(limit)
     start = decode_cursor(cursor)
     where, params = [], []
@@ -57,8 +84,7 @@ def audit_entry(tx: Tx, position: int) -> Row | None:
     return None if row is None else _item(row)
 
 
-def sync_requests(tx: Tx, rid: str, *, status: str | None, limit: int,
-                  cursor: str | None) -> Page:
+def sync_requests(tx: Tx, rid: str, *, status: str | None, limit: int, cursor: str | None) -> Page:
     limit = clamp(limit)
     start = decode_cursor(cursor)
     where, params = ["registration_id = ?"], [rid]
@@ -75,8 +101,15 @@ def sync_requests(tx: Tx, rid: str, *, status: str | None, limit: int,
         (*params, limit + 1),
     )
     items = [
-        {"id": rq, "kind": kind, "status": st, "requested_by": by, "requested_at": iso(at),
-         "fulfilled_by_session": sess, "fulfilled_at": iso(fat)}
+        {
+            "id": rq,
+            "kind": kind,
+            "status": st,
+            "requested_by": by,
+            "requested_at": iso(at),
+            "fulfilled_by_session": sess,
+            "fulfilled_at": iso(fat),
+        }
         for rq, kind, st, by, at, sess, fat, _ in rows[:limit]
     ]
     nxt = encode_cursor([rows[limit - 1][7]]) if len(rows) > limit else None

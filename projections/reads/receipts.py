@@ -17,13 +17,13 @@ REG_NO = "(SELECT reg_no FROM view_receipt_registrations WHERE registration_id =
 
 
 def reg_no(tx: Tx, rid: str) -> int | None:
-    row = tx.one("SELECT reg_no FROM view_receipt_registrations WHERE registration_id = ?",
-                 (rid,))
+    row = tx.one("SELECT reg_no FROM view_receipt_registrations WHERE registration_id = ?", (rid,))
     return None if row is None else int(row[0])
 
 
-def receipts(tx: Tx, rid: str, *, entity_type: str | None, key: str | None, limit: int,
-             cursor: str | None) -> Page:
+def receipts(
+    tx: Tx, rid: str, *, entity_type: str | None, key: str | None, limit: int, cursor: str | None
+) -> Page:
     limit = clamp(limit)
     after = decode_cursor(cursor)
     where, params = [f"r.reg_no = {REG_NO}"], [rid]
@@ -74,14 +74,16 @@ def diff(tx: Tx, rid: str, records: Sequence[tuple[str, str, str]]) -> Row:
         # planned as a hash join over every receipt of the registration), and the arrays
         # sent in binary (%b), which saves their quoting and parsing.
         ets, keys, digests = (list(c) for c in zip(*records, strict=True))
-        rows = list(tx.conn.execute(
-            "SELECT n - 1, digest IS NULL FROM (SELECT i.n, i.d, (SELECT r.digest "
-            "FROM view_receipts r WHERE r.reg_no = %s AND r.entity_type = i.et "
-            "AND r.key = i.k) AS digest FROM unnest(%b::text[], %b::text[], %b::text[]) "
-            "WITH ORDINALITY AS i(et, k, d, n)) x WHERE digest IS NULL OR digest <> d "
-            "ORDER BY n",
-            (reg, ets, keys, digests),
-        ).fetchall())
+        rows = list(
+            tx.conn.execute(
+                "SELECT n - 1, digest IS NULL FROM (SELECT i.n, i.d, (SELECT r.digest "
+                "FROM view_receipts r WHERE r.reg_no = %s AND r.entity_type = i.et "
+                "AND r.key = i.k) AS digest FROM unnest(%b::text[], %b::text[], %b::text[]) "
+                "WITH ORDINALITY AS i(et, k, d, n)) x WHERE digest IS NULL OR digest <> d "
+                "ORDER BY n",
+                (reg, ets, keys, digests),
+            ).fetchall()
+        )
     else:
         rows = tx.q(
             "SELECT j.key, r.digest IS NULL FROM json_each(?) j "
@@ -95,5 +97,8 @@ def diff(tx: Tx, rid: str, records: Sequence[tuple[str, str, str]]) -> Row:
     for n, absent in rows:
         et, k = records[n][0], records[n][1]
         (missing if absent else changed).append({"entity_type": et, "key": k})
-    return {"missing": missing, "changed": changed,
-            "unchanged": len(records) - len(missing) - len(changed)}
+    return {
+        "missing": missing,
+        "changed": changed,
+        "unchanged": len(records) - len(missing) - len(changed),
+    }

@@ -47,8 +47,9 @@ def _item(tx: Tx, row: tuple[Any, ...], now: int) -> Row:
     }
 
 
-def list_registrations(tx: Tx, *, product: str | None, file_id: str | None, limit: int,
-                       cursor: str | None) -> Page:
+def list_registrations(
+    tx: Tx, *, product: str | None, file_id: str | None, limit: int, cursor: str | None
+) -> Page:
     limit = clamp(limit)
     after = decode_cursor(cursor)
     inner, params = [], []

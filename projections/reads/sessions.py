@@ -41,10 +41,29 @@ def _json(value: Any) -> Any:
     return None if value is None else orjson.loads(value)
 
 
-def to_item(row: tuple[Any, ...], active_resets: list[tuple[Any, ...]],
-            stuck_minutes: int | None, now: int) -> Row:
-    (_, rid, sid, seq, sync_type, status, started, ended, records, errors, worker, types,
-     request_id, last, fail_reason, deleted, restored, _is_deleted) = row
+def to_item(
+    row: tuple[Any, ...], active_resets: list[tuple[Any, ...]], stuck_minutes: int | None, now: int
+) -> Row:
+    (
+        _,
+        rid,
+        sid,
+        seq,
+        sync_type,
+        status,
+        started,
+        ended,
+        records,
+        errors,
+        worker,
+        types,
+        request_id,
+        last,
+        fail_reason,
+        deleted,
+        restored,
+        _is_deleted,
+    ) = row
     removed_by = next((r for r in active_resets if seq <= r[0]), None)
     deleted_info = _json(deleted)
     if deleted_info is not None:
@@ -54,7 +73,9 @@ def to_item(row: tuple[Any, ...], active_resets: list[tuple[Any, ...]],
         restored_info["at"] = iso(restored_info["at"])
     removed = deleted_info is not None or removed_by is not None
     stuck = (
-        status == "in_progress" and not removed and stuck_minutes is not None
+        status == "in_progress"
+        and not removed
+        and stuck_minutes is not None
         and now - int(last) > stuck_minutes * 60_000_000
     )
     return {
@@ -74,16 +95,21 @@ def to_item(row: tuple[Any, ...], active_resets: list[tuple[Any, ...]],
         "last_activity_at": iso(last),
         "fail_reason": fail_reason,
         "deleted": deleted_info,
-        "removed_by_reset": None if removed_by is None else {
-            "position": removed_by[1], "by": removed_by[2], "at": iso(removed_by[3]),
+        "removed_by_reset": None
+        if removed_by is None
+        else {
+            "position": removed_by[1],
+            "by": removed_by[2],
+            "at": iso(removed_by[3]),
             "reason": removed_by[4],
         },
         "restored": restored_info,
     }
 
 
-def list_sessions(tx: Tx, rid: str, *, include_deleted: bool, limit: int,
-                  cursor: str | None) -> Page:
+def list_sessions(
+    tx: Tx, rid: str, *, include_deleted: bool, limit: int, cursor: str | None
+) -> Page:
     limit = clamp(limit)
     after = decode_cursor(cursor)
     where = ["s.registration_id = ?"]
@@ -128,7 +154,8 @@ def get_session(tx: Tx, rid: str, sid: str) -> Row | None:
     )
     most_recent = not removed and newest is not None and newest[0] == item["seq"]
     item["deletion_check"] = deletion_check(
-        records_synced=item["records_synced"], status=item["status"],
+        records_synced=item["records_synced"],
+        status=item["status"],
         is_most_recent=most_recent,
     ).as_dict()
     return item
@@ -156,8 +183,13 @@ def session_records(tx: Tx, rid: str, sid: str, *, limit: int, cursor: str | Non
         (*params, limit + 1),
     )
     items = [
-        {"entity_type": et, "key": k, "digest": d, "synced_at": iso(at),
-         "receipt_current": cur == sess}
+        {
+            "entity_type": et,
+            "key": k,
+            "digest": d,
+            "synced_at": iso(at),
+            "receipt_current": cur == sess,
+        }
         for et, k, d, at, cur in rows[:limit]
     ]
     nxt = encode_cursor(list(rows[limit - 1][:2])) if len(rows) > limit else None

@@ -60,10 +60,23 @@ class AuditView(View):
             failed = s.get("failed_checks")
             tx.x(
                 f"INSERT INTO {audit} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)",
-                (e.position, kind, rid, sid, e.actor, e.at, s.get("reason"), s.get("ticket"),
-                 None if override is None else int(bool(override)), s.get("undo_of"),
-                 s.get("correlation_id"), ",".join(failed) if failed else None),
+                (
+                    e.position,
+                    kind,
+                    rid,
+                    sid,
+                    e.actor,
+                    e.at,
+                    s.get("reason"),
+                    s.get("ticket"),
+                    None if override is None else int(bool(override)),
+                    s.get("undo_of"),
+                    s.get("correlation_id"),
+                    ",".join(failed) if failed else None,
+                ),
             )
             if s.get("undo_of") is not None:
-                tx.x(f"UPDATE {audit} SET undone_by = ? WHERE position = ?",
-                     (e.position, s["undo_of"]))
+                tx.x(
+                    f"UPDATE {audit} SET undone_by = ? WHERE position = ?",
+                    (e.position, s["undo_of"]),
+                )

@@ -44,9 +44,12 @@ class Table:
     def columns_of(self, tx: Tx, real: str) -> list[str] | None:
         """The column names of the existing table `real` (None if there is none)."""
         if tx.pg:
-            rows = tx.q("SELECT column_name FROM information_schema.columns WHERE "
-                        "table_schema = current_schema() AND table_name = ? "
-                        "ORDER BY ordinal_position", (real,))
+            rows = tx.q(
+                "SELECT column_name FROM information_schema.columns WHERE "
+                "table_schema = current_schema() AND table_name = ? "
+                "ORDER BY ordinal_position",
+                (real,),
+            )
         else:
             rows = [(r[1],) for r in tx.q(f"PRAGMA table_info({real})")]
         return [str(r[0]) for r in rows] or None
@@ -61,8 +64,11 @@ class Table:
         # and name a new one with the first free name.
         tx.x(self.ddl(real, False)[0])
         have = set()
-        for (name,) in tx.q("SELECT name FROM sqlite_master WHERE type = 'index' "
-                            "AND tbl_name = ? AND sql IS NOT NULL", (real,)):
+        for (name,) in tx.q(
+            "SELECT name FROM sqlite_master WHERE type = 'index' "
+            "AND tbl_name = ? AND sql IS NOT NULL",
+            (real,),
+        ):
             have.add(tuple(str(r[2]) for r in tx.q(f"PRAGMA index_info('{name}')")))
         for i, idx in enumerate(self.indexes):
             if tuple(idx) in have:

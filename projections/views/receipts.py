@@ -120,8 +120,10 @@ class ReceiptsView(View):
             if k == "Session.RecordsSynced":
                 reg, sess, seq = self._session(tx, e.originator_id)
                 at, pos = e.at, e.position
-                pending += [(reg, sess, seq, et, key, digest, at, pos)
-                            for et, key, digest in e.state["records"]]
+                pending += [
+                    (reg, sess, seq, et, key, digest, at, pos)
+                    for et, key, digest in e.state["records"]
+                ]
                 continue
             if k not in HANDLED:
                 continue
@@ -161,8 +163,11 @@ class ReceiptsView(View):
         s = e.state
         rid, seq = str(s["registration_id"]), int(s["seq"])
         # Always write (the cache may outlive a rolled-back page); the first one stays.
-        tx.x(f"INSERT INTO {self.t['view_receipt_registrations']} VALUES (?, ?) "
-             "ON CONFLICT DO NOTHING", (rid, e.position))
+        tx.x(
+            f"INSERT INTO {self.t['view_receipt_registrations']} VALUES (?, ?) "
+            "ON CONFLICT DO NOTHING",
+            (rid, e.position),
+        )
         reg = self._reg_no(tx, rid)
         assert reg is not None
         tx.x(
@@ -229,9 +234,7 @@ class ReceiptsView(View):
             "synced_at BIGINT, position BIGINT) ON COMMIT DELETE ROWS"
         )
         conn.execute(f"TRUNCATE {STAGE}")
-        with conn.cursor() as cur, cur.copy(
-            f"COPY {STAGE} FROM STDIN (FORMAT BINARY)"
-        ) as copy:
+        with conn.cursor() as cur, cur.copy(f"COPY {STAGE} FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(["int8", "int8", "int8", "text", "text", "text", "int8", "int8"])
             write = copy.write_row
             for row in rows:
@@ -247,9 +250,16 @@ class ReceiptsView(View):
         )
         return int(row[0]) if row and row[0] is not None else 0
 
-    def _recompute(self, tx: Tx, rid: str, reg: int, source: str,
-                   source_params: Sequence[Any], where: str = "1 = 1",
-                   where_params: Sequence[Any] = ()) -> None:
+    def _recompute(
+        self,
+        tx: Tx,
+        rid: str,
+        reg: int,
+        source: str,
+        source_params: Sequence[Any],
+        where: str = "1 = 1",
+        where_params: Sequence[Any] = (),
+    ) -> None:
         """Upsert the newest non-removed record (alias sr) of every key that `source` and
         `where` select."""
         rs = self.t["view_receipt_sessions"]
@@ -274,10 +284,13 @@ class ReceiptsView(View):
             "AND sr.key = k.key AND k.sess_no = ?"
         )
 
-    def _effect(self, tx: Tx, e: Event, unsynced: int | None, restored: int | None,
-                skipped: int | None) -> None:
-        tx.x(f"INSERT INTO {self.t['view_receipt_effects']} VALUES (?, ?, ?, ?)",
-             (e.position, unsynced, restored, skipped))
+    def _effect(
+        self, tx: Tx, e: Event, unsynced: int | None, restored: int | None, skipped: int | None
+    ) -> None:
+        tx.x(
+            f"INSERT INTO {self.t['view_receipt_effects']} VALUES (?, ?, ?, ?)",
+            (e.position, unsynced, restored, skipped),
+        )
 
     def _set_deleted(self, tx: Tx, e: Event, deleted: int) -> tuple[str, int, int]:
         reg, sess, _ = self._session(tx, e.originator_id)
@@ -331,30 +344,40 @@ class ReceiptsView(View):
         tx.x(f"DELETE FROM {resets} WHERE registration_id = ? AND chain = ?", (rid, chain))
         tx.x(f"INSERT INTO {resets} VALUES (?, ?, ?, 1)", (rid, chain, cutoff))
         reg = self._reg_no(tx, rid)
-        unsynced = 0 if reg is None else tx.x(
-            f"DELETE FROM {self.t['view_receipts']} WHERE reg_no = ? AND seq <= ?",
-            (reg, cutoff),
+        unsynced = (
+            0
+            if reg is None
+            else tx.x(
+                f"DELETE FROM {self.t['view_receipts']} WHERE reg_no = ? AND seq <= ?",
+                (reg, cutoff),
+            )
         )
         self._effect(tx, e, unsynced, None, None)
 
     def _reset_undone(self, tx: Tx, e: Event) -> None:
         rid, chain = e.originator_id, e.state["chain"]
         resets = self.t["view_receipt_resets"]
-        row = tx.one(f"SELECT cutoff FROM {resets} WHERE registration_id = ? AND chain = ?",
-                     (rid, chain))
+        row = tx.one(
+            f"SELECT cutoff FROM {resets} WHERE registration_id = ? AND chain = ?", (rid, chain)
+        )
         top = int(row[0]) if row else 0
-        tx.x(f"UPDATE {resets} SET active = 0 WHERE registration_id = ? AND chain = ?",
-             (rid, chain))
+        tx.x(
+            f"UPDATE {resets} SET active = 0 WHERE registration_id = ? AND chain = ?", (rid, chain)
+        )
         reg = self._reg_no(tx, rid)
         if reg is None:
             self._effect(tx, e, None, 0, 0)
             return
         low = self._cutoff(tx, rid)
-        sr, rs, r = (self.t["view_session_records"], self.t["view_receipt_sessions"],
-                     self.t["view_receipts"])
+        sr, rs, r = (
+            self.t["view_session_records"],
+            self.t["view_receipt_sessions"],
+            self.t["view_receipts"],
+        )
         self._recompute(tx, rid, reg, f"{sr} sr", (), "sr.seq <= ?", (top,))
-        found = tx.one(f"SELECT COUNT(*) FROM {r} WHERE reg_no = ? AND seq > ? AND seq <= ?",
-                       (reg, low, top))
+        found = tx.one(
+            f"SELECT COUNT(*) FROM {r} WHERE reg_no = ? AND seq > ? AND seq <= ?", (reg, low, top)
+        )
         restored = int(found[0]) if found else 0
         keys = tx.one(
             f"SELECT COUNT(*) FROM (SELECT DISTINCT sr.entity_type, sr.key FROM {sr} sr "

@@ -39,8 +39,16 @@ class RegistrationsView(View):
             if e.kind == "Registration.Registered":
                 tx.x(
                     f"INSERT INTO {regs} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (e.originator_id, s["product"], s["file_id"], s["name"],
-                     s["sync_interval_minutes"], s["stuck_after_minutes"], e.at, e.at),
+                    (
+                        e.originator_id,
+                        s["product"],
+                        s["file_id"],
+                        s["name"],
+                        s["sync_interval_minutes"],
+                        s["stuck_after_minutes"],
+                        e.at,
+                        e.at,
+                    ),
                 )
                 continue
             tx.x(f"UPDATE {regs} SET last_event_at = ? WHERE id = ?", (e.at, e.originator_id))

@@ -47,10 +47,18 @@ class SessionsView(View):
                 tx.x(
                     f"INSERT INTO {t} VALUES (?, ?, ?, ?, ?, 'in_progress', ?, NULL, 0, 0, ?, ?, "
                     "?, ?, NULL, NULL, NULL, 0)",
-                    (e.originator_id, s["registration_id"], s["session_id"], s["seq"],
-                     s["sync_type"], e.at, s.get("worker") or "",
-                     orjson.dumps(s.get("entity_types") or []).decode(), s.get("request_id"),
-                     e.at),
+                    (
+                        e.originator_id,
+                        s["registration_id"],
+                        s["session_id"],
+                        s["seq"],
+                        s["sync_type"],
+                        e.at,
+                        s.get("worker") or "",
+                        orjson.dumps(s.get("entity_types") or []).decode(),
+                        s.get("request_id"),
+                        e.at,
+                    ),
                 )
             elif k == "Session.RecordsSynced":
                 tx.x(
@@ -66,8 +74,14 @@ class SessionsView(View):
                 )
                 tx.x(
                     f"INSERT INTO {self.t['view_session_errors']} VALUES (?, ?, ?, ?, ?, ?)",
-                    (e.originator_id, e.position, s["message"], s.get("entity_type"),
-                     s.get("key"), e.at),
+                    (
+                        e.originator_id,
+                        e.position,
+                        s["message"],
+                        s.get("entity_type"),
+                        s.get("key"),
+                        e.at,
+                    ),
                 )
             elif k in ("Session.Completed", "Session.Failed"):
                 status = "completed" if k == "Session.Completed" else "failed"
@@ -78,30 +92,38 @@ class SessionsView(View):
                 )
             elif k == "Session.Deleted":
                 deleted = {
-                    "by": e.actor, "at": e.at, "reason": s["reason"], "ticket": s.get("ticket"),
-                    "override": bool(s.get("override")), "position": e.position,
+                    "by": e.actor,
+                    "at": e.at,
+                    "reason": s["reason"],
+                    "ticket": s.get("ticket"),
+                    "override": bool(s.get("override")),
+                    "position": e.position,
                 }
                 tx.x(
                     f"UPDATE {t} SET deleted = ?, is_deleted = 1 WHERE agg_id = ?",
                     (orjson.dumps(deleted).decode(), e.originator_id),
                 )
             elif k == "Session.Restored":
-                restored = {"by": e.actor, "at": e.at, "reason": s["reason"],
-                            "position": e.position}
+                restored = {
+                    "by": e.actor,
+                    "at": e.at,
+                    "reason": s["reason"],
+                    "position": e.position,
+                }
                 tx.x(
-                    f"UPDATE {t} SET deleted = NULL, is_deleted = 0, restored = ? "
-                    "WHERE agg_id = ?",
+                    f"UPDATE {t} SET deleted = NULL, is_deleted = 0, restored = ? WHERE agg_id = ?",
                     (orjson.dumps(restored).decode(), e.originator_id),
                 )
             elif k == "Registration.RegistrationReset":
                 chain = s.get("chain") or str(e.version)
                 resets = self.t["view_session_resets"]
-                tx.x(f"DELETE FROM {resets} WHERE registration_id = ? AND chain = ?",
-                     (e.originator_id, chain))
+                tx.x(
+                    f"DELETE FROM {resets} WHERE registration_id = ? AND chain = ?",
+                    (e.originator_id, chain),
+                )
                 tx.x(
                     f"INSERT INTO {resets} VALUES (?, ?, ?, 1, ?, ?, ?, ?)",
-                    (e.originator_id, chain, s["cutoff"], e.position, e.actor, e.at,
-                     s["reason"]),
+                    (e.originator_id, chain, s["cutoff"], e.position, e.actor, e.at, s["reason"]),
                 )
             elif k == "Registration.ResetUndone":
                 tx.x(

@@ -34,8 +34,9 @@ class Api:
 
     # --- shortcuts ----------------------------------------------------------------------
 
-    def register(self, product: str = "accountlink-quickbooks", file_id: str = "acme.qbw",
-                 **extra: Any) -> dict[str, Any]:
+    def register(
+        self, product: str = "accountlink-quickbooks", file_id: str = "acme.qbw", **extra: Any
+    ) -> dict[str, Any]:
         r = self.post("/v1/registrations", json={"product": product, "file_id": file_id, **extra})
         assert r.status_code in (200, 201), r.text
         return r.json()  # type: ignore[no-any-return]
@@ -45,8 +46,9 @@ class Api:
         assert r.status_code in (200, 201), r.text
         return r.json()  # type: ignore[no-any-return]
 
-    def records(self, rid: str, sid: str, records: list[tuple[str, str, str]],
-                **extra: Any) -> dict[str, Any]:
+    def records(
+        self, rid: str, sid: str, records: list[tuple[str, str, str]], **extra: Any
+    ) -> dict[str, Any]:
         body = {"records": [{"entity_type": e, "key": k, "digest": d} for e, k, d in records]}
         r = self.post(f"/v1/registrations/{rid}/sessions/{sid}/records", json={**body, **extra})
         assert r.status_code == 200, r.text

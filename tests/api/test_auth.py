@@ -41,10 +41,14 @@ def test_roles(api: Api) -> None:
     sid = api.start(rid)["id"]
     base = f"/v1/registrations/{rid}"
     # auditor changes nothing
-    assert_error(api.post("/v1/registrations", role="auditor",
-                          json={"product": "p", "file_id": "f"}), 403, "forbidden")
-    assert_error(api.post(f"{base}/sessions", role="auditor", json={"sync_type": "time"}),
-                 403, "forbidden")
+    assert_error(
+        api.post("/v1/registrations", role="auditor", json={"product": "p", "file_id": "f"}),
+        403,
+        "forbidden",
+    )
+    assert_error(
+        api.post(f"{base}/sessions", role="auditor", json={"sync_type": "time"}), 403, "forbidden"
+    )
     # worker can never delete, reset, undo or request syncs
     for path, body in (
         (f"{base}/sessions/{sid}/delete", {"reason": "stuck"}),

@@ -16,8 +16,7 @@ def _base(api: Api) -> tuple[str, str, str]:
 
 
 def _raw(api: Api, path: str, content: bytes, **headers: str) -> Any:
-    return api.client.post(path, content=content,
-                           headers={**api.headers("worker"), **headers})
+    return api.client.post(path, content=content, headers={**api.headers("worker"), **headers})
 
 
 def test_refusals_carry_the_pydantic_error_bodies(api: Api) -> None:
@@ -38,14 +37,21 @@ def test_refusals_carry_the_pydantic_error_bodies(api: Api) -> None:
     for body, field in cases:
         error = assert_error(api.post(path, json=body), 422, "validation_error")
         assert error["details"]["field"] == field, (body, error)
-    bad_json = assert_error(_raw(api, path, b'{"records": [', **{"content-type":
-                                                                  "application/json"}),
-                            422, "validation_error")
+    bad_json = assert_error(
+        _raw(api, path, b'{"records": [', **{"content-type": "application/json"}),
+        422,
+        "validation_error",
+    )
     assert "not valid JSON" in bad_json["message"]
-    surrogate = _raw(api, path, b'{"records": [{"entity_type": "T", "key": "\\ud800", '
-                                b'"digest": "d"}]}', **{"content-type": "application/json"})
+    surrogate = _raw(
+        api,
+        path,
+        b'{"records": [{"entity_type": "T", "key": "\\ud800", "digest": "d"}]}',
+        **{"content-type": "application/json"},
+    )
     assert assert_error(surrogate, 422, "validation_error")["details"]["field"] == (
-        "records[0].key")
+        "records[0].key"
+    )
     assert_error(_raw(api, path, b""), 422, "validation_error")
     # nothing was recorded by any refusal above
     one = api.read(f"/v1/registrations/{rid}/sessions/{sid}", api.start(rid, "custom")["position"])
@@ -54,8 +60,11 @@ def test_refusals_carry_the_pydantic_error_bodies(api: Api) -> None:
 
 def test_extra_fields_are_ignored_and_batch_id_deduplicates(api: Api) -> None:
     rid, sid, path = _base(api)
-    body = {"records": [{**REC, "note": "x"}, {**REC, "key": "k2"}], "batch_id": "b-1",
-            "comment": "ignored"}
+    body = {
+        "records": [{**REC, "note": "x"}, {**REC, "key": "k2"}],
+        "batch_id": "b-1",
+        "comment": "ignored",
+    }
     first = api.post(path, json=body)
     assert first.status_code == 200, first.text
     assert first.json()["accepted"] == 2 and first.json()["records_synced"] == 2

@@ -29,17 +29,18 @@ def running_app() -> Iterator[None]:
     with TestClient(APP) as client:
         # something real to find, so not every generated id is a 404
         headers = {"Authorization": f"Bearer {TOKEN['support']}"}
-        reg = client.post("/v1/registrations", headers=headers,
-                          json={"product": "p", "file_id": "f"}).json()
-        client.post(f"/v1/registrations/{reg['id']}/sessions", headers=headers,
-                    json={"sync_type": "time"})
+        reg = client.post(
+            "/v1/registrations", headers=headers, json={"product": "p", "file_id": "f"}
+        ).json()
+        client.post(
+            f"/v1/registrations/{reg['id']}/sessions", headers=headers, json={"sync_type": "time"}
+        )
         yield
     shutil.rmtree(_DIR, ignore_errors=True)
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=list(HealthCheck))
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_server_errors(case: Any) -> None:
     response = case.call(headers={"Authorization": f"Bearer {TOKEN['support']}"})
     if response.status_code >= 400:

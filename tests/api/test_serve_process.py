@@ -24,8 +24,7 @@ def free_port() -> int:
 
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN), *args], env=env, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run([str(BIN), *args], env=env, capture_output=True, text=True, timeout=60)
 
 
 @pytest.fixture
@@ -37,8 +36,13 @@ def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
         assert done.returncode == 0, done.stderr
         tokens[role] = done.stdout.strip().splitlines()[-1]
     port = free_port()
-    proc = subprocess.Popen([str(BIN), "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=tmp_path)
+    proc = subprocess.Popen(
+        [str(BIN), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -63,23 +67,38 @@ def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
 
 def test_stuck_session_procedure_over_http(server: tuple[str, dict[str, str]]) -> None:
     url, tokens = server
-    agent = httpx.Client(base_url=url, timeout=30,
-                         headers={"Authorization": f"Bearer {tokens['worker']}"})
-    admin = httpx.Client(base_url=url, timeout=30,
-                         headers={"Authorization": f"Bearer {tokens['support']}"})
+    agent = httpx.Client(
+        base_url=url, timeout=30, headers={"Authorization": f"Bearer {tokens['worker']}"}
+    )
+    admin = httpx.Client(
+        base_url=url, timeout=30, headers={"Authorization": f"Bearer {tokens['support']}"}
+    )
 
     def ok(r: httpx.Response, status: int = 200) -> Any:
         assert r.status_code == status, r.text
         return r.json()
 
     # The connector registers its file and syncs; one session dies mid-way.
-    reg = ok(agent.post("/v1/registrations", json={
-        "product": "accountlink-quickbooks", "file_id": r"C:\Books\acme.qbw"}), 201)
+    reg = ok(
+        agent.post(
+            "/v1/registrations",
+            json={"product": "accountlink-quickbooks", "file_id": r"C:\Books\acme.qbw"},
+        ),
+        201,
+    )
     rid = reg["id"]
     base = f"/v1/registrations/{rid}/sessions"
     first = ok(agent.post(base, json={"sync_type": "time", "worker": "ACME-PC01"}), 201)
-    ok(agent.post(f"{base}/{first['id']}/records", json={"records": [
-        {"entity_type": "Timesheet", "key": f"T-{i}", "digest": "d"} for i in range(10)]}))
+    ok(
+        agent.post(
+            f"{base}/{first['id']}/records",
+            json={
+                "records": [
+                    {"entity_type": "Timesheet", "key": f"T-{i}", "digest": "d"} for i in range(10)
+                ]
+            },
+        )
+    )
     ok(agent.post(f"{base}/{first['id']}/complete", json={}))
     stuck = ok(agent.post(base, json={"sync_type": "time", "worker": "ACME-PC01"}), 201)
     blocked = agent.post(base, json={"sync_type": "time"})
@@ -101,8 +120,9 @@ def test_stuck_session_procedure_over_http(server: tuple[str, dict[str, str]]) -
     # Step 6: delete it (a dry run first), then the agent syncs again.
     dry = ok(admin.post(f"{base}/{stuck['id']}/delete", json={"reason": "stuck", "dry_run": True}))
     assert dry["deleted"] is False and dry["would_unsync"] == 0
-    deleted = ok(admin.post(f"{base}/{stuck['id']}/delete",
-                            json={"reason": "stuck session, KB step 6"}))
+    deleted = ok(
+        admin.post(f"{base}/{stuck['id']}/delete", json={"reason": "stuck session, KB step 6"})
+    )
     assert deleted == {"deleted": True, "unsynced": 0, "position": deleted["position"]}
     again = ok(agent.post(base, json={"sync_type": "time", "worker": "ACME-PC01"}), 201)
     ok(agent.post(f"{base}/{again['id']}/complete", json={}))
@@ -111,18 +131,28 @@ def test_stuck_session_procedure_over_http(server: tuple[str, dict[str, str]]) -
     refused = admin.post(f"{base}/{first['id']}/delete", json={"reason": "oops"})
     assert refused.status_code == 409
     assert refused.json()["error"]["code"] == "unsafe_deletion"
-    mistake = ok(admin.post(f"{base}/{first['id']}/delete", json={
-        "reason": "oops", "override": True, "ticket": "JX-1234"}))
+    mistake = ok(
+        admin.post(
+            f"{base}/{first['id']}/delete",
+            json={"reason": "oops", "override": True, "ticket": "JX-1234"},
+        )
+    )
     assert mistake["unsynced"] == 10
-    receipts = ok(admin.get(f"/v1/registrations/{rid}/receipts",
-                            params={"min_position": mistake["position"]}))
+    receipts = ok(
+        admin.get(f"/v1/registrations/{rid}/receipts", params={"min_position": mistake["position"]})
+    )
     assert receipts["items"] == []
-    audit = ok(admin.get("/v1/audit", params={"registration_id": rid,
-                                               "min_position": mistake["position"]}))
+    audit = ok(
+        admin.get("/v1/audit", params={"registration_id": rid, "min_position": mistake["position"]})
+    )
     entry = next(e for e in audit["items"] if e["session_id"] == first["id"])
-    undone = ok(admin.post(f"/v1/audit/{entry['position']}/undo",
-                           json={"reason": "deleted the wrong session"}))
+    undone = ok(
+        admin.post(
+            f"/v1/audit/{entry['position']}/undo", json={"reason": "deleted the wrong session"}
+        )
+    )
     assert undone["receipts_restored"] == 10
-    receipts = ok(admin.get(f"/v1/registrations/{rid}/receipts",
-                            params={"min_position": undone["position"]}))
+    receipts = ok(
+        admin.get(f"/v1/registrations/{rid}/receipts", params={"min_position": undone["position"]})
+    )
     assert len(receipts["items"]) == 10

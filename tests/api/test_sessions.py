@@ -11,8 +11,15 @@ def test_session_lifecycle(api: Api) -> None:
     rid = api.register()["id"]
     base = f"/v1/registrations/{rid}/sessions"
     sid = str(uuid.uuid4())
-    r = api.post(base, json={"session_id": sid, "sync_type": "time", "worker": "ACME-PC01",
-                             "entity_types": ["Timesheet"]})
+    r = api.post(
+        base,
+        json={
+            "session_id": sid,
+            "sync_type": "time",
+            "worker": "ACME-PC01",
+            "entity_types": ["Timesheet"],
+        },
+    )
     assert r.status_code == 201, r.text
     started = r.json()
     assert started["id"] == sid and started["status"] == "in_progress"
@@ -33,41 +40,59 @@ def test_session_lifecycle(api: Api) -> None:
     dup = api.records(rid, sid, batch[:2] + [("Timesheet", "T-9", "d9")])
     assert (dup["accepted"], dup["duplicates"], dup["records_synced"]) == (1, 2, 6)
 
-    r = api.post(f"{base}/{sid}/errors", json={"message": "Customer not found",
-                                                "entity_type": "Timesheet", "key": "T-3"})
+    r = api.post(
+        f"{base}/{sid}/errors",
+        json={"message": "Customer not found", "entity_type": "Timesheet", "key": "T-3"},
+    )
     assert r.status_code == 201, r.text
     assert r.json()["position"] > dup["position"]
     done = api.complete(rid, sid)
     assert done["status"] == "completed"
     assert api.complete(rid, sid)["status"] == "completed"  # a retry changes nothing
     error = assert_error(
-        api.post(f"{base}/{sid}/records",
-                 json={"records": [{"entity_type": "T", "key": "k", "digest": "d"}]}),
-        409, "session_not_in_progress",
+        api.post(
+            f"{base}/{sid}/records",
+            json={"records": [{"entity_type": "T", "key": "k", "digest": "d"}]},
+        ),
+        409,
+        "session_not_in_progress",
     )
     assert error["details"]["session_id"] == sid
-    assert_error(api.post(f"{base}/{sid}/errors", json={"message": "late"}), 409,
-                 "session_not_in_progress")
-    assert_error(api.post(f"{base}/{sid}/fail", json={"reason": "x"}), 409,
-                 "session_not_in_progress")
+    assert_error(
+        api.post(f"{base}/{sid}/errors", json={"message": "late"}), 409, "session_not_in_progress"
+    )
+    assert_error(
+        api.post(f"{base}/{sid}/fail", json={"reason": "x"}), 409, "session_not_in_progress"
+    )
     failed = api.post(f"{base}/{other['id']}/fail", json={"reason": "Connection lost"})
     assert failed.status_code == 200 and failed.json()["status"] == "failed"
 
     position = failed.json()["position"]
     listed = api.read(base, position)
     assert [s["id"] for s in listed["items"]] == [other["id"], sid]
-    for field in ("id", "sync_type", "status", "started_at", "ended_at", "records_synced",
-                  "error_count", "worker", "stuck", "deleted"):
+    for field in (
+        "id",
+        "sync_type",
+        "status",
+        "started_at",
+        "ended_at",
+        "records_synced",
+        "error_count",
+        "worker",
+        "stuck",
+        "deleted",
+    ):
         assert field in listed["items"][0]
     one = api.read(f"{base}/{sid}", position, role="auditor")
     assert one["records_synced"] == 6 and one["error_count"] == 1
     assert one["errors"][0]["message"] == "Customer not found"
-    assert one["deletion_check"] == {"safe": False,
-                                     "failed_checks": ["has_records", "not_in_progress"]}
+    assert one["deletion_check"] == {
+        "safe": False,
+        "failed_checks": ["has_records", "not_in_progress"],
+    }
     recs = api.read(f"{base}/{sid}/records", position, limit=4)
     assert len(recs["items"]) == 4 and recs["next_cursor"]
-    assert set(recs["items"][0]) >= {"entity_type", "key", "digest", "synced_at",
-                                     "receipt_current"}
+    assert set(recs["items"][0]) >= {"entity_type", "key", "digest", "synced_at", "receipt_current"}
     more = api.read(f"{base}/{sid}/records", position, limit=4, cursor=recs["next_cursor"])
     assert len(more["items"]) == 2
 
@@ -77,11 +102,14 @@ def test_session_validation(api: Api) -> None:
     base = f"/v1/registrations/{rid}/sessions"
     assert_error(api.post(base, json={}), 422, "validation_error")
     assert_error(api.post(base, json={"sync_type": "x" * 129}), 422, "validation_error")
-    assert_error(api.post(base, json={"sync_type": "time", "session_id": "nope"}), 422,
-                 "validation_error")
-    error = assert_error(api.post(base, json={"sync_type": "time",
-                                              "request_id": str(uuid.uuid4())}),
-                         422, "validation_error")
+    assert_error(
+        api.post(base, json={"sync_type": "time", "session_id": "nope"}), 422, "validation_error"
+    )
+    error = assert_error(
+        api.post(base, json={"sync_type": "time", "request_id": str(uuid.uuid4())}),
+        422,
+        "validation_error",
+    )
     assert error["details"]["field"] == "request_id"
     sid = api.start(rid)["id"]
     rec = f"{base}/{sid}/records"
@@ -93,13 +121,16 @@ def test_session_validation(api: Api) -> None:
     assert error["details"]["errors"][0]["max_length"] == 10_000
     error = assert_error(
         api.post(rec, json={"records": [{"entity_type": "T", "key": "k" * 513, "digest": "d"}]}),
-        422, "validation_error",
+        422,
+        "validation_error",
     )
     assert error["details"]["field"] == "records[0].key"
     assert error["details"]["errors"][0]["max_length"] == 512
-    assert_error(api.post(rec, json={"records": [{"entity_type": "T", "key": "k",
-                                                  "digest": "d" * 129}]}),
-                 422, "validation_error")
+    assert_error(
+        api.post(rec, json={"records": [{"entity_type": "T", "key": "k", "digest": "d" * 129}]}),
+        422,
+        "validation_error",
+    )
     assert_error(api.post(f"{base}/{sid}/fail", json={}), 422, "validation_error")
     assert_error(api.post(f"{base}/{uuid.uuid4()}/complete", json={}), 404, "not_found")
     assert_error(api.get(f"{base}/{uuid.uuid4()}"), 404, "not_found")

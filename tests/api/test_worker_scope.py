@@ -42,28 +42,40 @@ def test_worker_reads_and_writes_only_its_registrations(api: Api) -> None:
 
     base = f"/v1/registrations/{mine['id']}"
     # every read and write of a registration it doesn't hold: 404, same as an unknown one
-    for path in ("", "/sessions", f"/sessions/{sid}", f"/sessions/{sid}/records", "/receipts",
-                 "/sync-requests"):
+    for path in (
+        "",
+        "/sessions",
+        f"/sessions/{sid}",
+        f"/sessions/{sid}/records",
+        "/receipts",
+        "/sync-requests",
+    ):
         error = assert_error(api.get(base + path, role=other), 404, "not_found")
         assert error["details"]["registration_id"] == mine["id"]
         assert api.get(base + path, params={"min_position": position}).status_code == 200
     for path, body in (
         ("/sessions", {"sync_type": "custom"}),
-        (f"/sessions/{sid}/records",
-         {"records": [{"entity_type": "T", "key": "k", "digest": "d"}]}),
+        (
+            f"/sessions/{sid}/records",
+            {"records": [{"entity_type": "T", "key": "k", "digest": "d"}]},
+        ),
         (f"/sessions/{sid}/errors", {"message": "boom"}),
         (f"/sessions/{sid}/fail", {"reason": "not mine"}),
         (f"/sessions/{sid}/complete", {}),
         ("/receipts/diff", {"records": [{"entity_type": "T", "key": "k", "digest": "d"}]}),
     ):
         assert_error(api.post(base + path, role=other, json=body), 404, "not_found")
-    unknown = assert_error(api.get(f"/v1/registrations/{uuid.uuid4()}", role=other),
-                           404, "not_found")
+    unknown = assert_error(
+        api.get(f"/v1/registrations/{uuid.uuid4()}", role=other), 404, "not_found"
+    )
     held_elsewhere = assert_error(api.get(base, role=other), 404, "not_found")
     assert unknown["message"].split(" id ")[0] == held_elsewhere["message"].split(" id ")[0]
     # support-only actions stay 403 for any worker (the role is checked first)
-    assert_error(api.post(f"{base}/sessions/{sid}/delete", role=other, json={"reason": "x"}),
-                 403, "forbidden")
+    assert_error(
+        api.post(f"{base}/sessions/{sid}/delete", role=other, json={"reason": "x"}),
+        403,
+        "forbidden",
+    )
     # nothing the refused writes tried was recorded
     session = api.read(f"{base}/sessions/{sid}", position)
     assert session["status"] == "in_progress" and session["records_synced"] == 1
@@ -82,8 +94,9 @@ def test_registering_again_claims_the_registration(api: Api) -> None:
     other = _worker(api, "agent-c")
     reg = api.register("cch-oneclick", "central")
     assert_error(api.get(f"/v1/registrations/{reg['id']}", role=other), 404, "not_found")
-    again = api.post("/v1/registrations", role=other,
-                     json={"product": "cch-oneclick", "file_id": "central"})
+    again = api.post(
+        "/v1/registrations", role=other, json={"product": "cch-oneclick", "file_id": "central"}
+    )
     assert again.status_code == 200 and again.json()["id"] == reg["id"]
     assert api.get(f"/v1/registrations/{reg['id']}", role=other).status_code == 200
     assert api.get(f"/v1/registrations/{reg['id']}").status_code == 200  # still the first's
@@ -108,8 +121,10 @@ def test_worker_list_filters_and_pages(api: Api) -> None:
     assert {item["id"] for item in everything["items"]} == {*ids, oneclick["id"]}
     assert all("status" not in item for item in everything["items"])
     # the same order as anyone's list: last_updated desc
-    support_order = [i["id"] for i in api.read("/v1/registrations", position, role="support",
-                                                limit=1000)["items"]]
+    support_order = [
+        i["id"]
+        for i in api.read("/v1/registrations", position, role="support", limit=1000)["items"]
+    ]
     assert [i["id"] for i in everything["items"]] == [
         rid for rid in support_order if rid in {*ids, oneclick["id"]}
     ]
@@ -127,8 +142,9 @@ def test_worker_list_filters_and_pages(api: Api) -> None:
     assert seen == [i["id"] for i in everything["items"]]
     assert set(_items(api, "worker", position, product="accountlink-quickbooks")) == set(ids)
     assert _items(api, "worker", position, file_id="central") == [oneclick["id"]]
-    assert_error(api.get("/v1/registrations", params={"cursor": "not-a-cursor"}), 422,
-                 "validation_error")
+    assert_error(
+        api.get("/v1/registrations", params={"cursor": "not-a-cursor"}), 422, "validation_error"
+    )
 
 
 def test_a_rotated_worker_token_keeps_its_registrations(api: Api) -> None:

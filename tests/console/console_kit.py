@@ -59,11 +59,17 @@ def seed(ledger: Ledger) -> Seeded:
     product, file_id, name = ONECLICK
     oid = ledger.register(worker, product=product, file_id=file_id, name=name).registration_id
     full = ledger.start_session(
-        worker, oid, sync_type="full", session_id=sid("oc-full"), worker="CENTRAL01",
+        worker,
+        oid,
+        sync_type="full",
+        session_id=sid("oc-full"),
+        worker="CENTRAL01",
         entity_types=["Client List", "Team Security"],
     ).session_id
     ledger.record_batch(
-        worker, oid, full,
+        worker,
+        oid,
+        full,
         [("Client List", f"client-{k}", "x") for k in range(5)]
         + [("Team Security", "team-1", "t")],
     )
@@ -72,8 +78,12 @@ def seed(ledger: Ledger) -> Seeded:
         worker, oid, sync_type="periodic", session_id=sid("oc-periodic"), worker="CENTRAL01"
     ).session_id
     ledger.record_error(
-        worker, oid, failed, message="HMRC credentials rejected: token expired",
-        entity_type="HMRC Credentials List", key="hmrc-3",
+        worker,
+        oid,
+        failed,
+        message="HMRC credentials rejected: token expired",
+        entity_type="HMRC Credentials List",
+        key="hmrc-3",
     )
     ledger.fail_session(worker, oid, failed, reason="Connection to OneClick lost")
     return Seeded(rid, oid, stuck, sid("time-2"), custom, failed)

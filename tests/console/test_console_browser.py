@@ -194,7 +194,8 @@ def test_support_deletes_the_stuck_session_and_starts_over(page: Any, server: Se
     agent = {"Authorization": f"Bearer {server.tokens['worker']}"}
     product, file_id, _ = ACCOUNTLINK
     registered = httpx.post(
-        f"{server.url}/v1/registrations", json={"product": product, "file_id": file_id},
+        f"{server.url}/v1/registrations",
+        json={"product": product, "file_id": file_id},
         headers=agent,
     )
     assert registered.status_code == 200 and registered.json()["id"] == str(s.accountlink)

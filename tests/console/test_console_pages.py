@@ -38,8 +38,9 @@ def test_sign_in_sets_an_httponly_strict_cookie_and_sign_out_clears_it(
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/console" in cookie
     page = console.client.get("/console/registrations")
     assert "sam.support" in page.text
-    r = console.client.post("/console/sign-out", data={"csrf": csrf_of(page.text)},
-                            follow_redirects=False)
+    r = console.client.post(
+        "/console/sign-out", data={"csrf": csrf_of(page.text)}, follow_redirects=False
+    )
     assert r.status_code == 303
     console.client.cookies.clear()
     assert console.client.get("/console/registrations", follow_redirects=False).status_code == 303
@@ -150,10 +151,11 @@ def test_auditor_writes_are_refused_server_side_and_record_nothing(console: Cons
     csrf = csrf_of(console.client.get("/console/registrations").text)
     before = _position(console)
     attempts = [
-        (f"/console/registrations/{s.accountlink}/delete",
-         {"sid": s.stuck, "reason": "x", "csrf": csrf}),
-        (f"/console/registrations/{s.oneclick}/sync-requests",
-         {"kind": "periodic", "csrf": csrf}),
+        (
+            f"/console/registrations/{s.accountlink}/delete",
+            {"sid": s.stuck, "reason": "x", "csrf": csrf},
+        ),
+        (f"/console/registrations/{s.oneclick}/sync-requests", {"kind": "periodic", "csrf": csrf}),
         ("/console/audit/1/undo", {"reason": "x", "csrf": csrf}),
     ]
     for url, data in attempts:
@@ -220,9 +222,7 @@ def test_delete_the_stuck_session(console: Console) -> None:
 def test_unsafe_deletion_needs_override_and_ticket_then_undo(console: Console) -> None:
     s = console.seeded
     console.sign_in("support")
-    confirm = console.client.get(
-        f"/console/registrations/{s.accountlink}/delete?sid={s.completed}"
-    )
+    confirm = console.client.get(f"/console/registrations/{s.accountlink}/delete?sid={s.completed}")
     assert "Not safe to delete" in confirm.text
     assert "4 records will be unsynced" in confirm.text and "TE-0004" in confirm.text
     assert 'name="ticket"' in confirm.text
@@ -238,8 +238,13 @@ def test_unsafe_deletion_needs_override_and_ticket_then_undo(console: Console) -
     assert _position(console) == before
     r = console.client.post(
         url,
-        data={"sid": s.completed, "reason": "resend", "override": "1", "ticket": "SUP-1",
-              "csrf": csrf},
+        data={
+            "sid": s.completed,
+            "reason": "resend",
+            "override": "1",
+            "ticket": "SUP-1",
+            "csrf": csrf,
+        },
     )
     assert r.status_code == 200 and "4 records unsynced" in r.text
 

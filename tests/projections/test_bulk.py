@@ -17,8 +17,7 @@ def _current(models: ReadModels, rid: UUID) -> dict[tuple[str, str], tuple[str, 
     return {(r["entity_type"], r["key"]): (r["digest"], r["session_id"]) for r in items}
 
 
-def test_duplicate_keys_within_one_page(ledger: Ledger, models: ReadModels,
-                                        ctx: Context) -> None:
+def test_duplicate_keys_within_one_page(ledger: Ledger, models: ReadModels, ctx: Context) -> None:
     rid = ledger.register(ctx, product="p", file_id="dups").registration_id
     first = ledger.start_session(ctx, rid, sync_type="periodic").session_id
     # The same key twice in one batch (changed digest), then again in a later batch.
@@ -29,19 +28,29 @@ def test_duplicate_keys_within_one_page(ledger: Ledger, models: ReadModels,
     ledger.record_batch(ctx, rid, second, [["A", "1", "w"], ["B", "2", "b2"]])
     models.run_once()  # one page holds everything
     assert _current(models, rid) == {
-        ("A", "1"): ("w", second), ("B", "2"): ("b2", second), ("A", "3"): ("c", first)}
+        ("A", "1"): ("w", second),
+        ("B", "2"): ("b2", second),
+        ("A", "3"): ("c", first),
+    }
     records = models.session_records(rid, first, limit=10).items
     assert {(r["key"], r["digest"], r["receipt_current"]) for r in records} == {
-        ("1", "z", False), ("2", "b", False), ("3", "c", True)}
+        ("1", "z", False),
+        ("2", "b", False),
+        ("3", "c", True),
+    }
     ledger.delete_session(ctx, rid, second, reason="r", override=True, ticket="T")
     models.run_once()
     assert _current(models, rid) == {
-        ("A", "1"): ("z", first), ("B", "2"): ("b", first), ("A", "3"): ("c", first)}
+        ("A", "1"): ("z", first),
+        ("B", "2"): ("b", first),
+        ("A", "3"): ("c", first),
+    }
     assert models.rebuild().same
 
 
-def test_plain_insert_falls_back_to_upsert(ledger: Ledger, models: ReadModels, ctx: Context,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_plain_insert_falls_back_to_upsert(
+    ledger: Ledger, models: ReadModels, ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Every page tries the plain INSERT (PostgreSQL), so known keys take the fall back.
     monkeypatch.setattr(receipts_view, "PLAIN_MIN_ROWS", 1)
     monkeypatch.setattr(receipts_view, "UPSERT_PAGES", 0)

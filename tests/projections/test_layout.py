@@ -14,21 +14,35 @@ def _indexes(models: ReadModels) -> dict[str, set[tuple[str, ...]]]:
         for view in VIEW_TYPES.values():
             for tb in view.tables:
                 if tx.pg:
-                    rows = tx.q("SELECT indexname FROM pg_indexes WHERE schemaname = "
-                                "current_schema() AND tablename = ?", (tb.name,))
+                    rows = tx.q(
+                        "SELECT indexname FROM pg_indexes WHERE schemaname = "
+                        "current_schema() AND tablename = ?",
+                        (tb.name,),
+                    )
                     names = [str(r[0]) for r in rows if not str(r[0]).endswith("_pkey")]
-                    cols = {tuple(str(c) for c in tx.one(
-                        "SELECT array_agg(a.attname ORDER BY k.n) FROM pg_index i "
-                        "JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, n) ON true "
-                        "JOIN pg_attribute a ON a.attrelid = i.indrelid "
-                        "AND a.attnum = k.attnum WHERE i.indexrelid = ?::regclass",
-                        (n,))[0]) for n in names}  # type: ignore[index]
+                    cols = {
+                        tuple(
+                            str(c)
+                            for c in tx.one(
+                                "SELECT array_agg(a.attname ORDER BY k.n) FROM pg_index i "
+                                "JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, n) ON true "
+                                "JOIN pg_attribute a ON a.attrelid = i.indrelid "
+                                "AND a.attnum = k.attnum WHERE i.indexrelid = ?::regclass",
+                                (n,),
+                            )[0]
+                        )
+                        for n in names
+                    }  # type: ignore[index]
                     assert len(cols) == len(names)
                 else:
-                    rows = tx.q("SELECT name FROM sqlite_master WHERE type = 'index' "
-                                "AND tbl_name = ? AND sql IS NOT NULL", (tb.name,))
-                    cols = {tuple(str(r[2]) for r in tx.q(f"PRAGMA index_info('{n}')"))
-                            for (n,) in rows}
+                    rows = tx.q(
+                        "SELECT name FROM sqlite_master WHERE type = 'index' "
+                        "AND tbl_name = ? AND sql IS NOT NULL",
+                        (tb.name,),
+                    )
+                    cols = {
+                        tuple(str(r[2]) for r in tx.q(f"PRAGMA index_info('{n}')")) for (n,) in rows
+                    }
                     assert len(cols) == len(rows)
                 found[tb.name] = cols
     return found
@@ -67,9 +81,11 @@ def test_older_layout_is_rebuilt(database: Database) -> None:
     models.run_once()
     with models.store.write() as tx:  # what an older version left behind
         tx.x("DROP TABLE view_receipts")
-        tx.x("CREATE TABLE view_receipts (registration_id TEXT NOT NULL, entity_type TEXT, "
-             "key TEXT, digest TEXT, session_id TEXT, seq BIGINT, synced_at BIGINT, "
-             "position BIGINT, PRIMARY KEY (registration_id, entity_type, key))")
+        tx.x(
+            "CREATE TABLE view_receipts (registration_id TEXT NOT NULL, entity_type TEXT, "
+            "key TEXT, digest TEXT, session_id TEXT, seq BIGINT, synced_at BIGINT, "
+            "position BIGINT, PRIMARY KEY (registration_id, entity_type, key))"
+        )
     models.close()
     models = ReadModels(database)
     try:

@@ -47,7 +47,9 @@ models.close()
 def _spawn(database: Database, cap: int, pause: float, stop: str = "") -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-c", RUNNER, database.url, str(cap), str(pause), stop],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
         text=True,
     )
 
@@ -62,8 +64,12 @@ def _write(ledger: Ledger, ctx: Context, rid: UUID, first: int, last: int) -> No
             sid = ledger.start_session(ctx, rid, sync_type="periodic").session_id
         elif not sid:
             sid = ledger.start_session(ctx, rid, sync_type="custom").session_id
-        ledger.record_batch(ctx, rid, sid, [
-            ["A", str((b * PER_BATCH + i) % KEYS), f"{b}"] for i in range(PER_BATCH)])
+        ledger.record_batch(
+            ctx,
+            rid,
+            sid,
+            [["A", str((b * PER_BATCH + i) % KEYS), f"{b}"] for i in range(PER_BATCH)],
+        )
     if sid:
         ledger.complete_session(ctx, rid, sid)
 

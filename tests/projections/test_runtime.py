@@ -22,8 +22,9 @@ def _fill(ledger: Ledger, ctx: Context) -> None:
         ledger.complete_session(ctx, rid, sid)
 
 
-def test_crash_mid_batch_resumes_exactly_once(ledger: Ledger, models: ReadModels,
-                                              ctx: Context) -> None:
+def test_crash_mid_batch_resumes_exactly_once(
+    ledger: Ledger, models: ReadModels, ctx: Context
+) -> None:
     _fill(ledger, ctx)
 
     def crash(tx: Tx) -> None:

@@ -16,8 +16,9 @@ def _register(ledger: Ledger, ctx: Context, file_id: str = "acme.qbw") -> UUID:
     return ledger.register(ctx, product="accountlink", file_id=file_id, name="Acme").registration_id
 
 
-def test_registration_and_session_lifecycle(ledger: Ledger, models: ReadModels,
-                                            ctx: Context) -> None:
+def test_registration_and_session_lifecycle(
+    ledger: Ledger, models: ReadModels, ctx: Context
+) -> None:
     rid = _register(ledger, ctx)
     models.run_once()
     reg = models.get_registration(rid)
@@ -31,8 +32,9 @@ def test_registration_and_session_lifecycle(ledger: Ledger, models: ReadModels,
         f"Next scheduled sync at {next_sync[:10]} {next_sync[11:16]} UTC"
     )
 
-    sid = ledger.start_session(ctx, rid, sync_type="periodic", worker="srv1",
-                               entity_types=["Client List"]).session_id
+    sid = ledger.start_session(
+        ctx, rid, sync_type="periodic", worker="srv1", entity_types=["Client List"]
+    ).session_id
     ledger.record_batch(ctx, rid, sid, [["Client List", "1", "a"], ["Client List", "2", "b"]])
     ledger.record_error(ctx, rid, sid, message="boom", entity_type="Client List", key="3")
     models.run_once()
@@ -75,8 +77,9 @@ def test_registration_and_session_lifecycle(ledger: Ledger, models: ReadModels,
     assert idle is not None and idle["status"]["state"] == "idle"
 
 
-def test_stuck_session(ledger: Ledger, models: ReadModels, ctx: Context,
-                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_stuck_session(
+    ledger: Ledger, models: ReadModels, ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
     rid = _register(ledger, ctx)
     sid = ledger.start_session(ctx, rid, sync_type="time").session_id
     models.run_once()
@@ -107,8 +110,10 @@ def test_deletion_fallback_and_undo(ledger: Ledger, models: ReadModels, ctx: Con
     models.run_once()
     current = {r["key"]: (r["digest"], r["session_id"]) for r in models.receipts(rid).items}
     assert current == {"1": ("d1", old), "2": ("d2", old)}
-    assert models.list_sessions(rid, include_deleted=False, limit=10, cursor=None).items[0][
-        "id"] == old
+    assert (
+        models.list_sessions(rid, include_deleted=False, limit=10, cursor=None).items[0]["id"]
+        == old
+    )
     gone = models.get_session(rid, new)
     assert gone is not None and gone["deleted"] is not None
     assert gone["deleted"]["by"] == "alice" and gone["deleted"]["ticket"] == "T-9"
@@ -155,8 +160,10 @@ def test_reset_and_undo(ledger: Ledger, models: ReadModels, ctx: Context) -> Non
     undo_entry = models.audit_entry(undo.position)
     assert undo_entry is not None and undo_entry["type"] == "reset_undone"
     assert undo_entry["receipts_restored"] == 5
-    assert models.audit(registration_id=rid, after=None, limit=10, cursor=None).items[0][
-        "undone_by"] == undo.position
+    assert (
+        models.audit(registration_id=rid, after=None, limit=10, cursor=None).items[0]["undone_by"]
+        == undo.position
+    )
     # Undo the undo: the reset is back in force.
     again = ledger.undo(ctx, undo.position, reason="it was right")
     models.run_once()
@@ -171,7 +178,8 @@ def test_sync_requests_and_diff(ledger: Ledger, models: ReadModels, ctx: Context
     models.run_once()
     pending = models.sync_requests(rid, status="pending", limit=10, cursor=None).items
     assert [(r["id"], r["kind"], r["requested_by"]) for r in pending] == [
-        (req.request_id, "full", "alice")]
+        (req.request_id, "full", "alice")
+    ]
     sid = ledger.start_session(ctx, rid, sync_type="full", request_id=req.request_id).session_id
     ledger.record_batch(ctx, rid, sid, [["A", str(i), f"d{i}"] for i in range(100)])
     models.run_once()
@@ -195,11 +203,9 @@ def test_registration_list_and_health(ledger: Ledger, models: ReadModels, ctx: C
     models.run_once()
     items = models.list_registrations(product=None, file_id=None, limit=1, cursor=None)
     assert items.items[0]["id"] == str(first)
-    more = models.list_registrations(product=None, file_id=None, limit=1,
-                                     cursor=items.next_cursor)
+    more = models.list_registrations(product=None, file_id=None, limit=1, cursor=items.next_cursor)
     assert more.items[0]["id"] == str(second)
-    only = models.list_registrations(product="accountlink", file_id="b.qbw", limit=10,
-                                     cursor=None)
+    only = models.list_registrations(product="accountlink", file_id="b.qbw", limit=10, cursor=None)
     assert [r["id"] for r in only.items] == [str(second)]
     head = ledger.current_position()
     assert models.position() == head
