@@ -25,7 +25,8 @@ def _indexes(models: ReadModels) -> dict[str, set[tuple[str, ...]]]:
                             str(c)
                             for c in tx.one(
                                 "SELECT array_agg(a.attname ORDER BY k.n) FROM pg_index i "
-                                "JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, n) ON true "
+                                "JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, n) "
+                                "ON true "
                                 "JOIN pg_attribute a ON a.attrelid = i.indrelid "
                                 "AND a.attnum = k.attnum WHERE i.indexrelid = ?::regclass",
                                 (n,),
