@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from api.auth import TokenStore
+from domain.infra.database import Database
 from domain.ledger import Ledger
-from domain.storage import Database
 from projections import ReadModels
 from projections.interface import ReadModelsProtocol
 from replay.chain import ChainFollower

@@ -19,7 +19,7 @@ from eventsourcing.sqlite import (
 )
 from eventsourcing.utils import Environment, EnvType
 
-from domain.storage import sqlite_write_lock
+from domain.infra.locks import sqlite_write_lock
 
 SYNCHRONOUS_ENV = "SYNCLEDGER_SQLITE_SYNCHRONOUS"
 
