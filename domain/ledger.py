@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from eventsourcing.utils import EnvType
 
+from domain.infra.database import Database
 from domain.registration import Registration
 from domain.results import (
     BatchRecorded,
@@ -22,7 +23,6 @@ from domain.results import (
     SyncRequest,
     Undone,
 )
-from domain.storage import Database
 from domain.undo import Undo
 
 __all__ = [
