@@ -8,6 +8,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from fastapi_offline import FastAPIOffline
 
 from api.background import BackgroundWork
 from api.batches import SCHEMA_ONLY_MODELS
@@ -48,7 +50,8 @@ def create_app(
                 background.stop()
             services.tokens.close()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc from assets packaged with fastapi-offline: /docs works offline.
+    app = FastAPIOffline(
         title="syncledger",
         version="0.1.0",
         description=DESCRIPTION,
@@ -60,6 +63,12 @@ def create_app(
     app.state.background = background
     app.add_middleware(CorrelationIdMiddleware)
     install_handlers(app)
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        """A browser pointed at the server lands on the console (the API lives under /v1)."""
+        return RedirectResponse("/console", status_code=307)
+
     for module in (health, registrations, sessions, receipts, sync_requests, events, audit):
         app.include_router(module.router)
     _include_console(app)

@@ -1,7 +1,7 @@
 """The contract between the read models (projections/) and their readers (api/, replay/).
 
 `projections.ReadModels` implements this protocol. Every dict below uses the field names of
-../shared/API.md; times are RFC 3339 UTC strings; ids are strings. List methods return
+docs/api.md; times are RFC 3339 UTC strings; ids are strings. List methods return
 `Page(items, next_cursor)`; `cursor` is an opaque string from a previous page.
 """
 

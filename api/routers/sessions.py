@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Body, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.batches import openapi_body, parse_batch
@@ -36,6 +36,7 @@ from replay.asof import history_as_of as replay_history
 
 router = APIRouter(prefix="/v1/registrations/{rid}/sessions", tags=["sessions"])
 DRY_RUN_RECORDS = 100
+NO_FIELDS = CompleteIn()  # complete takes `{}` (or no body at all)
 
 
 def session_body(services: Services, rid: UUID, sid: str, position: int) -> dict[str, Any]:
@@ -303,6 +304,9 @@ def record_error(
     "/{sid}/complete",
     operation_id="complete_session",
     summary="End a session as completed",
+    # Documented as required so generated clients always send `{}` (the server also takes
+    # an empty request).
+    openapi_extra={"requestBody": {"required": True}},
     response_model_exclude_unset=True,
     response_model=Session,
     responses=errors(*AUTH, 404, (409, "session_not_in_progress: the session already ended"), 413),
@@ -313,7 +317,7 @@ def complete(
     request: Request,
     services: ServicesDep,
     principal: Writer,
-    body: CompleteIn | None = None,
+    body: Annotated[CompleteIn, Body()] = NO_FIELDS,
 ) -> dict[str, Any]:
     position = services.ledger.complete_session(context_for(request, principal), rid, str(sid))
     return session_body(services, rid, str(sid), position)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
@@ -50,7 +50,12 @@ def list_sync_requests(
     rid: UUID,
     services: ServicesDep,
     principal: Reader,
-    status: Annotated[Literal["pending", "fulfilled"] | None, Query()] = None,
+    # A plain string with its values in the pattern: a generated client passes "pending"
+    # (an inline enum would become an awkwardly named class there).
+    status: Annotated[
+        str | None,
+        Query(pattern="^(pending|fulfilled)$", description="pending or fulfilled"),
+    ] = None,
     limit: Limit = 100,
     cursor: Cursor = None,
     min_position: MinPosition = None,
