@@ -109,8 +109,8 @@ def trend(sessions: Sequence[Mapping[str, Any]], now: datetime | None = None) ->
     if len(points) > 1:
         parts.append(f'<polyline class="duration-line" points="{" ".join(points)}"/>')
     for point in points:
-        x, y = point.split(",")
-        parts.append(f'<circle class="duration-dot" cx="{x}" cy="{y}" r="2.5"/>')
+        px, py = point.split(",")
+        parts.append(f'<circle class="duration-dot" cx="{px}" cy="{py}" r="2.5"/>')
     if rows:
         first, last = rows[0].get("started_at"), rows[-1].get("started_at")
         parts.append(
