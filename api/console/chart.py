@@ -43,6 +43,14 @@ def _nice(top: float) -> float:
     return float(10 * magnitude)
 
 
+def _axis_duration(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:g} h"
+    if seconds >= 60:
+        return f"{seconds / 60:g} min"
+    return f"{seconds:g} s"
+
+
 def _failure_streak_start(rows: Sequence[Mapping[str, Any]]) -> str | None:
     """The start of the newest run of consecutive failed syncs (rows oldest first)."""
     start = None
@@ -81,7 +89,7 @@ def trend(sessions: Sequence[Mapping[str, Any]], now: datetime | None = None) ->
         )
         parts.append(
             f'<text class="axis axis-right" x="{LEFT + plot_w + 6}" y="{y + 4:.1f}">'
-            f"{escape(fmt_duration(top_duration * frac))}</text>"
+            f"{escape(_axis_duration(top_duration * frac))}</text>"
         )
     points: list[str] = []
     for i, row in enumerate(rows):

@@ -83,7 +83,7 @@ def list_registrations(
     status: Annotated[
         RegistrationStatus | None,
         Query(
-            description="stuck: has a stuck session; failed: the most recent session of some "
+            description="stuck: has a stuck session; failed: the last ended session of some "
             "sync type failed; in_progress: has a session in progress"
         ),
     ] = None,

@@ -50,11 +50,12 @@ def _item(tx: Tx, row: tuple[Any, ...], now: int) -> Row:
 
 # Registration filters (`status`): which registrations need a look.
 REG_STATUS_FILTERS = ("stuck", "failed", "in_progress")
-# The most recent non-removed session of its sync type (rule 5's "most recent").
-_LATEST_OF_TYPE = (
+# The most recent ended (completed or failed), non-removed session of its sync type: "the
+# last sync of that type", which a stuck or running session behind it does not hide.
+_LATEST_ENDED_OF_TYPE = (
     "s.seq = (SELECT MAX(m.seq) FROM view_sessions m WHERE m.registration_id = s.registration_id "
-    "AND m.sync_type = s.sync_type AND m.is_deleted = 0 AND m.seq > "
-    "COALESCE((SELECT MAX(x.cutoff) FROM view_session_resets x "
+    "AND m.sync_type = s.sync_type AND m.status <> 'in_progress' AND m.is_deleted = 0 "
+    "AND m.seq > COALESCE((SELECT MAX(x.cutoff) FROM view_session_resets x "
     "WHERE x.registration_id = m.registration_id AND x.active = 1), 0))"
 )
 
@@ -75,8 +76,8 @@ def registration_filter(
     ids: Sequence[str] | None = None,
 ) -> tuple[list[str], list[Any]]:
     """WHERE fragments over view_registrations r: exact product/file id, text search `q` in
-    product, file id and name, and `status`: has a stuck session, has a sync type whose most
-    recent session failed, has a session in progress."""
+    product, file id and name, and `status`: has a stuck session, has a sync type whose last
+    ended session failed, has a session in progress."""
     where: list[str] = []
     params: list[Any] = []
     if product is not None:
@@ -102,7 +103,7 @@ def registration_filter(
         params.append(now)
     elif status == "failed":
         where.append(
-            f"EXISTS ({sessions}s.status = 'failed' AND {NOT_REMOVED} AND {_LATEST_OF_TYPE})"
+            f"EXISTS ({sessions}s.status = 'failed' AND {NOT_REMOVED} AND {_LATEST_ENDED_OF_TYPE})"
         )
     elif status == "in_progress":
         where.append(f"EXISTS ({sessions}s.status = 'in_progress' AND {NOT_REMOVED})")
