@@ -24,8 +24,9 @@ def test_the_product_docs_exist() -> None:
 
 
 def test_nothing_tracked_points_outside_the_repository() -> None:
+    outside = ["../" + "shared", "/work/" + "shared"]  # split: this file must not match itself
     found = subprocess.run(
-        ["git", "grep", "-n", "-e", "../shared", "-e", "/work/shared", "--", ".", ":!.ci"],
+        ["git", "grep", "-n", "-e", outside[0], "-e", outside[1], "--", ".", ":!.ci"],
         cwd=ROOT,
         capture_output=True,
         text=True,
