@@ -1,5 +1,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
 STAMP := $(VENV)/.installed
 
 .PHONY: install run test bench lint clean
@@ -13,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/syncledger serve
+	$(VENV)/bin/syncledger serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 $(PYTEST_ARGS)

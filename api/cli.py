@@ -10,7 +10,13 @@ from rich.console import Console
 from rich.table import Table
 
 from api.auth import ROLES, TokenError, TokenStore
-from domain.infra.database import DATABASE_URL_ENV, DEFAULT_DATABASE_URL, Database, DatabaseURLError
+from domain.infra.database import (
+    DATABASE_URL_ENV,
+    DEFAULT_DATABASE_URL,
+    Database,
+    DatabaseURLError,
+    unreachable,
+)
 from replay.cli import app as replay_app
 
 app = typer.Typer(
@@ -55,9 +61,13 @@ def database(ctx: typer.Context) -> Database:
     if isinstance(root.obj, str):
         url = root.obj
     try:
-        return Database.from_url(url or DEFAULT_DATABASE_URL)
+        db = Database.from_url(url or DEFAULT_DATABASE_URL)
     except DatabaseURLError as exc:
         raise fail(str(exc), 2) from None
+    problem = unreachable(db)
+    if problem is not None:
+        raise fail(problem)
+    return db
 
 
 # --- serve -----------------------------------------------------------------------------------
@@ -89,7 +99,12 @@ def serve(
         application = create_app(db, runners=runners)
     except Exception as exc:  # noqa: BLE001 - tell the operator, not a traceback
         raise fail(f"cannot open the database {db.url}: {exc}") from None
-    err.print(f"syncledger: {db.kind} database {db.path or db.dbname}; http://{host}:{port}/docs")
+    base = f"http://{host}:{port}"
+    err.print(
+        f"syncledger: {db.kind} database {db.path or db.dbname}\n"
+        f"  console  {base}/console\n  API docs {base}/docs  (API under {base}/v1)",
+        highlight=False,
+    )
     uvicorn.run(application, host=host, port=port, log_level="info")
 
 
@@ -99,7 +114,9 @@ def serve(
 @tokens_app.command("create")
 def tokens_create(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Who uses the token (recorded as the actor)")],
+    name: Annotated[
+        str, typer.Argument(metavar="NAME", help="Who uses the token (recorded as the actor)")
+    ],
     role: Annotated[str, typer.Option(help=" | ".join(ROLES))],
 ) -> None:
     """Create a token; it is printed once, alone on the last line (only its hash is kept)."""
@@ -132,7 +149,7 @@ def tokens_list(ctx: typer.Context) -> None:
 
 @tokens_app.command("revoke")
 def tokens_revoke(
-    ctx: typer.Context, name: Annotated[str, typer.Argument(help="Token name")]
+    ctx: typer.Context, name: Annotated[str, typer.Argument(metavar="NAME", help="Token name")]
 ) -> None:
     """Revoke a token: it stops working at once."""
     store = TokenStore(database(ctx))
@@ -153,7 +170,16 @@ def projections_run(ctx: typer.Context) -> None:
     """Run the projection runners alone (for PostgreSQL deployments)."""
     from projections.runner import run_forever
 
-    run_forever(database(ctx))
+    db = database(ctx)
+    where = db.path if db.kind == "sqlite" else f"{db.host}:{db.port}/{db.dbname}"
+
+    def announce() -> None:
+        err.print(f"projection runners: following the {db.kind} log at {where}; Ctrl-C to stop")
+
+    try:
+        run_forever(db, ready=announce)
+    finally:
+        err.print("projection runners: stopped")
 
 
 # --- demo ------------------------------------------------------------------------------------

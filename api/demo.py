@@ -11,10 +11,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from domain.infra.database import Database
 from domain.ledger import Ledger
-from domain.values import Context, registration_id
+from domain.values import Context, registration_id, session_aggregate_id
 
-ACCOUNTLINK = ("accountlink-quickbooks", r"C:\Books\acme.qbw", "Acme Ltd (QuickBooks)")
-ONECLICK = ("cch-oneclick", r"\\CENTRAL01\CCH\Central", "Smith & Partners (CCH Central)")
+# Files of their own: the README's walk-throughs register acme.qbw and CCH-Central-PRD, and
+# running them after the demo must not land in the demo's history (or its stuck session).
+ACCOUNTLINK = (
+    "accountlink-quickbooks",
+    r"C:\Books\bakery-demo.qbw",
+    "Bakery Ltd (QuickBooks, demo)",
+)
+ONECLICK = ("cch-oneclick", r"\\CENTRAL01\CCH\Demo", "Smith & Partners (CCH Central, demo)")
 ONECLICK_TYPES = (
     "Employee List",
     "Client List",
@@ -41,15 +47,32 @@ def _sid(*parts: object) -> str:
     return str(uuid5(NAMESPACE_URL, "syncledger-demo/" + "/".join(map(str, parts))))
 
 
+def _refuse_if_filled(ledger: Ledger, database: Database) -> None:
+    """Refuse to run twice, and say what is really there when it is not our history."""
+    for product, file_id, _ in (ACCOUNTLINK, ONECLICK):
+        rid = registration_id(product, file_id)
+        if rid not in ledger.repository:
+            continue
+        first = session_aggregate_id(rid, _sid("al" if product == ACCOUNTLINK[0] else "oc", 0))
+        if first in ledger.repository:
+            raise DemoExists(
+                f"{database.url} already holds the demo history; use a fresh database."
+            )
+        raise DemoExists(
+            f"{database.url} already has a registration for {product} {file_id} that the "
+            "demo did not create; run the demo on a fresh database."
+        )
+
+
 def run_demo(
     database: Database, *, sessions: int = 150, stuck_after: int = 1, console: Console | None = None
 ) -> list[str]:
     ledger = Ledger(database=database)
     rng = random.Random(42)
     agent = Context.system("accountlink-admin")
-    if registration_id(*ACCOUNTLINK[:2]) in ledger.repository:
-        raise DemoExists(f"{database.url} already holds the demo history; use a fresh database.")
+    _refuse_if_filled(ledger, database)
     oneclick_sessions = 24
+    halfway = 0
     total = sessions + 1 + oneclick_sessions + 3
     with Progress(
         TextColumn("{task.description}"),
@@ -90,6 +113,8 @@ def run_demo(
                 records = list({r[:2]: r for r in records}.values())  # rule 12: each once
                 ledger.record_batch(ctx, rid, sid, records, batch_id=f"al-{n}")
             ledger.complete_session(ctx, rid, sid)
+            if n == sessions // 2:
+                halfway = ledger.current_position()  # for the as-of hint below
             progress.advance(task)
         # The stuck one: its agent died right after starting; it blocks further time syncs.
         stuck = ledger.start_session(
@@ -154,4 +179,6 @@ def run_demo(
         f"stuck session {stuck} (time, 0 records; stuck after {stuck_after} min).",
         f"OneClick registration {oid}: {oneclick_sessions} periodic/full syncs over "
         f"{len(ONECLICK_TYPES)} entity types, errors, one failed sync, a pending sync request.",
+        f"Time travel: syncledger replay as-of {rid} --position {halfway} "
+        f"(the Accountlink history after {sessions // 2 + 1} syncs).",
     ]

@@ -74,8 +74,11 @@ class Runner:
             conn.close()
 
 
-def run_forever(database: Database) -> None:
-    """`syncledger projections run`: the runners alone, until SIGINT/SIGTERM."""
+def run_forever(database: Database, ready: Callable[[], None] | None = None) -> None:
+    """`syncledger projections run`: the runners alone, until SIGINT/SIGTERM.
+
+    `ready()` is called once the signals are handled and the runners started (the command
+    line announces itself there, so a stop asked right after the announcement is clean)."""
     from projections.read_models import ReadModels
 
     models = ReadModels(database)
@@ -87,6 +90,8 @@ def run_forever(database: Database) -> None:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     models.start()
+    if ready is not None:
+        ready()
     try:
         done.wait()
     finally:

@@ -19,8 +19,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from domain.infra.database import DATABASE_URL_ENV, DEFAULT_DATABASE_URL, Database, DatabaseURLError
+from domain.infra.database import (
+    DATABASE_URL_ENV,
+    DEFAULT_DATABASE_URL,
+    Database,
+    DatabaseURLError,
+    unreachable,
+)
+from replay import clihelp
 from replay.progress import err, progress_bar
+
+clihelp.install()
 
 app = typer.Typer(
     help="Rebuild, time travel, undo, verify and export the ledger.", no_args_is_help=True
@@ -52,9 +61,13 @@ def _database(ctx: typer.Context) -> Database:
             url = context.obj
         context = context.parent  # type: ignore[assignment]
     try:
-        return Database.from_url(url or os.environ.get(DATABASE_URL_ENV) or DEFAULT_DATABASE_URL)
+        db = Database.from_url(url or os.environ.get(DATABASE_URL_ENV) or DEFAULT_DATABASE_URL)
     except DatabaseURLError as e:
         raise _fail(str(e), 2) from None
+    problem = unreachable(db)
+    if problem is not None:
+        raise _fail(problem)
+    return db
 
 
 @app.command()
@@ -97,13 +110,16 @@ def verify(
         first = f"chain broken at position {where}" if where is not None else "problems found"
         detail = "; ".join(report.problems[:5])
         raise _fail(f"{first}: {detail}")
-    out.print("[green]ok[/]: the chain is intact")
+    # With --json, standard output carries the JSON alone (`… --json | jq .ok`).
+    (err if as_json else out).print("[green]ok[/]: the chain is intact")
 
 
 @app.command()
 def export(
     ctx: typer.Context,
-    out_file: Annotated[Path, typer.Option("--out", help="File to write")],
+    out_file: Annotated[
+        Path, typer.Option("--out", metavar="FILE", help="File to write; - for standard output")
+    ],
     fmt: Annotated[str, typer.Option("--format", help="jsonl or csv")] = "jsonl",
     registration: Annotated[
         str | None, typer.Option(help="Only this registration's events")
@@ -118,13 +134,14 @@ def export(
     database = _database(ctx)
     with progress_bar("export") as progress:
         n = export_events(database, out_file, fmt=fmt, registration_id=rid, progress=progress)
-    out.print(f"wrote {n:,} events to {out_file}", highlight=False)
+    where = "standard output" if str(out_file) == "-" else out_file
+    err.print(f"wrote {n:,} events to {where}", highlight=False)
 
 
 @app.command("as-of")
 def as_of(
     ctx: typer.Context,
-    registration: Annotated[str, typer.Argument(help="Registration id")],
+    registration: Annotated[str, typer.Argument(metavar="REGISTRATION", help="Registration id")],
     at: Annotated[str | None, typer.Option(help="RFC 3339 time (UTC if no zone)")] = None,
     position: Annotated[int | None, typer.Option(help="Global position")] = None,
     include_deleted: Annotated[bool, typer.Option(help="Show removed sessions")] = True,
@@ -181,7 +198,9 @@ def as_of(
 @app.command()
 def undo(
     ctx: typer.Context,
-    position: Annotated[int, typer.Argument(help="Position of a deletion, reset or undo")],
+    position: Annotated[
+        int, typer.Argument(metavar="POSITION", help="Position of a deletion, reset or undo")
+    ],
     reason: Annotated[str, typer.Option(help="Why (recorded in the audit log)")],
     actor: Annotated[str | None, typer.Option(help="Who (default: $USER)")] = None,
 ) -> None:
@@ -208,7 +227,8 @@ def undo(
 def rebuild(
     ctx: typer.Context,
     projections: Annotated[
-        list[str] | None, typer.Argument(help="Projections (default all)")
+        list[str] | None,
+        typer.Argument(metavar="[PROJECTION]...", help="Projections (default all)"),
     ] = None,
 ) -> None:
     """Rebuild read models into a shadow copy, print the differences, swap atomically."""

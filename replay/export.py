@@ -14,9 +14,11 @@ from __future__ import annotations
 import base64
 import csv
 import hashlib
+import sys
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 from uuid import UUID
 
 import orjson
@@ -116,7 +118,13 @@ def export_events(
         raise ValueError(f"format must be jsonl or csv, not {fmt!r}")
     rid = UUID(str(registration_id)) if registration_id is not None else None
     count = 0
-    with open(out_path, "w", newline="", encoding="utf-8") as out:
+    # "-": standard output (`syncledger replay export --out - | jq`).
+    target: AbstractContextManager[TextIO] = (
+        nullcontext(sys.stdout)
+        if str(out_path) == "-"
+        else open(out_path, "w", newline="", encoding="utf-8")
+    )
+    with target as out:
         rows = _rows(database, rid, progress)
         if fmt == "jsonl":
             for row in rows:

@@ -92,3 +92,25 @@ class Database:
                 POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT="30",
             )
         return env
+
+
+def unreachable(database: Database, timeout_s: int = 3) -> str | None:
+    """None when the database answers within `timeout_s`; otherwise one line saying why.
+
+    The command line asks this first, so a wrong host or a stopped server is one clear
+    message in a few seconds instead of a connection pool retrying for half a minute.
+    """
+    if database.kind == "sqlite":
+        folder = Path(database.path).resolve().parent
+        if not folder.is_dir():
+            return f"cannot open the SQLite database {database.path}: {folder} does not exist"
+        return None
+    import psycopg
+
+    try:
+        psycopg.connect(database.conninfo, connect_timeout=max(2, timeout_s)).close()
+    except psycopg.Error as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        where = f"{database.host}:{database.port}/{database.dbname}"
+        return f"cannot reach the PostgreSQL database at {where}: {reason.strip()}"
+    return None
