@@ -13,9 +13,21 @@ from api.background import BackgroundWork
 from api.batches import SCHEMA_ONLY_MODELS
 from api.dependencies import CorrelationIdMiddleware
 from api.errors import install_handlers
+from api.metrics import Metrics, RequestObserver
 from api.responses import ORJSONResponse
-from api.routers import audit, events, health, receipts, registrations, sessions, sync_requests
+from api.routers import (
+    audit,
+    events,
+    health,
+    metrics,
+    receipts,
+    registrations,
+    sessions,
+    sync_requests,
+    webhooks,
+)
 from api.services import build_services
+from api.settings import get_settings
 from domain.storage import Database
 
 log = logging.getLogger("syncledger.api")
@@ -44,7 +56,7 @@ def create_app(
         finally:
             if start_background:
                 background.stop()
-            services.tokens.close()
+            services.close()
 
     app = FastAPI(
         title="syncledger",
@@ -56,9 +68,14 @@ def create_app(
     app.state.services = services
     app.state.background = background
     app.add_middleware(CorrelationIdMiddleware)
+    app.state.metrics = Metrics(services.webhooks, lambda: services.clock())
+    # Outermost: counts every request, including refused ones, and logs it (log_json).
+    app.add_middleware(RequestObserver, metrics=app.state.metrics, log_json=get_settings().log_json)
     install_handlers(app)
     for module in (health, registrations, sessions, receipts, sync_requests, events, audit):
         app.include_router(module.router)
+    app.include_router(webhooks.router)
+    app.include_router(metrics.router)
     _include_console(app)
     _document_schema_only_models(app)
     return app

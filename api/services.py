@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from api.auth import TokenStore
+from api.webhooks.store import WebhookStore
 from domain.ledger import Ledger
+from domain.liveness import system_clock
 from domain.storage import Database
 from projections.interface import ReadModelsProtocol
 
@@ -18,6 +22,21 @@ class Services:
     read_models: ReadModelsProtocol
     tokens: TokenStore
     chain: Any | None = None
+    # Time for time-based rules (stuck, self-healing, approval expiry): tests replace it.
+    clock: Callable[[], datetime] = system_clock
+    _webhooks: WebhookStore | None = field(default=None, repr=False)
+
+    @property
+    def webhooks(self) -> WebhookStore:
+        """Webhook subscriptions and their outbox (tables made on first use)."""
+        if self._webhooks is None:
+            self._webhooks = WebhookStore(self.database)
+        return self._webhooks
+
+    def close(self) -> None:
+        self.tokens.close()
+        if self._webhooks is not None:
+            self._webhooks.close()
 
 
 def build_services(database: Database) -> Services:

@@ -23,6 +23,21 @@ class Settings(BaseSettings):
     # One JSON line per request (correlation id, route, status, duration) on stderr.
     log_json: bool = False
 
+    # --- operations (issue 13) -----------------------------------------------------------
+    # Webhook delivery: each attempt times out after this long, so a slow receiver only
+    # delays its own deliveries (they run in serve's background process, never in ingest).
+    webhook_timeout_seconds: float = 5.0
+    # Retries back off exponentially from the base, capped; a delivery gives up (status
+    # "failed") after webhook_max_attempts attempts.
+    webhook_retry_base_seconds: float = 5.0
+    webhook_retry_cap_seconds: float = 3600.0
+    webhook_max_attempts: int = 15
+    # How often serve's background process looks for webhook messages to send (two cheap
+    # reads when there is nothing to do) ...
+    webhook_poll_seconds: float = 0.2
+    # ... and runs the time-based tasks: stuck flagging, self-healing, approval expiry.
+    housekeeping_interval_seconds: float = 15.0
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

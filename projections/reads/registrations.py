@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain.liveness import stuck_cutoff
 from projections.fmt import clamp, decode_cursor, encode_cursor, iso, now_micros
 from projections.interface import Page, Row
 from projections.reads.receipts import REG_NO
@@ -28,7 +29,7 @@ def _item(tx: Tx, row: tuple[Any, ...], now: int) -> Row:
         "COALESCE(SUM(CASE WHEN s.status = 'in_progress' AND s.last_activity_at < ? "
         "THEN 1 ELSE 0 END), 0) "
         f"FROM view_sessions s WHERE s.registration_id = ? AND {NOT_REMOVED}",
-        (now - int(stuck_minutes) * 60_000_000, rid),
+        (stuck_cutoff(now, int(stuck_minutes)), rid),
     ) or (0, 0, 0)
     receipts = tx.one(f"SELECT COUNT(*) FROM view_receipts WHERE reg_no = {REG_NO}", (rid,))
     return {

@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 
+from domain.liveness import is_stuck
 from domain.policy import deletion_check
 from projections.fmt import clamp, decode_cursor, encode_cursor, iso, now_micros
 from projections.interface import Page, Row
@@ -72,11 +73,12 @@ def to_item(
     if restored_info is not None:
         restored_info["at"] = iso(restored_info["at"])
     removed = deleted_info is not None or removed_by is not None
-    stuck = (
-        status == "in_progress"
-        and not removed
-        and stuck_minutes is not None
-        and now - int(last) > stuck_minutes * 60_000_000
+    stuck = stuck_minutes is not None and is_stuck(
+        status=status,
+        removed=removed,
+        last_activity_at=int(last),
+        stuck_after_minutes=stuck_minutes,
+        now=now,
     )
     return {
         "id": sid,
