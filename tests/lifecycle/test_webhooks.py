@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import orjson
 import pytest
-from standardwebhooks.webhooks import Webhook
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from domain.storage import Database
 from tests.lifecycle.kit import Clock, Driven, receiver
@@ -62,7 +62,7 @@ def test_signed_delivery_verifies_with_standardwebhooks(driven: Driven) -> None:
         assert payload["data"]["session_id"] == sid
         assert payload["data"]["reason"] == "agent crashed"
         assert payload["data"]["actor"] == "agent"
-        with pytest.raises(Exception):  # another secret does not verify
+        with pytest.raises(WebhookVerificationError):  # another secret does not verify
             Webhook("whsec_" + "A" * 43).verify(got.body, got.headers)
 
         log = driven.get(f"/v1/webhooks/{hook['id']}/deliveries").json()["items"]
