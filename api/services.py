@@ -44,7 +44,7 @@ def build_services(database: Database) -> Services:
     from projections import ReadModels  # type: ignore[attr-defined]
 
     read_models = ReadModels(database)
-    ledger = Ledger(database=database, receipt_counter=read_models.count_receipts)
+    ledger = Ledger(database=database)
     chain = None
     try:
         from replay.chain import ChainFollower  # type: ignore[import-not-found]
