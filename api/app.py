@@ -16,9 +16,11 @@ from api.errors import install_handlers
 from api.metrics import Metrics, RequestObserver
 from api.responses import ORJSONResponse
 from api.routers import (
+    approvals,
     audit,
     events,
     health,
+    lifecycle,
     metrics,
     receipts,
     registrations,
@@ -74,7 +76,8 @@ def create_app(
     install_handlers(app)
     for module in (health, registrations, sessions, receipts, sync_requests, events, audit):
         app.include_router(module.router)
-    app.include_router(webhooks.router)
+    for extra in (lifecycle, approvals, webhooks):
+        app.include_router(extra.router)
     app.include_router(metrics.router)
     _include_console(app)
     _document_schema_only_models(app)

@@ -33,12 +33,15 @@ def _child_main(database: Database, reader: Any) -> None:
     while holding it would block the API's next wake-up. b"q" asks the child to stop.
     """
     from api.housekeeping import Housekeeping
+    from domain.ledger import Ledger
     from projections import ReadModels
     from replay.chain import ChainFollower
 
     models = ReadModels(database)
     chain = ChainFollower(database)
-    housekeeping = Housekeeping(database)
+    ledger = Ledger(database=database)
+    ledger.on_saved(models.notify)  # a flag or a self-healing deletion shows at once
+    housekeeping = Housekeeping(database, ledger=ledger, read_models=models)
     models.start()
     chain.start()
     housekeeping.start()
@@ -85,7 +88,11 @@ class BackgroundWork:
             from api.housekeeping import Housekeeping
 
             self.housekeeping = Housekeeping(
-                services.database, clock=services.clock, webhooks=services.webhooks
+                services.database,
+                clock=services.clock,
+                webhooks=services.webhooks,
+                ledger=services.ledger,
+                read_models=services.read_models,
             )
             self.housekeeping.start()
             services.ledger.on_saved(self.housekeeping.notify)

@@ -34,6 +34,9 @@ class Housekeeping:
     settings: Settings = field(default_factory=get_settings)
     clock: Callable[[], datetime] = system_clock
     webhooks: WebhookStore | None = None
+    # With both, the time-based tasks of api/lifecycle_tasks.py run too.
+    ledger: Any = None
+    read_models: Any = None
     # Time-based tasks (stuck flagging, self-healing, expiry) run every
     # housekeeping_interval_seconds; webhook delivery every webhook_poll_seconds.
     periodic: list[tuple[str, Task]] = field(default_factory=list)
@@ -46,6 +49,10 @@ class Housekeeping:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_periodic = float("-inf")
+        if self.ledger is not None and self.read_models is not None:
+            from api.lifecycle_tasks import install
+
+            install(self.add, self.ledger, self.read_models, self.clock)
 
     def add(self, name: str, task: Task) -> None:
         self.periodic.append((name, task))

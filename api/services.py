@@ -52,4 +52,7 @@ def build_services(database: Database) -> Services:
         ChainFollower = None  # noqa: N806
     if ChainFollower is not None:
         chain = ChainFollower(database)
-    return Services(database, ledger, read_models, TokenStore(database), chain)
+    services = Services(database, ledger, read_models, TokenStore(database), chain)
+    # Rule 17's expiry reads the same clock as the rest of the service (tests move it).
+    ledger.clock = lambda: services.clock()
+    return services

@@ -18,8 +18,10 @@ from api.reads import (
     registration_row,
     settled,
 )
+from api.routers.approvals import pending_response
 from api.schemas import FileId, Product, RegistrationIn, ResetIn
 from api.services import Services
+from domain.approvals import ApprovalPending
 from projections.interface import Page
 
 router = APIRouter(prefix="/v1/registrations", tags=["registrations"])
@@ -157,7 +159,7 @@ def get_registration(
 @router.post("/{rid}/reset", summary="Remove the history of every previous sync (undoable)")
 def reset(
     rid: UUID, body: ResetIn, request: Request, services: ServicesDep, principal: Support
-) -> dict[str, Any]:
+) -> Any:  # a dict, or 202 when rule 17 holds the action
     ledger = services.ledger
     ledger.get_registration(rid)  # 404 before anything else
     result = ledger.reset_registration(
@@ -166,6 +168,8 @@ def reset(
         reason=body.reason,
         confirm_file_id=body.confirm_file_id,
     )
+    if isinstance(result, ApprovalPending):  # rule 17: waits for a second support token
+        return pending_response(result)
     unsynced = result.receipts
     if settled(services, result.position):
         entry = services.read_models.audit_entry(result.position - 1)

@@ -21,8 +21,10 @@ from api.reads import (
     settled,
 )
 from api.responses import ORJSONResponse
+from api.routers.approvals import pending_response
 from api.schemas import BatchOut, CompleteIn, DeleteIn, ErrorIn, FailIn, SessionIn
 from api.services import Services
+from domain.approvals import ApprovalPending
 
 router = APIRouter(prefix="/v1/registrations/{rid}/sessions", tags=["sessions"])
 DRY_RUN_RECORDS = 100
@@ -281,7 +283,7 @@ def delete(
     request: Request,
     services: ServicesDep,
     principal: Support,
-) -> dict[str, Any]:
+) -> Any:  # a dict, or 202 when rule 17 holds the action
     ledger = services.ledger
     if body.dry_run:
         preview = ledger.preview_deletion(rid, str(sid))
@@ -303,6 +305,8 @@ def delete(
         override=body.override,
         ticket=body.ticket,
     )
+    if isinstance(result, ApprovalPending):  # rule 17: waits for a second support token
+        return pending_response(result)
     unsynced = result.unsynced
     if settled(services, result.position):
         entry = services.read_models.audit_entry(result.position - 1)

@@ -110,7 +110,13 @@ def to_item(
 
 
 def list_sessions(
-    tx: Tx, rid: str, *, include_deleted: bool, limit: int, cursor: str | None
+    tx: Tx,
+    rid: str,
+    *,
+    include_deleted: bool,
+    limit: int,
+    cursor: str | None,
+    now: int | None = None,
 ) -> Page:
     limit = clamp(limit)
     after = decode_cursor(cursor)
@@ -126,20 +132,22 @@ def list_sessions(
         "ORDER BY s.seq DESC LIMIT ?",
         (*params, limit + 1),
     )
-    active, minutes, now = resets(tx, rid), stuck_after(tx, rid), now_micros()
+    active, minutes = resets(tx, rid), stuck_after(tx, rid)
+    now = now_micros() if now is None else now
     items = [to_item(r, active, minutes, now) for r in rows[:limit]]
     nxt = encode_cursor([rows[limit - 1][3]]) if len(rows) > limit else None
     return Page(items, nxt)
 
 
-def get_session(tx: Tx, rid: str, sid: str) -> Row | None:
+def get_session(tx: Tx, rid: str, sid: str, now: int | None = None) -> Row | None:
     row = tx.one(
         f"SELECT {COLS} FROM view_sessions s WHERE s.registration_id = ? AND s.session_id = ?",
         (rid, sid),
     )
     if row is None:
         return None
-    item = to_item(row, resets(tx, rid), stuck_after(tx, rid), now_micros())
+    now = now_micros() if now is None else now
+    item = to_item(row, resets(tx, rid), stuck_after(tx, rid), now)
     errors = tx.q(
         "SELECT message, entity_type, key, at FROM view_session_errors WHERE agg_id = ? "
         "ORDER BY position",

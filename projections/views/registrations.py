@@ -57,6 +57,14 @@ class RegistrationsView(View):
                     f"INSERT INTO {reqs} VALUES (?, ?, ?, 'pending', ?, ?, NULL, NULL, ?)",
                     (s["request_id"], e.originator_id, s["kind"], e.actor, e.at, e.position),
                 )
+            elif e.kind == "Registration.SettingsChanged":
+                # Rule 18: the settings this table shows (the opt-in ones: LifecycleView).
+                for column in ("name", "sync_interval_minutes", "stuck_after_minutes"):
+                    if column in s["changes"]:
+                        tx.x(
+                            f"UPDATE {regs} SET {column} = ? WHERE id = ?",
+                            (s["changes"][column], e.originator_id),
+                        )
             elif e.kind == "Registration.SyncRequestFulfilled":
                 tx.x(
                     f"UPDATE {reqs} SET status = 'fulfilled', fulfilled_by_session = ?, "

@@ -104,6 +104,7 @@ class Driven:
         self.app = create_app(database, start_background=False)
         self.services = self.app.state.services
         self.services.clock = clock
+        self.services.read_models.clock = clock  # "stuck" in reads follows the same clock
         # The views follow the log as in serve (writes answer from them); housekeeping
         # does not run on its own: the test runs its rounds.
         self.services.read_models.start()
@@ -123,6 +124,8 @@ class Driven:
             settings=self.settings,
             clock=self.clock,
             webhooks=self.services.webhooks,
+            ledger=self.services.ledger,
+            read_models=self.services.read_models,
         )
 
     def h(self, role: str) -> dict[str, str]:
