@@ -20,8 +20,8 @@ from typing import Any
 from api.settings import Settings, get_settings
 from api.webhooks.delivery import Deliverer
 from api.webhooks.store import WebhookStore
+from domain.infra.database import Database
 from domain.liveness import system_clock
-from domain.storage import Database
 
 log = logging.getLogger("syncledger.housekeeping")
 

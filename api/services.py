@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from api.auth import TokenStore
 from api.webhooks.store import WebhookStore
+from domain.infra.database import Database
 from domain.ledger import Ledger
 from domain.liveness import system_clock
-from domain.storage import Database
+from projections import ReadModels
 from projections.interface import ReadModelsProtocol
+from replay.chain import ChainFollower
 
 
 @dataclass
@@ -21,7 +22,7 @@ class Services:
     ledger: Ledger
     read_models: ReadModelsProtocol
     tokens: TokenStore
-    chain: Any | None = None
+    chain: ChainFollower | None = None
     # Time for time-based rules (stuck, self-healing, approval expiry): tests replace it.
     clock: Callable[[], datetime] = system_clock
     _webhooks: WebhookStore | None = field(default=None, repr=False)
@@ -41,17 +42,9 @@ class Services:
 
 def build_services(database: Database) -> Services:
     """Construct the Ledger on top of the read models (its receipt counter)."""
-    from projections import ReadModels  # type: ignore[attr-defined]
-
     read_models = ReadModels(database)
     ledger = Ledger(database=database)
-    chain = None
-    try:
-        from replay.chain import ChainFollower  # type: ignore[import-not-found]
-    except ImportError:
-        ChainFollower = None  # noqa: N806
-    if ChainFollower is not None:
-        chain = ChainFollower(database)
+    chain = ChainFollower(database)
     services = Services(database, ledger, read_models, TokenStore(database), chain)
     # Rule 17's expiry reads the same clock as the rest of the service (tests move it).
     ledger.clock = lambda: services.clock()

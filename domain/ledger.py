@@ -14,6 +14,7 @@ from __future__ import annotations
 from eventsourcing.utils import EnvType
 
 from domain.approvals import Approvals
+from domain.infra.database import Database
 from domain.registration import Registration
 from domain.results import (
     BatchRecorded,
@@ -25,7 +26,6 @@ from domain.results import (
     SyncRequest,
     Undone,
 )
-from domain.storage import Database
 
 __all__ = [
     "BatchRecorded",

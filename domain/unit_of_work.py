@@ -26,9 +26,10 @@ from eventsourcing.persistence import IntegrityError
 from eventsourcing.utils import EnvType
 
 from domain.errors import Conflict, NotFound
+from domain.infra.database import Database
+from domain.infra.locks import schema_setup_lock
 from domain.registration import Registration
 from domain.session import Session
-from domain.storage import Database, schema_setup_lock
 from domain.values import session_aggregate_id
 
 T = TypeVar("T")

@@ -8,8 +8,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from uuid import UUID
 
+from domain.infra.database import Database
 from domain.liveness import to_micros
-from domain.storage import Database
 from projections import engine
 from projections.events import head
 from projections.interface import Page, ProgressCallback, Row

@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 
 from api.webhooks import catalog
-from domain.storage import Database
+from domain.infra.database import Database
 from projections.events import head, read_page
 from projections.fmt import clamp, decode_cursor, encode_cursor, iso
 from projections.store import Store, Tx

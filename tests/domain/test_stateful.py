@@ -33,8 +33,8 @@ from domain.errors import (
     SessionNotInProgress,
     ValidationFailed,
 )
+from domain.infra.database import Database
 from domain.ledger import Ledger
-from domain.storage import Database
 from domain.values import Context
 
 PG_URL = os.environ.get("SYNCLEDGER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")

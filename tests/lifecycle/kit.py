@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.housekeeping import Housekeeping
 from api.settings import Settings
-from domain.storage import Database
+from domain.infra.database import Database
 
 
 class Clock:

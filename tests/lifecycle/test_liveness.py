@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from domain.storage import Database
+from domain.infra.database import Database
 from tests.lifecycle.kit import Clock, Driven
 
 

@@ -9,7 +9,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from api.settings import get_settings
-from domain.storage import Database
+from domain.infra.database import Database
 from tests.lifecycle.kit import Clock, Driven, receiver
 
 

@@ -15,7 +15,7 @@ import orjson
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from domain.storage import Database
+from domain.infra.database import Database
 from tests.lifecycle.kit import Clock, Driven, receiver
 
 
