@@ -33,10 +33,10 @@ EVENT_TYPES = (
 SESSION_KINDS = frozenset(
     {"Session.FlaggedStuck", "Session.Failed", "Session.Deleted", "Session.Restored"}
 )
-REGISTRATION_KINDS = frozenset(
-    {"Registration.RegistrationReset", "Registration.ResetUndone", "Registration.ApprovalRequested"}
-)
-KINDS = SESSION_KINDS | REGISTRATION_KINDS
+REGISTRATION_KINDS = frozenset({"Registration.RegistrationReset", "Registration.ResetUndone"})
+# Approval events name their registration (and session) in their own state.
+APPROVAL_KINDS = frozenset({"Approval.Requested"})
+KINDS = SESSION_KINDS | REGISTRATION_KINDS | APPROVAL_KINDS
 
 
 def types_of(event: Event) -> list[str]:
@@ -54,7 +54,7 @@ def types_of(event: Event) -> list[str]:
         return [REGISTRATION_RESET, ACTION_UNDONE] if undo else [REGISTRATION_RESET]
     if kind in ("Session.Restored", "Registration.ResetUndone"):
         return [ACTION_UNDONE]
-    if kind == "Registration.ApprovalRequested":
+    if kind == "Approval.Requested":
         return [APPROVAL_REQUESTED]
     return []
 
@@ -69,8 +69,8 @@ _FIELDS = (
     "cutoff",
     "since",
     "stuck_after_minutes",
-    "approval_id",
     "action",
+    "expires_at",
     "session_id",
 )
 
@@ -87,6 +87,8 @@ def message(
         "actor": event.actor,
         "correlation_id": event.state.get("correlation_id"),
     }
+    if event.kind.startswith("Approval."):
+        data["approval_id"] = event.originator_id
     for name in _FIELDS:
         value = event.state.get(name)
         if value is None:

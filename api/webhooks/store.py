@@ -251,6 +251,9 @@ class WebhookStore:
             if event.kind in catalog.SESSION_KINDS:
                 rid, sid = sessions.get(event.originator_id, ("", ""))
                 where: tuple[str, str | None] = (rid, sid or None)
+            elif event.kind in catalog.APPROVAL_KINDS:
+                state = event.state
+                where = (str(state["registration_id"]), state.get("session_id"))
             else:
                 where = (event.originator_id, None)
             for event_type in catalog.types_of(event):
