@@ -33,6 +33,7 @@ def _child_main(database: Database, reader: Any) -> None:
     while holding it would block the API's next wake-up. b"q" asks the child to stop.
     """
     from api.housekeeping import Housekeeping
+    from api.settings import service_clock
     from domain.ledger import Ledger
     from projections import ReadModels
     from replay.chain import ChainFollower
@@ -41,7 +42,9 @@ def _child_main(database: Database, reader: Any) -> None:
     chain = ChainFollower(database)
     ledger = Ledger(database=database)
     ledger.on_saved(models.notify)  # a flag or a self-healing deletion shows at once
-    housekeeping = Housekeeping(database, ledger=ledger, read_models=models)
+    clock = service_clock()
+    ledger.clock = clock
+    housekeeping = Housekeeping(database, clock=clock, ledger=ledger, read_models=models)
     models.start()
     chain.start()
     housekeeping.start()

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from api.auth import TokenStore
+from api.settings import service_clock
 from api.webhooks.store import WebhookStore
 from domain.infra.database import Database
 from domain.ledger import Ledger
@@ -46,6 +47,9 @@ def build_services(database: Database) -> Services:
     ledger = Ledger(database=database)
     chain = ChainFollower(database)
     services = Services(database, ledger, read_models, TokenStore(database), chain)
+    services.clock = service_clock()
+    if services.clock is not system_clock:
+        read_models.clock = services.clock  # "stuck" in reads follows the shifted clock
     # Rule 17's expiry reads the same clock as the rest of the service (tests move it).
     ledger.clock = lambda: services.clock()
     return services

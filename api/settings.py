@@ -6,10 +6,14 @@ rather than reading `os.environ` elsewhere, so `syncledger --help` and the docs 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from domain.liveness import system_clock
 
 
 class Settings(BaseSettings):
@@ -37,8 +41,19 @@ class Settings(BaseSettings):
     webhook_poll_seconds: float = 0.2
     # ... and runs the time-based tasks: stuck flagging, self-healing, approval expiry.
     housekeeping_interval_seconds: float = 15.0
+    # Shifts the service's clock for the time-based rules (stuck, self-healing, approval
+    # expiry). 0 in production; drills and tests use it to run hours ahead without waiting.
+    clock_offset_seconds: float = 0.0
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def service_clock(settings: Settings | None = None) -> Callable[[], datetime]:
+    """The clock of the time-based rules: the real time, shifted by clock_offset_seconds."""
+    offset = timedelta(seconds=(settings or get_settings()).clock_offset_seconds)
+    if not offset:
+        return system_clock
+    return lambda: system_clock() + offset
