@@ -15,6 +15,7 @@ from api.console import router as console_router
 from api.dependencies import CorrelationIdMiddleware
 from api.errors import install_handlers
 from api.metrics import Metrics, RequestObserver
+from api.openapi import operation_id
 from api.responses import ORJSONResponse
 from api.routers import (
     approvals,
@@ -66,6 +67,7 @@ def create_app(
         version="0.1.0",
         description=DESCRIPTION,
         default_response_class=ORJSONResponse,
+        generate_unique_id_function=operation_id,
         lifespan=lifespan,
     )
     app.state.services = services

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from api.models import Registration
 from api.schemas import Body, Minutes, Name, Reason
 
 
@@ -31,6 +32,10 @@ class SettingsIn(Body):
     approvals_required: bool | None = Field(
         None, description="Four-eyes (rule 17) for override deletions and resets"
     )
+
+
+class SettingsOut(Registration):
+    changed: list[str] = Field(description="The settings this request changed (rule 18)")
 
 
 class ApprovalPendingOut(BaseModel):

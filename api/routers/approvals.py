@@ -10,13 +10,32 @@ from fastapi import APIRouter, Query, Request
 from api.dependencies import Inspector, ServicesDep, Support, context_for
 from api.errors import ApiError
 from api.lifecycle_models import ApprovalList, ApprovalOut, ApprovalPendingOut, DecisionIn
+from api.openapi import AUTH, errors
 from api.reads import Cursor, Limit, MinPosition, WaitS, await_position, paged, settled
 from api.responses import ORJSONResponse
 from api.services import Services
 from domain.approvals import ApprovalDecided, ApprovalPending
 
 router = APIRouter(prefix="/v1/approvals", tags=["approvals"])
+DECISION_ERRORS = errors(
+    401,
+    (403, "forbidden (not a support token) or own_approval: the requester cannot decide"),
+    404,
+    (409, "approval_not_pending: already approved, rejected or expired"),
+    422,
+    503,
+)
 Status = Literal["pending", "approved", "rejected", "expired"]
+
+
+# Rule 17: documented on the two actions it can hold (override deletion, reset).
+APPROVAL_PENDING: dict[int | str, dict[str, Any]] = {
+    202: {
+        "model": ApprovalPendingOut,
+        "description": "approvals_required: the action waits for a different support token "
+        "(POST /v1/approvals/{id}/approve)",
+    }
+}
 
 
 def pending_response(result: ApprovalPending) -> ORJSONResponse:
@@ -31,6 +50,7 @@ def pending_response(result: ApprovalPending) -> ORJSONResponse:
     "",
     response_model=ApprovalList,
     operation_id="list_approvals",
+    responses=errors(*AUTH),
     summary="Pending and decided approvals, newest first",
 )
 def list_approvals(
@@ -65,6 +85,7 @@ def _answer(services: Services, decided: ApprovalDecided) -> dict[str, Any]:
     "/{approval_id}/approve",
     response_model=ApprovalOut,
     operation_id="approve",
+    responses=DECISION_ERRORS,
     summary="Approve another support token's request: the action is carried out",
 )
 def approve(
@@ -84,6 +105,7 @@ def approve(
     "/{approval_id}/reject",
     response_model=ApprovalOut,
     operation_id="reject",
+    responses=DECISION_ERRORS,
     summary="Reject another support token's request: nothing is carried out",
 )
 def reject(

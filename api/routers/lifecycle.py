@@ -9,7 +9,8 @@ from fastapi import APIRouter, Request
 
 from api.dependencies import ServicesDep, Support, Writer, context_for
 from api.errors import ApiError
-from api.lifecycle_models import HeartbeatIn, HeartbeatOut, SettingsIn
+from api.lifecycle_models import HeartbeatIn, HeartbeatOut, SettingsIn, SettingsOut
+from api.openapi import AUTH, errors
 from api.routers.registrations import registration_body
 
 router = APIRouter(prefix="/v1/registrations/{rid}", tags=["lifecycle"])
@@ -21,6 +22,9 @@ NOT_NULL = ("name", "sync_interval_minutes", "stuck_after_minutes", "approvals_r
     "/sessions/{sid}/heartbeat",
     response_model=HeartbeatOut,
     operation_id="heartbeat",
+    responses=errors(
+        *AUTH, 404, (409, "session_not_in_progress: it ended or was removed; start a new one")
+    ),
     summary="An alive but idle agent renews its session (rule 15)",
 )
 def heartbeat(
@@ -39,6 +43,8 @@ def heartbeat(
 @router.patch(
     "",
     operation_id="update_registration",
+    response_model=SettingsOut,
+    responses=errors(*AUTH, 404),
     summary="Change a registration's settings (support; one event per change, rule 18)",
 )
 def update_registration(

@@ -8,6 +8,8 @@ import orjson
 from fastapi import APIRouter, Query, Request, Response
 
 from api.dependencies import Reader, ServicesDep, Support, Writer, context_for
+from api.models import Registration, RegistrationList, ResetOut
+from api.openapi import AUTH, errors
 from api.reads import (
     Cursor,
     Limit,
@@ -18,7 +20,7 @@ from api.reads import (
     registration_row,
     settled,
 )
-from api.routers.approvals import pending_response
+from api.routers.approvals import APPROVAL_PENDING, pending_response
 from api.schemas import FileId, Product, RegistrationIn, ResetIn
 from api.services import Services
 from domain.approvals import ApprovalPending
@@ -45,7 +47,18 @@ def registration_body(services: Services, rid: UUID, position: int) -> dict[str,
     }
 
 
-@router.post("", status_code=201, summary="Register a sync bucket (idempotent on product+file_id)")
+@router.post(
+    "",
+    status_code=201,
+    summary="Register a sync bucket (idempotent on product+file_id)",
+    response_model_exclude_unset=True,
+    response_model=Registration,
+    response_description="Registered (rule 1)",
+    responses={
+        200: {"model": Registration, "description": "Already registered: the same one"},
+        **errors(*AUTH, 413),
+    },
+)
 def register(
     body: RegistrationIn,
     request: Request,
@@ -67,7 +80,12 @@ def register(
     return registration_body(services, result.registration_id, result.position)
 
 
-@router.get("", summary="Registrations, most recently updated first")
+@router.get(
+    "",
+    summary="Registrations, most recently updated first",
+    response_model=RegistrationList,
+    responses=errors(*AUTH),
+)
 def list_registrations(
     services: ServicesDep,
     principal: Reader,
@@ -144,7 +162,12 @@ def held_registrations(
     return Page(page, next_cursor)
 
 
-@router.get("/{rid}", summary="One registration with its worker status")
+@router.get(
+    "/{rid}",
+    summary="One registration with its worker status",
+    response_model=Registration,
+    responses=errors(*AUTH, 404),
+)
 def get_registration(
     rid: UUID,
     services: ServicesDep,
@@ -156,7 +179,19 @@ def get_registration(
     return {**registration_row(services, rid), "position": position}
 
 
-@router.post("/{rid}/reset", summary="Remove the history of every previous sync (undoable)")
+@router.post(
+    "/{rid}/reset",
+    operation_id="reset_registration",
+    summary="Remove the history of every previous sync (undoable)",
+    response_model=ResetOut,
+    responses=errors(
+        *AUTH,
+        404,
+        413,
+        (422, "validation_error: e.g. confirm_file_id is not the registration's file_id"),
+    )
+    | APPROVAL_PENDING,
+)
 def reset(
     rid: UUID, body: ResetIn, request: Request, services: ServicesDep, principal: Support
 ) -> Any:  # a dict, or 202 when rule 17 holds the action

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 
 from api.dependencies import ServicesDep, Support
 from api.errors import ApiError
+from api.openapi import AUTH, errors
 from api.reads import Cursor, Limit, paged_rows
 from api.services import Services
 from api.webhooks.models import (
@@ -39,6 +40,7 @@ def _known(services: Services, hook_id: UUID) -> None:
     status_code=201,
     response_model=WebhookCreated,
     operation_id="create_webhook",
+    responses=errors(*AUTH),
     summary="Subscribe a receiver (the signing secret is shown once)",
 )
 def create_webhook(body: WebhookIn, services: ServicesDep, principal: Support) -> WebhookCreated:
@@ -56,6 +58,7 @@ def create_webhook(body: WebhookIn, services: ServicesDep, principal: Support) -
     "",
     response_model=WebhookList,
     operation_id="list_webhooks",
+    responses=errors(*AUTH),
     summary="Active webhooks (secrets are never shown again)",
 )
 def list_webhooks(
@@ -71,6 +74,7 @@ def list_webhooks(
     "/{hook_id}",
     response_model=WebhookDeleted,
     operation_id="delete_webhook",
+    responses=errors(*AUTH, 404),
     summary="Stop a webhook (its pending deliveries are cancelled)",
 )
 def delete_webhook(hook_id: UUID, services: ServicesDep, principal: Support) -> WebhookDeleted:
@@ -83,6 +87,7 @@ def delete_webhook(hook_id: UUID, services: ServicesDep, principal: Support) -> 
     "/{hook_id}/deliveries",
     response_model=DeliveryList,
     operation_id="list_deliveries",
+    responses=errors(*AUTH, 404),
     summary="The delivery log: each message, its attempts and its next retry",
 )
 def list_deliveries(
