@@ -115,6 +115,10 @@ class SyncRequestIn(Body):
     confirm: bool = False
 
 
+class SyncRequestCancelIn(Body):
+    reason: Reason
+
+
 class UndoIn(Body):
     reason: Reason
 
