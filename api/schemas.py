@@ -121,12 +121,3 @@ class SyncRequestCancelIn(Body):
 
 class UndoIn(Body):
     reason: Reason
-
-
-class BatchOut(BaseModel):
-    """What a records batch answers (documented; the endpoint writes it with orjson)."""
-
-    accepted: int
-    duplicates: int
-    records_synced: int
-    position: int

@@ -4,34 +4,20 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel
 
 from api.dependencies import Reader, ServicesDep, Support, context_for
+from api.models import SyncRequest, SyncRequestList
+from api.openapi import AUTH, errors
 from api.reads import Cursor, Limit, MinPosition, WaitS, await_position, paged, registration_row
 from api.schemas import SyncRequestCancelIn, SyncRequestIn
+from api.services import Services
 
 router = APIRouter(prefix="/v1/registrations/{rid}/sync-requests", tags=["sync requests"])
 
-ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"description": "`not_found`: no such registration"},
-    422: {"description": "`validation_error`: a field is missing or invalid"},
-}
 
-
-class SyncRequestOut(BaseModel):
-    """A sync request as a command returns it (rule 14)."""
-
-    id: str
-    kind: Literal["periodic", "full"]
-    status: Literal["pending", "fulfilled", "cancelled"]
-    requested_by: str | None = None
-    cancelled_by: str | None = None
-    cancel_reason: str | None = None
-    position: int
-
-
-def _requested_by(services: Any, rid: UUID, request_id: str, position: int) -> str | None:
-    """Who asked for a request already pending (the views know; at most two are pending)."""
+def _requested_by(services: Services, rid: UUID, request_id: str, position: int) -> str | None:
+    """Who asked for a request that was already pending (the views know; rule 14 keeps at
+    most one pending request per kind)."""
     services.read_models.wait_for(position, 2.0)
     page = services.read_models.sync_requests(rid, status="pending", limit=10, cursor=None)
     return next((r["requested_by"] for r in page.items if r["id"] == request_id), None)
@@ -40,12 +26,12 @@ def _requested_by(services: Any, rid: UUID, request_id: str, position: int) -> s
 @router.post(
     "",
     status_code=201,
-    summary="Ask the worker for a periodic or full sync (a kind already pending: that one)",
-    operation_id="request_sync",
-    response_model=SyncRequestOut,
+    summary="Ask the worker for a periodic or full sync",
+    response_model=SyncRequest,
+    response_description="Requested",
     responses={
-        200: {"description": "A request of that kind was pending: it is returned"},
-        **ERRORS,
+        200: {"model": SyncRequest, "description": "One of this kind was pending: that one"},
+        **errors(*AUTH, 404, 413, (422, "validation_error: e.g. a full sync needs confirm: true")),
     },
 )
 def request_sync(
@@ -60,7 +46,7 @@ def request_sync(
         context_for(request, principal), rid, kind=body.kind, confirm=body.confirm
     )
     requested_by: str | None = principal.name
-    if not result.created:  # rule 14: asking again for a pending kind returns it
+    if not result.created:  # rule 14: asking again for a pending kind returns that request
         response.status_code = 200
         requested_by = _requested_by(services, rid, result.request_id, result.position)
     return {
@@ -75,12 +61,11 @@ def request_sync(
 @router.post(
     "/{request_id}/cancel",
     summary="Cancel a pending sync request, with a reason",
-    operation_id="cancel_sync_request",
-    response_model=SyncRequestOut,
-    responses={
-        409: {"description": "`request_not_pending`: fulfilled, cancelled, or never made"},
-        **ERRORS,
-    },
+    response_model=SyncRequest,
+    response_description="Cancelled",
+    responses=errors(
+        *AUTH, 404, 413, (409, "request_not_pending: it was fulfilled or cancelled already")
+    ),
 )
 def cancel_sync_request(
     rid: UUID,
@@ -103,7 +88,12 @@ def cancel_sync_request(
     }
 
 
-@router.get("", summary="Sync requests, pending, fulfilled and cancelled")
+@router.get(
+    "",
+    summary="Sync requests, pending, fulfilled and cancelled",
+    response_model=SyncRequestList,
+    responses=errors(*AUTH, 404),
+)
 def list_sync_requests(
     rid: UUID,
     services: ServicesDep,
