@@ -11,6 +11,7 @@ from domain.infra.database import Database
 from domain.ledger import Ledger
 from domain.session import Session
 from domain.values import Context
+from replay.unsynced import unsynced_by_deletion
 
 CTX = Context("tester", "corr")
 BATCH = 10_000
@@ -50,5 +51,8 @@ def test_deleting_a_big_session_stores_bounded_events(database: Database) -> Non
         assert unsynced.records == []
         assert unsynced.receipts == deleted.unsynced == preview.would_unsync == 3 * BATCH - 1
         assert receipts_from_log(ledger, rid)[("Client List", "k0-2")] == (sid, f"{2:064x}")
+        derived = unsynced_by_deletion(database, deleted.position)
+        assert len(derived) == unsynced.receipts
+        assert ("Client List", "k0-1") not in {(et, key) for et, key, _ in derived}
     finally:
         ledger.close()

@@ -23,6 +23,7 @@ from domain import Context, Database, Ledger, LedgerError
 from domain.policy import is_removed
 from projections import ReadModels
 from replay.asof import history_as_of
+from replay.unsynced import unsynced_by_deletion
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "domain"))
 from ledger_testkit import receipts_from_log  # noqa: E402
@@ -251,6 +252,11 @@ def test_the_dry_run_counts_only_what_the_deletion_unsyncs(database: Database) -
         models.run_once()
         entry = models.audit_entry(deleted.position - 1)
         assert entry is not None and entry["unsynced"] == preview.would_unsync
+        # An auditor reads which records it unsynced back from the log (finding 9).
+        later = ledger.start_session(ctx, rid, sync_type="time").session_id
+        ledger.record_batch(ctx, rid, later, [["A", "3", "w"]])  # after: changes nothing
+        for position in (deleted.position, deleted.position - 1):
+            assert sorted(unsynced_by_deletion(database, position)) == sorted(preview.records)
     finally:
         models.close()
         ledger.close()
