@@ -333,6 +333,9 @@ class SyncRequest(Out):
     requested_at: Timestamp | None = None
     fulfilled_by_session: UUID | None = None
     fulfilled_at: Timestamp | None = None
+    cancelled_by: str | None = None
+    cancelled_at: Timestamp | None = None
+    cancel_reason: str | None = None
     position: int | None = Field(None, description="On a write: its position")
 
 

@@ -86,16 +86,7 @@ class Registration(Aggregate):
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
-        """v1 snapshots kept reset-hidden sessions apart; keep only the newest entry of each
-        type (certainly gap-free) and mark it truncated, so a deletion refills from the log."""
-        merged: recent.Stacks = {}
-        for stacks in (state.get("recent") or {}, state.pop("hidden_recent", None) or {}):
-            for sync_type, stack in stacks.items():
-                merged.setdefault(sync_type, []).extend(stack)
-        state["recent"] = {
-            t: [max(entries, key=lambda e: e[1])] for t, entries in merged.items() if entries
-        }
-        state["truncated"] = {t: True for t in state["recent"]}
+        recent.upcast_v1_snapshot(state)
 
     @classmethod
     def register(

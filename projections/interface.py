@@ -155,8 +155,8 @@ class ReadModelsProtocol(Protocol):
     def sync_requests(
         self, rid: UUID, *, status: str | None, limit: int, cursor: str | None
     ) -> Page:
-        """id, kind, status ("pending"|"fulfilled"), requested_by, requested_at,
-        fulfilled_by_session, fulfilled_at."""
+        """id, kind, status ("pending"|"fulfilled"|"cancelled"), requested_by, requested_at,
+        fulfilled_by_session, fulfilled_at, cancelled_by, cancelled_at, cancel_reason."""
 
     def audit(
         self,
