@@ -2,7 +2,8 @@
 
 typer (0.27) wraps required arguments in braces in the usage line ("undo [OPTIONS]
 {position}"), which reads like a template placeholder. An argument with an explicit metavar
-is shown as written instead. Imported by replay/cli.py, so every `syncledger` command gets it.
+is shown as written instead, and one without as its name in capitals. Imported by
+replay/cli.py, so every `syncledger` command gets it.
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ _original = TyperArgument.make_metavar
 
 
 def _make_metavar(self: TyperArgument, ctx: Any, *, usage: bool = False) -> str:
-    if self.metavar is not None and self.required:
-        return str(self.metavar)
-    return str(_original(self, ctx, usage=usage))
+    shown = str(_original(self, ctx, usage=usage))
+    if shown.startswith("{") and "}" in shown:  # "{url}" -> "URL", "{name}:TEXT" -> "NAME:TEXT"
+        end = shown.index("}")
+        inner = shown[1:end]
+        return (inner if self.metavar is not None else inner.upper()) + shown[end + 1 :]
+    return shown
 
 
 def install() -> None:
