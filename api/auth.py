@@ -29,7 +29,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from domain.storage import Database
+from domain.infra.database import Database
 
 ROLES = ("worker", "support", "auditor")
 MAX_TOKEN_NAME_LENGTH = 200
@@ -205,7 +205,7 @@ class TokenStore:
             )
         return token
 
-    def list(self) -> list[TokenInfo]:
+    def list_tokens(self) -> list[TokenInfo]:
         rows = self._execute("SELECT name, role, created_at, revoked_at FROM {table} ORDER BY name")
         return [TokenInfo(*row) for row in rows]
 

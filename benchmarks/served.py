@@ -100,7 +100,7 @@ def postgres_url(postgres: str | None) -> str | None:
     try:
         import psycopg
 
-        from domain.storage import Database
+        from domain.infra.database import Database
 
         with psycopg.connect(Database.from_url(url).conninfo, connect_timeout=2):
             pass
@@ -114,7 +114,7 @@ def pg_schema(url: str, prefix: str = "bench") -> Iterator[tuple[str, str, str]]
     """A fresh schema; yields (database url for it, conninfo, schema). Dropped afterwards."""
     import psycopg
 
-    from domain.storage import Database
+    from domain.infra.database import Database
 
     schema = f"{prefix}_{uuid.uuid4().hex[:8]}"
     conninfo = Database.from_url(url).conninfo
