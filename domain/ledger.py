@@ -35,6 +35,7 @@ from domain.errors import (
 )
 from domain.infra.database import Database
 from domain.infra.locks import schema_setup_lock
+from domain.infra.recorders import SIDE_WRITES, SideWrite
 from domain.policy import DeletionCheck, deletion_check
 from domain.registration import Registration
 from domain.session import Session
@@ -111,6 +112,8 @@ class SyncRequest:
 @dataclass
 class _Pending:
     aggregates: list[Aggregate] = field(default_factory=list)
+    # Rows that commit with these events, in their transaction (domain/infra/recorders.py).
+    side_writes: list[SideWrite] = field(default_factory=list)
 
 
 class Ledger(Application[UUID]):
@@ -176,7 +179,8 @@ class Ledger(Application[UUID]):
                 try:
                     result = command(pending)
                     if pending.aggregates:
-                        recordings = self.save(*pending.aggregates)
+                        extra = {SIDE_WRITES: pending.side_writes} if pending.side_writes else {}
+                        recordings = self.save(*pending.aggregates, **extra)
                         position = recordings[-1].notification.id
                         result = _with_position(result, position)
                         for listener in self._listeners:
@@ -278,7 +282,10 @@ class Ledger(Application[UUID]):
         name: str | None = None,
         sync_interval_minutes: int = 30,
         stuck_after_minutes: int = 120,
+        side_writes: Callable[[UUID], Sequence[SideWrite]] | None = None,
     ) -> Registered:
+        """`side_writes(rid)`: rows that commit with the Registered event, in its
+        transaction (the API's worker-scope claim); not run when nothing is recorded."""
         v.text("product", product, v.MAX_NAME_LENGTH)
         v.text("file_id", file_id, v.MAX_TEXT_LENGTH)
         v.optional_text("name", name, v.MAX_NAME_LENGTH)
@@ -289,6 +296,8 @@ class Ledger(Application[UUID]):
         def command(pending: _Pending) -> Registered:
             if rid in self.repository:
                 return Registered(rid, created=False, position=self.current_position())
+            if side_writes is not None:
+                pending.side_writes += side_writes(rid)
             pending.aggregates.append(
                 Registration.register(
                     product=product,

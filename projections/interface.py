@@ -45,16 +45,25 @@ class ReadModelsProtocol(Protocol):
     def wait_for(self, position: int, timeout: float) -> bool:
         """Block until every view has processed `position`; False on timeout."""
 
+    def advanced(self, position: int) -> None:
+        """Every view has committed `position` (reported by a runner): wake its waiters."""
+
     def health(self) -> dict[str, dict[str, int]]:
         """{view_name: {"position": N, "lag": head - N}} for /v1/health."""
 
     # --- registrations ---------------------------------------------------------------
     def list_registrations(
-        self, *, product: str | None, file_id: str | None, limit: int, cursor: str | None
+        self,
+        *,
+        product: str | None,
+        file_id: str | None,
+        limit: int,
+        cursor: str | None,
+        ids: Sequence[str] | None = None,
     ) -> Page:
         """Sorted by last_updated desc. Items: id, product, file_id, name, total_syncs,
         last_updated, sessions_in_progress, stuck_sessions, receipts,
-        sync_interval_minutes, stuck_after_minutes, created_at."""
+        sync_interval_minutes, stuck_after_minutes, created_at. `ids`: only those."""
 
     def get_registration(self, rid: UUID) -> Row | None:
         """A list item plus "status": {state: "in_progress"|"idle", message, worker, since,

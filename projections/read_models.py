@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from uuid import UUID
 
 from domain.infra.database import Database
@@ -20,6 +20,8 @@ from projections.runner import Runner
 from projections.store import Store
 from projections.views import VIEW_TYPES, View
 
+FALLBACK_POLL_S = 0.05
+
 
 class ReadModels:
     def __init__(self, database: Database) -> None:
@@ -29,6 +31,13 @@ class ReadModels:
         engine.ensure_views(self.store, self.views)
         self._step_lock = threading.Lock()
         self._runner = Runner(database.kind, self.run_once, self.store.listen_connection)
+        # The highest position every view is known to have committed, and a condition that
+        # waiters sleep on: a write's read-your-writes wait ends the moment the page holding
+        # it commits (woken by this process's runner, or by `advanced()` fed from a runner
+        # process), instead of polling the tracking table on a back-off timer.
+        self._reached = 0
+        self._advance = threading.Condition()
+        self._advance_listeners: list[Callable[[int], None]] = []
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -47,8 +56,23 @@ class ReadModels:
 
     def run_once(self) -> int:
         with self._step_lock:
-            engine.catch_up(self.store, self.views)
+            engine.catch_up(self.store, self.views, progress=self.advanced)
         return self.position()
+
+    def on_advance(self, listener: Callable[[int], None]) -> None:
+        """Call `listener(position)` after each page the runner commits (in its thread)."""
+        self._advance_listeners.append(listener)
+
+    def advanced(self, position: int) -> None:
+        """Every view has committed `position` (this process's runner, or a runner process
+        reporting back): wake the readers waiting for it."""
+        with self._advance:
+            if position <= self._reached:
+                return
+            self._reached = position
+            self._advance.notify_all()
+        for listener in self._advance_listeners:
+            listener(position)
 
     # --- positions ---------------------------------------------------------------------
 
@@ -61,17 +85,26 @@ class ReadModels:
         return min(self.positions().values(), default=0)
 
     def wait_for(self, position: int, timeout: float) -> bool:
+        if position <= self._reached:
+            return True
         deadline = time.monotonic() + timeout
-        delay = 0.002
         while True:
-            if self.position() >= position:
+            # The tracking table is the truth (a runner in another process may not report
+            # here); between looks, sleep until a page commits or the fallback poll is due.
+            reached = self.position()
+            if reached >= position:
+                self.advanced(reached)
                 return True
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
             self._runner.wake.set()
-            time.sleep(min(delay, remaining))
-            delay = min(delay * 2, 0.05)
+            with self._advance:
+                self._advance.wait_for(
+                    lambda: self._reached >= position, min(remaining, FALLBACK_POLL_S)
+                )
+            if self._reached >= position:
+                return True
 
     def health(self) -> dict[str, dict[str, int]]:
         positions = self.positions()
@@ -96,10 +129,11 @@ class ReadModels:
         file_id: str | None = None,
         limit: int = 100,
         cursor: str | None = None,
+        ids: Sequence[str] | None = None,
     ) -> Page:
         with self.store.read() as tx:
             return reg_reads.list_registrations(
-                tx, product=product, file_id=file_id, limit=limit, cursor=cursor
+                tx, product=product, file_id=file_id, limit=limit, cursor=cursor, ids=ids
             )
 
     def get_registration(self, rid: UUID) -> Row | None:

@@ -1,10 +1,8 @@
 from __future__ import annotations
 
-import base64
 from typing import Annotated, Any
 from uuid import UUID
 
-import orjson
 from fastapi import APIRouter, Query, Request, Response
 
 from api.dependencies import Reader, ServicesDep, Support, Writer, context_for
@@ -58,9 +56,12 @@ def register(
         name=body.name,
         sync_interval_minutes=body.sync_interval_minutes,
         stuck_after_minutes=body.stuck_after_minutes,
+        # Worker scope: the registration belongs to the token that registered it, a row
+        # committed in the Registered event's own transaction (no second commit).
+        side_writes=lambda rid: [services.tokens.claim_write(principal.name, rid)],
     )
-    # Worker scope: the registration belongs to the token that registered it (again).
-    services.tokens.claim(principal.name, str(result.registration_id))
+    if not result.created:  # registered before (maybe by another token): claim it too
+        services.tokens.claim(principal.name, str(result.registration_id))
     response.status_code = 201 if result.created else 200
     return registration_body(services, result.registration_id, result.position)
 
@@ -92,10 +93,6 @@ def list_registrations(
     )
 
 
-def _updated(row: dict[str, Any]) -> str:
-    return str(row.get("last_updated") or "")
-
-
 def held_registrations(
     services: Services,
     name: str,
@@ -104,42 +101,16 @@ def held_registrations(
     limit: int,
     cursor: str | None,
 ) -> Page:
-    """A worker's list: only the registrations its token registered, in the same order
-    (last_updated desc, then id) and with the same kind of cursor as everyone else's."""
-    after = None
-    if cursor:
-        after = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if not (
-            isinstance(after, list)
-            and len(after) == 2
-            and all(isinstance(part, str) for part in after)
-        ):
-            raise ValueError("invalid cursor")
-    rows = []
-    for rid in services.tokens.held(name):
-        row = services.read_models.get_registration(UUID(rid))
-        if (
-            row is None
-            or (product is not None and row.get("product") != product)
-            or (file_id is not None and row.get("file_id") != file_id)
-        ):
-            continue
-        row.pop("status", None)
-        rows.append(row)
-    # newest first, then by id: sort by id, then (stable) by last_updated descending
-    rows.sort(key=lambda r: str(r["id"]))
-    rows.sort(key=_updated, reverse=True)
-    if after is not None:
-        lu, rid = after
-        rows = [r for r in rows if _updated(r) < lu or (_updated(r) == lu and str(r["id"]) > rid)]
-    page = rows[:limit]
-    next_cursor = None
-    if len(rows) > limit:
-        last = page[-1]
-        next_cursor = base64.urlsafe_b64encode(
-            orjson.dumps([_updated(last), str(last["id"])])
-        ).decode()
-    return Page(page, next_cursor)
+    """A worker's list: only the registrations its token holds, in the same order and with
+    the same cursor as everyone else's. One query for the holdings, one for the page: it
+    costs what support's list costs, however many registrations the worker holds."""
+    return services.read_models.list_registrations(
+        product=product,
+        file_id=file_id,
+        limit=limit,
+        cursor=cursor,
+        ids=services.tokens.held(name),
+    )
 
 
 @router.get("/{rid}", summary="One registration with its worker status")

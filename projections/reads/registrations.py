@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+import orjson
 
 from projections.fmt import clamp, decode_cursor, encode_cursor, iso, now_micros
 from projections.interface import Page, Row
@@ -48,12 +51,24 @@ def _item(tx: Tx, row: tuple[Any, ...], now: int) -> Row:
 
 
 def list_registrations(
-    tx: Tx, *, product: str | None, file_id: str | None, limit: int, cursor: str | None
+    tx: Tx,
+    *,
+    product: str | None,
+    file_id: str | None,
+    limit: int,
+    cursor: str | None,
+    ids: Sequence[str] | None = None,
 ) -> Page:
+    """`ids`: only these registrations (a worker's holdings), filtered in the same one query
+    as everyone's list, so a worker's page costs what support's does whatever it holds."""
     limit = clamp(limit)
     after = decode_cursor(cursor)
     inner: list[str] = []
     params: list[Any] = []
+    if ids is not None:
+        # One parameter however many ids: an array (PostgreSQL) or a JSON list (SQLite).
+        inner.append("r.id = ANY(?)" if tx.pg else "r.id IN (SELECT value FROM json_each(?))")
+        params.append(list(ids) if tx.pg else orjson.dumps(list(ids)).decode())
     if product is not None:
         inner.append("r.product = ?")
         params.append(product)
