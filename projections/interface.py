@@ -45,6 +45,8 @@ class ReadModelsProtocol(Protocol):
     def wait_for(self, position: int, timeout: float) -> bool:
         """Block until every view has processed `position`; False on timeout."""
 
+    reporting: bool  # a runner reports each committed page through `advanced`
+
     def advanced(self, position: int) -> None:
         """Every view has committed `position` (reported by a runner): wake its waiters."""
 
