@@ -6,6 +6,8 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Query, Request
 
 from api.dependencies import Inspector, ServicesDep, Support, context_for
+from api.models import AuditList, UndoOut, VerifyOut
+from api.openapi import AUTH, errors
 from api.reads import Cursor, Limit, MinPosition, WaitS, await_position, paged, settled
 from api.schemas import UndoIn
 from replay.verify import verify_log
@@ -14,7 +16,13 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"])
 Position = Annotated[int, Path(ge=1, le=2**62, description="Global position of the event")]
 
 
-@router.get("", summary="Destructive actions (deletions, resets) and their undos")
+@router.get(
+    "",
+    operation_id="list_audit",
+    summary="Destructive actions (deletions, resets) and their undos",
+    response_model=AuditList,
+    responses=errors(*AUTH),
+)
 def audit(
     services: ServicesDep,
     principal: Inspector,
@@ -35,12 +43,29 @@ def audit(
     )
 
 
-@router.get("/verify", summary="Re-hash the whole log and check the chain")
+@router.get(
+    "/verify",
+    operation_id="verify_log",
+    summary="Re-hash the whole log and check the chain",
+    response_model=VerifyOut,
+    responses=errors(*AUTH),
+)
 def verify(services: ServicesDep, principal: Inspector) -> dict[str, Any]:
     return verify_log(services.database).as_dict()
 
 
-@router.post("/{position}/undo", summary="Undo a deletion, a reset, or an undo")
+@router.post(
+    "/{position}/undo",
+    operation_id="undo",
+    summary="Undo a deletion, a reset, or an undo",
+    response_model=UndoOut,
+    responses=errors(
+        *AUTH,
+        404,
+        (409, "not_undoable: not a deletion, reset or undo, or already undone"),
+        413,
+    ),
+)
 def undo(
     position: Position,
     body: UndoIn,
