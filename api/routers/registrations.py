@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
@@ -20,7 +20,6 @@ from api.reads import (
 )
 from api.schemas import FileId, Product, RegistrationIn, ResetIn
 from api.services import Services
-from projections.interface import Page
 
 router = APIRouter(prefix="/v1/registrations", tags=["registrations"])
 
@@ -79,6 +78,17 @@ def register(
     return registration_body(services, result.registration_id, result.position)
 
 
+RegistrationStatus = Literal["stuck", "failed", "in_progress"]
+SearchText = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=200,
+        description="Text to find in product, file id or name (case-insensitive)",
+    ),
+]
+
+
 @router.get(
     "",
     summary="Registrations, most recently updated first",
@@ -90,44 +100,36 @@ def list_registrations(
     principal: Reader,
     product: Annotated[Product | None, Query()] = None,
     file_id: Annotated[FileId | None, Query()] = None,
+    q: SearchText = None,
+    status: Annotated[
+        RegistrationStatus | None,
+        Query(
+            description="stuck: has a stuck session; failed: the last ended session of some "
+            "sync type failed; in_progress: has a session in progress"
+        ),
+    ] = None,
     limit: Limit = 100,
     cursor: Cursor = None,
     min_position: MinPosition = None,
     wait_s: WaitS = 5.0,
 ) -> dict[str, Any]:
     position = await_position(services, min_position, wait_s)
-    if principal.role == "worker":
-        return paged(
-            lambda: held_registrations(services, principal.name, product, file_id, limit, cursor),
-            cursor,
-            position,
-        )
+    # Worker scope: a worker lists only the registrations its token holds.
+    ids: list[str] | None = (
+        list(services.tokens.held(principal.name)) if principal.role == "worker" else None
+    )
     return paged(
         lambda: services.read_models.list_registrations(
-            product=product, file_id=file_id, limit=limit, cursor=cursor
+            product=product,
+            file_id=file_id,
+            limit=limit,
+            cursor=cursor,
+            q=q,
+            status=status,
+            ids=ids,
         ),
         cursor,
         position,
-    )
-
-
-def held_registrations(
-    services: Services,
-    name: str,
-    product: str | None,
-    file_id: str | None,
-    limit: int,
-    cursor: str | None,
-) -> Page:
-    """A worker's list: only the registrations its token holds, in the same order and with
-    the same cursor as everyone else's. One query for the holdings, one for the page: it
-    costs what support's list costs, however many registrations the worker holds."""
-    return services.read_models.list_registrations(
-        product=product,
-        file_id=file_id,
-        limit=limit,
-        cursor=cursor,
-        ids=services.tokens.held(name),
     )
 
 
