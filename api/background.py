@@ -58,6 +58,10 @@ def _child_main(database: Database, reader: Any, reporter: Any = None) -> None:
     if reporter is not None:
         models.on_advance(_report_to(reporter))
     chain = ChainFollower(database)
+    # The chain follows the views, not the wake-up: woken together, the two raced for the
+    # file's write lock and a request waiting to read its own write often waited for the
+    # chain's commit too. (The chain still polls, so it never depends on the views.)
+    models.on_advance(chain.notify)
     models.start()
     chain.start()
     fd = reader.fileno()
@@ -70,7 +74,6 @@ def _child_main(database: Database, reader: Any, reporter: Any = None) -> None:
             if not data or b"q" in data:  # stop asked, or the API process is gone
                 break
             models.notify(0)
-            chain.notify(0)
     finally:
         chain.stop()
         models.stop()
