@@ -102,7 +102,7 @@ class BackgroundWork:
                 services.ledger.on_saved(services.chain.notify)
             return
         services.ledger.on_saved(lambda _position: self._send(b"x"))
-        services.read_models.reporting = True  # the child reports its pages (_hear_positions)
+        services.read_models.expect_reports()  # the child reports its pages (_hear_positions)
         self._spawn()
         self._supervisor = threading.Thread(target=self._supervise, name="runners", daemon=True)
         self._supervisor.start()

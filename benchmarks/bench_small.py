@@ -67,7 +67,7 @@ class Api:
 
     def __init__(self, base: str, token: str) -> None:
         self.http = httpx.Client(
-            base_url=base, timeout=60, headers={"Authorization": f"Bearer {token}"}
+            base_url=base, timeout=600, headers={"Authorization": f"Bearer {token}"}
         )
 
     def post(self, path: str, body: Any, expect: tuple[int, ...] = (200, 201)) -> Any:

@@ -50,6 +50,12 @@ class ReadModelsProtocol(Protocol):
 
     reporting: bool  # a runner reports each committed page through `advanced`
 
+    def expect_reports(self) -> None:
+        """A runner reports its pages from now on (through `advanced`)."""
+
+    def reflected(self) -> int:
+        """A lower bound of what every later read reflects (no query when reported)."""
+
     def advanced(self, position: int) -> None:
         """Every view has committed `position` (reported by a runner): wake its waiters."""
 

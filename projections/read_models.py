@@ -46,8 +46,13 @@ class ReadModels:
     # --- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> None:
-        self.reporting = True
+        self.expect_reports()
         self._runner.start()
+
+    def expect_reports(self) -> None:
+        """From now on a runner reports its pages here; start from where the views are."""
+        self.advanced(self.position())
+        self.reporting = True
 
     def stop(self) -> None:
         self._runner.stop()
@@ -88,6 +93,11 @@ class ReadModels:
 
     def position(self) -> int:
         return min(self.positions().values(), default=0)
+
+    def reflected(self) -> int:
+        """A position every read from now on reflects at least: the last page a runner
+        reported here (no query), else the tracking table's."""
+        return self._reached if self.reporting else self.position()
 
     def wait_for(self, position: int, timeout: float) -> bool:
         if position <= self._reached:
