@@ -129,13 +129,14 @@ class BackgroundWork:
         if old is not None:
             old.close()
         positions, reporter = self._ctx.Pipe(duplex=False)
-        self._child = self._ctx.Process(
+        child = self._ctx.Process(
             target=_child_main,
             args=(self.services.database, reader, reporter),
             name="syncledger-runners",
             daemon=True,
         )
-        self._child.start()
+        child.start()
+        self._child = child  # only once started: `child_pid` is never None in between
         reader.close()
         reporter.close()
         threading.Thread(
