@@ -35,6 +35,7 @@ SUITES = [
     "bench_http",
     "bench_replay",
     "bench_growth",
+    "bench_deletion",
     "bench_small",
     "bench_storage",
     "bench_load",

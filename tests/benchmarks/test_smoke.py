@@ -28,11 +28,12 @@ def test_every_suite_runs_and_reports_figures_with_baselines(tmp_path: Path) -> 
         "http",
         "replay",
         "append latency vs log size",
+        "deletion of a big session",
         "small",
         "storage",
         "load",
     } <= groups
-    assert len(SUITES) == 8
+    assert len(SUITES) == 9
     small = {r["name"] for r in rows if r["group"] == "small"}
     for op in ("register", "start", "complete", "delete stuck session", "read receipts page"):
         assert any(name.startswith(op) for name in small), (op, small)
