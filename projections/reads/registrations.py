@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
+
 from projections.fmt import clamp, decode_cursor, encode_cursor, iso, now_micros
 from projections.interface import Page, Row
 from projections.reads.receipts import REG_NO
@@ -74,6 +76,7 @@ def registration_filter(
     status: str | None = None,
     now: int = 0,
     ids: Sequence[str] | None = None,
+    pg: bool = False,
 ) -> tuple[list[str], list[Any]]:
     """WHERE fragments over view_registrations r: exact product/file id, text search `q` in
     product, file id and name, and `status`: has a stuck session, has a sync type whose last
@@ -88,8 +91,10 @@ def registration_filter(
         params.append(file_id)
     if ids is not None:
         # A worker's own registrations (worker scope): an empty holding matches nothing.
-        where.append(f"r.id IN ({', '.join('?' for _ in ids)})" if ids else "1 = 0")
-        params += list(ids)
+        # One parameter however many ids (3,000 holdings made 3,000 placeholders to parse
+        # and plan): an array on PostgreSQL, a JSON list on SQLite.
+        where.append("r.id = ANY(?)" if pg else "r.id IN (SELECT value FROM json_each(?))")
+        params.append(list(ids) if pg else orjson.dumps(list(ids)).decode())
     if q:
         pattern = like_pattern(q)
         where.append(
@@ -164,7 +169,7 @@ def list_registrations(
     limit = clamp(limit)
     after = decode_cursor(cursor)
     inner, params = registration_filter(
-        product=product, file_id=file_id, q=q, status=status, now=now_micros(), ids=ids
+        product=product, file_id=file_id, q=q, status=status, now=now_micros(), ids=ids, pg=tx.pg
     )
     where_inner = f"WHERE {' AND '.join(inner)}" if inner else ""
     outer = ""
