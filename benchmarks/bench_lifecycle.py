@@ -100,6 +100,24 @@ def housekeeping_cost(database: Database, n: int) -> list[Result]:
             met=median(idle) * scale < 0.1,
         )
     )
+    from api.metrics import LedgerCollector
+
+    collector = LedgerCollector(hk.webhook_store, lambda: ahead)
+    scrapes = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        list(collector.collect())
+        scrapes.append(time.perf_counter() - t0)
+    rows.append(
+        Result(
+            group="lifecycle",
+            name=f"/metrics figures read from the database ({n:,} registrations)",
+            value=median(scrapes) * 1000,
+            unit="ms",
+            baseline_name="steady housekeeping round",
+            baseline_value=median(idle) * 1000,
+        )
+    )
     hk.close()
     models.close()
     ledger.close()
