@@ -77,7 +77,7 @@ class ReadModels:
     def health(self) -> dict[str, dict[str, int]]:
         positions = self.positions()
         with self.store.read() as tx:
-            top = head(tx, self.store.events_table)
+            top = head(tx)
         return {
             name: {"position": pos, "lag": max(0, top - pos)} for name, pos in positions.items()
         }
