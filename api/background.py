@@ -32,13 +32,22 @@ def _child_main(database: Database, reader: Any) -> None:
     A pipe, not a multiprocessing Event: an Event is a shared lock, and a child killed
     while holding it would block the API's next wake-up. b"q" asks the child to stop.
     """
+    from api.housekeeping import Housekeeping
+    from api.settings import service_clock
+    from domain.ledger import Ledger
     from projections import ReadModels
     from replay.chain import ChainFollower
 
     models = ReadModels(database)
     chain = ChainFollower(database)
+    ledger = Ledger(database=database)
+    ledger.on_saved(models.notify)  # a flag or a self-healing deletion shows at once
+    clock = service_clock()
+    ledger.clock = clock
+    housekeeping = Housekeeping(database, clock=clock, ledger=ledger, read_models=models)
     models.start()
     chain.start()
+    housekeeping.start()
     fd = reader.fileno()
     try:
         while True:
@@ -50,7 +59,9 @@ def _child_main(database: Database, reader: Any) -> None:
                 break
             models.notify(0)
             chain.notify(0)
+            housekeeping.notify(0)
     finally:
+        housekeeping.close()
         chain.stop()
         models.stop()
 
@@ -67,6 +78,7 @@ class BackgroundWork:
         self._writer: Any = None
         self._child: Any = None
         self._supervisor: threading.Thread | None = None
+        self.housekeeping: Any = None
 
     def start(self) -> None:
         services = self.services
@@ -76,6 +88,17 @@ class BackgroundWork:
             if services.chain is not None:
                 services.chain.start()
                 services.ledger.on_saved(services.chain.notify)
+            from api.housekeeping import Housekeeping
+
+            self.housekeeping = Housekeeping(
+                services.database,
+                clock=services.clock,
+                webhooks=services.webhooks,
+                ledger=services.ledger,
+                read_models=services.read_models,
+            )
+            self.housekeeping.start()
+            services.ledger.on_saved(self.housekeeping.notify)
             return
         services.ledger.on_saved(lambda _position: self._send(b"x"))
         self._spawn()
@@ -123,13 +146,21 @@ class BackgroundWork:
     def stop(self) -> None:
         services = self.services
         if self.mode == "thread":
-            for name, part in (("chain", services.chain), ("read models", services.read_models)):
+            parts = (
+                ("housekeeping", self.housekeeping),
+                ("chain", services.chain),
+                ("read models", services.read_models),
+            )
+            for name, part in parts:
                 if part is None:
                     continue
                 try:
                     part.stop()
                 except Exception:  # noqa: BLE001 - shutting down: log and go on
                     log.exception("stopping the %s failed", name)
+            if self.housekeeping is not None:
+                self.housekeeping.close()
+                self.housekeeping = None
             return
         self._stopping.set()
         if self._supervisor is not None:
