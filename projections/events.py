@@ -79,6 +79,11 @@ def read_page(tx: Tx, after: int, limit: int, max_records: int | None = None) ->
     return events
 
 
+def head_sql(tx: Tx) -> str:
+    """A scalar subquery for the log's last position (an index's last key, not a scan)."""
+    return EventLog(tx.conn, tx.kind).max_position_sql()
+
+
 def head(tx: Tx) -> int:
     """The position of the newest event (0 for an empty log)."""
     return EventLog(tx.conn, tx.kind).max_position()

@@ -23,10 +23,11 @@ import hashlib
 import logging
 import threading
 from collections.abc import Iterable, Iterator
+from contextlib import nullcontext
 from datetime import UTC, datetime
 
 from domain.infra.database import Database
-from replay.store import StoredEvent, open_store
+from replay.store import Store, StoredEvent, open_store
 
 GENESIS = "0" * 64
 FOLLOW_PAGE = 1_000
@@ -91,9 +92,12 @@ class ChainFollower:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def advance(self) -> int:
-        """Hash everything recorded after the last head; returns the head position."""
-        with self._lock, open_store(self.database) as store:
+    def advance(self, store: Store | None = None) -> int:
+        """Hash everything recorded after the last head; returns the head position.
+
+        `store`: the follow loop's own open connection (one per loop, not one per event:
+        opening a PostgreSQL connection per write cost more than hashing the event)."""
+        with self._lock, nullcontext(store) if store else open_store(self.database) as store:
             last = store.last_head()
             position, digest = last if last else (0, GENESIS)
             for page in store.event_pages(position + 1, page_size=self.page_size):
@@ -125,12 +129,21 @@ class ChainFollower:
             self._thread = None
 
     def _loop(self) -> None:
-        while not self._stopping.is_set():
-            self._wake.wait(POLL_SECONDS)
-            self._wake.clear()
-            if self._stopping.is_set():
-                return
-            try:
-                self.advance()
-            except Exception:  # keep following; the next wake retries
-                log.exception("chain follower failed to advance")
+        store: Store | None = None
+        try:
+            while not self._stopping.is_set():
+                self._wake.wait(POLL_SECONDS)
+                self._wake.clear()
+                if self._stopping.is_set():
+                    return
+                try:
+                    store = store or Store(self.database)
+                    self.advance(store)
+                except Exception:  # keep following; the next wake retries on a new connection
+                    log.exception("chain follower failed to advance")
+                    if store is not None:
+                        store.close()
+                    store = None
+        finally:
+            if store is not None:
+                store.close()

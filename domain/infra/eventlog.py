@@ -95,6 +95,11 @@ class EventLog:
         row = self.conn.execute(f"SELECT MAX({self.pos}) FROM {self.table}").fetchone()
         return int(row[0] or 0)
 
+    def max_position_sql(self) -> str:
+        """`max_position` as a scalar subquery, to fold into another statement (the last
+        key of the position index, not a scan; the table must exist)."""
+        return f"(SELECT MAX({self.pos}) FROM {self.table})"
+
     def count(self, stop: int | None = None) -> int:
         if not self.exists():
             return 0
