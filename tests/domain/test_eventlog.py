@@ -60,7 +60,12 @@ def test_reader_matches_the_application(database: Database) -> None:
 # Source files that may name the event table: the reader itself. Everything else reads
 # through it (tamper tests through `eventlog.forge`).
 ALLOWED = {"domain/infra/eventlog.py", "benchmarks/bench_replay.py"}
-TABLE = re.compile(r"\b(stored_events|syncledger_events)\b")
+NAMES = r"(stored_events|syncledger_events)\b"
+# The table named in a string ("stored_events") or after an SQL keyword; not a variable.
+TABLE = re.compile(
+    rf"([\"'](\w+\.)?{NAMES}[\"'])|((FROM|INTO|UPDATE|JOIN|TABLE)\s+[\"\w.{{}}]*?{NAMES})",
+    re.IGNORECASE,
+)
 
 
 def test_no_other_module_reads_the_event_table() -> None:
