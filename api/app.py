@@ -16,7 +16,7 @@ from api.errors import install_handlers
 from api.responses import ORJSONResponse
 from api.routers import audit, events, health, receipts, registrations, sessions, sync_requests
 from api.services import build_services
-from domain.storage import Database
+from domain.infra.database import Database
 
 log = logging.getLogger("syncledger.api")
 

@@ -29,7 +29,7 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from domain.storage import Database
+from domain.infra.database import Database
 
 ROLES = ("worker", "support", "auditor")
 MAX_TOKEN_NAME_LENGTH = 200

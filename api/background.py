@@ -18,7 +18,7 @@ import threading
 from typing import Any
 
 from api.services import Services
-from domain.storage import Database
+from domain.infra.database import Database
 
 log = logging.getLogger("syncledger.background")
 MODES = ("thread", "process")

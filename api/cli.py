@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from api.auth import ROLES, TokenError, TokenStore
-from domain.storage import DATABASE_URL_ENV, DEFAULT_DATABASE_URL, Database, DatabaseURLError
+from domain.infra.database import DATABASE_URL_ENV, DEFAULT_DATABASE_URL, Database, DatabaseURLError
 
 app = typer.Typer(
     name="syncledger",

@@ -9,8 +9,8 @@ from uuid import NAMESPACE_URL, uuid5
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from domain.infra.database import Database
 from domain.ledger import Ledger
-from domain.storage import Database
 from domain.values import Context, registration_id
 
 ACCOUNTLINK = ("accountlink-quickbooks", r"C:\Books\acme.qbw", "Acme Ltd (QuickBooks)")

@@ -8,10 +8,10 @@ from uuid import UUID
 
 import psycopg
 
+from domain.infra.database import Database
+from domain.infra.transcoder import OrjsonTranscoder
 from domain.ledger import Ledger
 from domain.registration import Registration
-from domain.storage import Database
-from domain.transcoder import OrjsonTranscoder
 from domain.values import session_aggregate_id
 
 _transcoder = OrjsonTranscoder()

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from api.auth import TokenStore
+from domain.infra.database import Database
 from domain.ledger import Ledger
-from domain.storage import Database
 from projections.interface import ReadModelsProtocol
 
 

@@ -28,9 +28,9 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 
 from benchmarks.common import Result, make_records, raw_postgres_copy, raw_sqlite_executemany
+from domain.infra.database import Database
 from domain.ledger import Ledger
 from domain.registration import Registration
-from domain.storage import Database
 from domain.values import Context
 
 BATCH = 1_000

@@ -223,7 +223,7 @@ def _postgres_url(postgres: str | None) -> str | None:
     try:
         import psycopg
 
-        from domain.storage import Database
+        from domain.infra.database import Database
 
         with psycopg.connect(Database.from_url(url).conninfo, connect_timeout=2):
             pass
@@ -237,7 +237,7 @@ def _pg_schema(url: str) -> Iterator[tuple[str, str, str]]:
     """A fresh schema; yields (database url for it, conninfo, schema). Dropped afterwards."""
     import psycopg
 
-    from domain.storage import Database
+    from domain.infra.database import Database
 
     schema = f"bench_http_{uuid.uuid4().hex[:8]}"
     conninfo = Database.from_url(url).conninfo

@@ -11,11 +11,11 @@ from domain.errors import (
     UnsafeDeletion,
     ValidationFailed,
 )
+from domain.infra.database import Database
 from domain.ledger import Ledger
 from domain.policy import DeletionCheck, deletion_check
 from domain.registration import Registration
 from domain.session import Session
-from domain.storage import Database
 from domain.values import Context, registration_id, session_aggregate_id
 
 __all__ = [

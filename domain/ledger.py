@@ -33,10 +33,11 @@ from domain.errors import (
     UnsafeDeletion,
     ValidationFailed,
 )
+from domain.infra.database import Database
+from domain.infra.locks import schema_setup_lock
 from domain.policy import DeletionCheck, deletion_check
 from domain.registration import Registration
 from domain.session import Session
-from domain.storage import Database, schema_setup_lock
 from domain.values import Context, Record, registration_id, session_aggregate_id
 
 T = TypeVar("T")

@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from uuid import UUID
 
-from domain.storage import Database
+from domain.infra.database import Database
 from projections import engine
 from projections.events import head
 from projections.interface import Page, ProgressCallback, Row

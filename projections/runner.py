@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from domain.storage import Database
+from domain.infra.database import Database
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.5

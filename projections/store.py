@@ -12,7 +12,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from domain.storage import Database, sqlite_write_lock
+from domain.infra.database import Database
+from domain.infra.locks import sqlite_write_lock
 
 SQLITE_EVENTS = "stored_events"
 PG_EVENTS = "syncledger_events"

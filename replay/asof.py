@@ -17,8 +17,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from domain.infra.database import Database
 from domain.ledger import Ledger
-from domain.storage import Database
 from domain.values import session_aggregate_id
 from replay.eventdata import decode_state, event_type, rfc3339
 from replay.store import Store, open_store

@@ -25,7 +25,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
-from domain.storage import Database
+from domain.infra.database import Database
 from replay.store import StoredEvent, open_store
 
 GENESIS = "0" * 64

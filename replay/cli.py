@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from domain.storage import DATABASE_URL_ENV, DEFAULT_DATABASE_URL, Database, DatabaseURLError
+from domain.infra.database import DATABASE_URL_ENV, DEFAULT_DATABASE_URL, Database, DatabaseURLError
 from replay.progress import err, progress_bar
 
 app = typer.Typer(

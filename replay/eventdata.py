@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from domain.transcoder import OrjsonTranscoder
+from domain.infra.transcoder import OrjsonTranscoder
 
 _transcoder = OrjsonTranscoder()
 META = ("timestamp", "actor", "correlation_id", "originator_topic")

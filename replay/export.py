@@ -21,7 +21,7 @@ from uuid import UUID
 
 import orjson
 
-from domain.storage import Database
+from domain.infra.database import Database
 from replay.chain import GENESIS, canonical_bytes, parse_digest
 from replay.eventdata import META, decode_state, jsonable
 from replay.store import StoredEvent, open_store

@@ -13,7 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from domain.storage import Database
+from domain.infra.database import Database
 
 SAMPLES_SHOWN = 10
 

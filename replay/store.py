@@ -16,7 +16,8 @@ from uuid import UUID
 
 import psycopg
 
-from domain.storage import Database, sqlite_write_lock
+from domain.infra.database import Database
+from domain.infra.locks import sqlite_write_lock
 
 PAGE_SIZE = 5_000
 

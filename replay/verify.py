@@ -24,8 +24,8 @@ from typing import Any
 
 from eventsourcing.utils import resolve_topic
 
-from domain.storage import Database
-from domain.transcoder import OrjsonTranscoder
+from domain.infra.database import Database
+from domain.infra.transcoder import OrjsonTranscoder
 from replay.chain import GENESIS, canonical_bytes, parse_digest
 from replay.store import Store, open_store
 

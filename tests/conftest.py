@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from domain.storage import Database
+from domain.infra.database import Database
 
 PG_URL = os.environ.get("SYNCLEDGER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("SYNCLEDGER_REQUIRE_POSTGRES") == "1"

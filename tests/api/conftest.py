@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from domain.storage import Database
+from domain.infra.database import Database
 
 ROLES = ("worker", "support", "auditor")
 

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from domain.storage import Database
+from domain.infra.database import Database
 from tests.api.conftest import ROLES, Api
 
 

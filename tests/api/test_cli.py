@@ -8,8 +8,8 @@ from typer.testing import CliRunner
 
 from api.auth import TokenStore
 from api.cli import app
+from domain.infra.database import Database
 from domain.ledger import Ledger
-from domain.storage import Database
 
 runner = CliRunner()
 

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 
 from api.app import create_app
-from domain.storage import Database
+from domain.infra.database import Database
 
 _DIR = Path(tempfile.mkdtemp(prefix="syncledger-fuzz-"))
 APP = create_app(Database.from_url(f"sqlite:///{_DIR / 'fuzz.db'}"))

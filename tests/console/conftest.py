@@ -8,7 +8,7 @@ import pytest
 from console_kit import Console, clock_ahead, make_tokens, seed
 from fastapi.testclient import TestClient
 
-from domain.storage import Database
+from domain.infra.database import Database
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ import httpx
 import pytest
 from console_kit import ACCOUNTLINK, Clock, Seeded, clock_ahead, make_tokens, seed
 
-from domain.storage import Database
+from domain.infra.database import Database
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

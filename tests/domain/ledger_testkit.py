@@ -8,10 +8,10 @@ from uuid import UUID
 
 import psycopg
 
+from domain.infra.database import Database
 from domain.ledger import Ledger
 from domain.registration import Registration
 from domain.session import Session
-from domain.storage import Database
 
 ReceiptKey = tuple[str, str]
 # (entity_type, key) -> (session_id, digest)

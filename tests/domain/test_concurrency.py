@@ -16,9 +16,9 @@ import pytest
 from ledger_testkit import all_events, append_batches
 
 from domain.errors import LedgerError
+from domain.infra.database import Database
 from domain.ledger import Ledger
 from domain.session import Session
-from domain.storage import Database
 from domain.values import Context
 
 CTX = Context("tester", "corr")

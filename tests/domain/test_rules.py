@@ -17,10 +17,10 @@ from domain.errors import (
     UnsafeDeletion,
     ValidationFailed,
 )
+from domain.infra.database import Database
 from domain.ledger import Ledger
 from domain.registration import Registration
 from domain.session import Session
-from domain.storage import Database
 from domain.values import MAX_BATCH_RECORDS, Context
 
 WORKER = Context("worker-1", "corr-worker")

@@ -27,8 +27,8 @@ from hypothesis.stateful import (
 from ledger_testkit import Receipts, receipts_from_log
 
 from domain.errors import LedgerError, NotUndoable, SessionInProgress, SessionNotInProgress
+from domain.infra.database import Database
 from domain.ledger import Ledger
-from domain.storage import Database
 from domain.values import Context
 
 PG_URL = os.environ.get("SYNCLEDGER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from domain.storage import DATABASE_URL_ENV, Database, DatabaseURLError
+from domain.infra.database import DATABASE_URL_ENV, Database, DatabaseURLError
 
 
 def test_sqlite_relative_path_is_made_absolute(
@@ -31,8 +31,8 @@ def test_sqlite_absolute_path() -> None:
     assert db.path == "/var/lib/syncledger/ledger.db"
     env = db.eventsourcing_env()
     assert env["SQLITE_DBNAME"] == "/var/lib/syncledger/ledger.db"
-    assert env["PERSISTENCE_MODULE"] == "domain.sqlite_store:Factory"
-    assert env["TRANSCODER_TOPIC"] == "domain.transcoder:OrjsonTranscoder"
+    assert env["PERSISTENCE_MODULE"] == "domain.infra.sqlite_store:Factory"
+    assert env["TRANSCODER_TOPIC"] == "domain.infra.transcoder:OrjsonTranscoder"
 
 
 def test_postgresql_full_url() -> None:

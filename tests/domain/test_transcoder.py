@@ -26,7 +26,7 @@ from eventsourcing.tests.persistence import (  # noqa: E402
     TranscoderTestCase,
 )
 
-from domain.transcoder import OrjsonTranscoder  # noqa: E402
+from domain.infra.transcoder import OrjsonTranscoder  # noqa: E402
 
 
 class TestOrjsonTranscoder(TranscoderTestCase):

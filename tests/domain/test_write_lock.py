@@ -7,7 +7,7 @@ import threading
 import time
 from pathlib import Path
 
-from domain.storage import sqlite_write_lock
+from domain.infra.locks import sqlite_write_lock
 
 
 def _hold(path: str, seconds: float, started: object, log: str) -> None:

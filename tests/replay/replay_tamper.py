@@ -9,7 +9,7 @@ from typing import Any
 
 import psycopg
 
-from domain.storage import Database
+from domain.infra.database import Database
 
 
 @contextmanager

@@ -19,7 +19,7 @@ from eventsourcing.sqlite import (
 )
 from eventsourcing.utils import Environment, EnvType
 
-from domain.storage import sqlite_write_lock
+from domain.infra.locks import sqlite_write_lock
 
 SYNCHRONOUS_ENV = "SYNCLEDGER_SQLITE_SYNCHRONOUS"
 
@@ -29,7 +29,7 @@ class TunedSQLiteConnectionPool(SQLiteConnectionPool):
         super().__init__(db_name=db_name, **kwargs)
         if not self.is_sqlite_memory_mode:
             # eventsourcing holds this lock while a writer connection is out.
-            self._writer_lock = sqlite_write_lock(db_name)
+            self._writer_lock = sqlite_write_lock(db_name)  # type: ignore[assignment]
 
     def _create_connection(self) -> SQLiteConnection:
         connection = super()._create_connection()

@@ -1,0 +1,88 @@
+"""Locks that keep processes and threads from tripping over each other in the database."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from domain.infra.database import Database
+
+
+@contextmanager
+def schema_setup_lock(database: Database | None) -> Iterator[None]:
+    """Serialise table/function creation across processes starting at once (PostgreSQL).
+
+    eventsourcing runs CREATE OR REPLACE FUNCTION on every start; two processes doing it
+    together fail with "tuple concurrently updated". A session advisory lock keyed on the
+    schema makes them take turns. SQLite needs nothing.
+    """
+    if database is None or database.kind != "postgresql":
+        yield
+        return
+    import psycopg
+
+    with psycopg.connect(database.conninfo, autocommit=True) as conn:
+        key = f"syncledger-schema:{database.schema}"
+        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
+
+
+class SQLiteWriteLock:
+    """Every writer to one SQLite file takes this lock: the ledger, the views, the chain.
+
+    SQLite allows one writer at a time and makes the others wait by sleeping and retrying
+    (busy_timeout), which wastes most of the wait. Writers queue here instead: threads of
+    one process on a mutex, processes on an flock() of `<file>.writelock`, both woken the
+    moment the holder lets go. SQLite's own locking still guards correctness.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path + ".writelock"
+        self._threads = threading.Lock()
+        self._fd: int | None = None
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if not self._threads.acquire(blocking, timeout):
+            return False
+        try:
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._threads.release()
+            raise
+        return True
+
+    def release(self) -> None:
+        try:
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+    def __enter__(self) -> SQLiteWriteLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+_write_locks: dict[str, SQLiteWriteLock] = {}
+_write_locks_guard = threading.Lock()
+
+
+def sqlite_write_lock(path: str) -> SQLiteWriteLock:
+    """The write lock of one SQLite file, shared by everything in this process."""
+    key = os.path.realpath(path)
+    with _write_locks_guard:
+        lock = _write_locks.get(key)
+        if lock is None:
+            lock = _write_locks[key] = SQLiteWriteLock(key)
+        return lock
