@@ -14,7 +14,16 @@ from api.batches import SCHEMA_ONLY_MODELS
 from api.dependencies import CorrelationIdMiddleware
 from api.errors import install_handlers
 from api.responses import ORJSONResponse
-from api.routers import audit, events, health, receipts, registrations, sessions, sync_requests
+from api.routers import (
+    audit,
+    events,
+    health,
+    receipts,
+    registrations,
+    sessions,
+    sync_requests,
+)
+from api.routers import log as log_router
 from api.services import build_services
 from domain.infra.database import Database
 
@@ -57,7 +66,16 @@ def create_app(
     app.state.background = background
     app.add_middleware(CorrelationIdMiddleware)
     install_handlers(app)
-    for module in (health, registrations, sessions, receipts, sync_requests, events, audit):
+    for module in (
+        health,
+        registrations,
+        sessions,
+        receipts,
+        sync_requests,
+        events,
+        audit,
+        log_router,
+    ):
         app.include_router(module.router)
     _include_console(app)
     _document_schema_only_models(app)

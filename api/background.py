@@ -1,4 +1,4 @@
-"""The background work of `serve`: the view runners and the hash-chain follower.
+"""The background work of `serve`: the view runners and the Merkle tree follower.
 
 In "thread" mode they run as threads of the API process (tests, small installs). In
 "process" mode (`syncledger serve`'s default) they run in one child process, so the API
@@ -26,17 +26,18 @@ MODE_ENV = "SYNCLEDGER_RUNNERS"
 POLL_SECONDS = 0.5
 
 
-def _child_main(database: Database, reader: Any) -> None:
-    """The runner process: views and chain follower, woken by bytes on `reader`.
+def _child_main(database: Database, reader: Any, log_config: Any) -> None:
+    """The runner process: views and tree follower (which signs checkpoints), woken by
+    bytes on `reader`.
 
     A pipe, not a multiprocessing Event: an Event is a shared lock, and a child killed
     while holding it would block the API's next wake-up. b"q" asks the child to stop.
     """
     from projections import ReadModels
-    from replay.chain import ChainFollower
+    from replay.treelog import TreeFollower
 
     models = ReadModels(database)
-    chain = ChainFollower(database)
+    chain = TreeFollower(database, log_config)
     models.start()
     chain.start()
     fd = reader.fileno()
@@ -73,9 +74,8 @@ class BackgroundWork:
         if self.mode == "thread":
             services.read_models.start()
             services.ledger.on_saved(services.read_models.notify)
-            if services.chain is not None:
-                services.chain.start()
-                services.ledger.on_saved(services.chain.notify)
+            services.tree.start()
+            services.ledger.on_saved(services.tree.notify)
             return
         services.ledger.on_saved(lambda _position: self._send(b"x"))
         self._spawn()
@@ -105,7 +105,7 @@ class BackgroundWork:
             old.close()
         self._child = self._ctx.Process(
             target=_child_main,
-            args=(self.services.database, reader),
+            args=(self.services.database, reader, self.services.tree.config),
             name="syncledger-runners",
             daemon=True,
         )
@@ -123,9 +123,7 @@ class BackgroundWork:
     def stop(self) -> None:
         services = self.services
         if self.mode == "thread":
-            for name, part in (("chain", services.chain), ("read models", services.read_models)):
-                if part is None:
-                    continue
+            for name, part in (("tree", services.tree), ("read models", services.read_models)):
                 try:
                     part.stop()
                 except Exception:  # noqa: BLE001 - shutting down: log and go on

@@ -208,6 +208,10 @@ def _mount_replay() -> None:
     except ImportError:
         return
     app.add_typer(replay_app, name="replay")
+    from replay.log_cli import keys_app, log_app
+
+    app.add_typer(log_app, name="log")
+    app.add_typer(keys_app, name="keys")
 
 
 _mount_replay()

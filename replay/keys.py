@@ -67,6 +67,7 @@ def load_or_create(path: Path, name: str | None = None) -> Signer:
         return read_signer(path)
     signer = Signer.generate(name or default_name())
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:  # another process created it first: use theirs
         return read_signer(path)

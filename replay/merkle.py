@@ -171,7 +171,9 @@ def root_from_inclusion(index: int, size: int, leaf: bytes, path: Iterable[bytes
     return r
 
 
-def verify_inclusion(index: int, size: int, leaf: bytes, path: Sequence[bytes], root: bytes) -> None:
+def verify_inclusion(
+    index: int, size: int, leaf: bytes, path: Sequence[bytes], root: bytes
+) -> None:
     if root_from_inclusion(index, size, leaf, path) != root:
         raise ProofError(f"leaf {index} is not included in the tree of size {size} with that root")
 

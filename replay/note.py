@@ -70,7 +70,7 @@ class Verifier:
 
     @classmethod
     def parse(cls, text: str) -> Verifier:
-        parts = text.strip().split("+")
+        parts = text.strip().split("+", 2)
         if len(parts) != 3:
             raise NoteError("a verifier key reads NAME+KEYID+BASE64KEY")
         name, hex_id, b64 = parts
@@ -114,7 +114,7 @@ class Signer:
 
     @classmethod
     def parse(cls, text: str) -> Signer:
-        parts = text.strip().split("+")
+        parts = text.strip().split("+", 4)
         if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"]:
             raise NoteError("a signing key reads PRIVATE+KEY+NAME+KEYID+BASE64SEED")
         _, _, name, hex_id, b64 = parts

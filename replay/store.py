@@ -1,4 +1,4 @@
-"""Plain-SQL access to the event log and the chain heads, page by page, on both backends.
+"""Plain-SQL access to the event log, page by page, on both backends.
 
 The event log is read directly (not through eventsourcing) so that verification sees the
 exact stored bytes: SQLite `stored_events` (position = rowid), PostgreSQL
@@ -9,7 +9,7 @@ exact stored bytes: SQLite `stored_events` (position = rowid), PostgreSQL
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
@@ -17,17 +17,11 @@ from uuid import UUID
 import psycopg
 
 from domain.infra.database import Database
-from domain.infra.locks import sqlite_write_lock
 
 PAGE_SIZE = 5_000
 
 # (position, originator_id as 32 lowercase hex digits, originator_version, topic, state)
 StoredEvent = tuple[int, str, int, str, bytes]
-
-HEADS_DDL = (
-    "CREATE TABLE IF NOT EXISTS chain_heads ("
-    "position {int} PRIMARY KEY, digest TEXT NOT NULL, recorded_at TEXT NOT NULL)"
-)
 
 
 class Store:
@@ -126,66 +120,6 @@ class Store:
             found += [(r[0], _hex(r[1]), r[2], r[3], bytes(r[4])) for r in rows]
         found.sort()
         return found
-
-    # --- chain heads --------------------------------------------------------------------
-
-    def ensure_heads(self) -> None:
-        self.conn.execute(HEADS_DDL.format(int="INTEGER" if self.kind == "sqlite" else "BIGINT"))
-
-    def last_head(self) -> tuple[int, str] | None:
-        self.ensure_heads()
-        row = self.conn.execute(
-            "SELECT position, digest FROM chain_heads ORDER BY position DESC LIMIT 1"
-        ).fetchone()
-        return (int(row[0]), str(row[1])) if row else None
-
-    def head_at(self, position: int) -> str | None:
-        self.ensure_heads()
-        row = self.conn.execute(
-            f"SELECT digest FROM chain_heads WHERE position = {self.ph}", (position,)
-        ).fetchone()
-        return str(row[0]) if row else None
-
-    def save_heads(self, heads: Iterable[tuple[int, str, str]]) -> None:
-        """Insert (position, digest, recorded_at) rows in one transaction."""
-        rows = list(heads)
-        if not rows:
-            return
-        verb = "INSERT OR IGNORE" if self.kind == "sqlite" else "INSERT"
-        tail = "" if self.kind == "sqlite" else " ON CONFLICT (position) DO NOTHING"
-        marks = ", ".join([self.ph] * 3)
-        sql = f"{verb} INTO chain_heads (position, digest, recorded_at) VALUES ({marks}){tail}"
-        if self.kind == "sqlite":
-            with sqlite_write_lock(self.database.path):
-                self.conn.execute("BEGIN IMMEDIATE")
-                try:
-                    self.conn.executemany(sql, rows)
-                    self.conn.execute("COMMIT")
-                except BaseException:
-                    self.conn.execute("ROLLBACK")
-                    raise
-        else:
-            with self.conn.transaction(), self.conn.cursor() as cur:
-                cur.executemany(sql, rows)
-
-    def head_pages(
-        self, start: int = 1, stop: int | None = None, page_size: int = PAGE_SIZE
-    ) -> Iterator[list[tuple[int, str]]]:
-        self.ensure_heads()
-        sql = f"SELECT position, digest FROM chain_heads WHERE position >= {self.ph}"
-        if stop is not None:
-            sql += f" AND position <= {self.ph}"
-        sql += f" ORDER BY position LIMIT {self.ph}"
-        position = start
-        while True:
-            params = (position, stop, page_size) if stop is not None else (position, page_size)
-            rows = [(int(r[0]), str(r[1])) for r in self.conn.execute(sql, params).fetchall()]
-            if not rows:
-                return
-            yield rows
-            if len(rows) < page_size:
-                return
-            position = rows[-1][0] + 1
 
 
 @contextmanager

@@ -21,7 +21,8 @@ from typing import Any
 
 import psycopg
 
-from domain.storage import Database, sqlite_write_lock
+from domain.infra.database import Database
+from domain.infra.locks import sqlite_write_lock
 from replay.merkle import EMPTY_ROOT, HASH_SIZE, node_hash
 
 TILE_HEIGHT = 8
