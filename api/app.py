@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from api.background import BackgroundWork
 from api.batches import SCHEMA_ONLY_MODELS
+from api.console import router as console_router
 from api.dependencies import CorrelationIdMiddleware
 from api.errors import install_handlers
 from api.responses import ORJSONResponse
@@ -103,12 +104,5 @@ def _document_schema_only_models(app: FastAPI) -> None:
 
 
 def _include_console(app: FastAPI) -> None:
-    """The support console (api/console, issue 5), when it is present and loads."""
-    try:
-        from api.console import router as console_router  # type: ignore[attr-defined]
-    except ImportError:
-        return
-    try:
-        app.include_router(console_router)
-    except Exception:  # noqa: BLE001 - the API must serve even if the console is broken
-        log.exception("the console could not be mounted; serving the API without it")
+    """The support console (api/console)."""
+    app.include_router(console_router)

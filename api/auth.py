@@ -205,7 +205,7 @@ class TokenStore:
             )
         return token
 
-    def list(self) -> list[TokenInfo]:
+    def list_tokens(self) -> list[TokenInfo]:
         rows = self._execute("SELECT name, role, created_at, revoked_at FROM {table} ORDER BY name")
         return [TokenInfo(*row) for row in rows]
 

@@ -37,9 +37,9 @@ def _child_main(database: Database, reader: Any, log_config: Any) -> None:
     from replay.treelog import TreeFollower
 
     models = ReadModels(database)
-    chain = TreeFollower(database, log_config)
+    tree = TreeFollower(database, log_config)
     models.start()
-    chain.start()
+    tree.start()
     fd = reader.fileno()
     try:
         while True:
@@ -50,9 +50,9 @@ def _child_main(database: Database, reader: Any, log_config: Any) -> None:
             if not data or b"q" in data:  # stop asked, or the API process is gone
                 break
             models.notify(0)
-            chain.notify(0)
+            tree.notify(0)
     finally:
-        chain.stop()
+        tree.stop()
         models.stop()
 
 

@@ -1,4 +1,4 @@
-"""The `syncledger` command line: serve, tokens, projections, demo (and replay, mounted)."""
+"""The `syncledger` command line: serve, tokens, projections, demo (replay, log, keys mounted)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from rich.table import Table
 
 from api.auth import ROLES, TokenError, TokenStore
 from domain.infra.database import DATABASE_URL_ENV, DEFAULT_DATABASE_URL, Database, DatabaseURLError
+from replay.cli import app as replay_app
+from replay.log_cli import keys_app, log_app
 
 app = typer.Typer(
     name="syncledger",
@@ -120,7 +122,7 @@ def tokens_list(ctx: typer.Context) -> None:
     """List tokens (names and roles; never the tokens themselves)."""
     store = TokenStore(database(ctx))
     try:
-        rows = store.list()
+        rows = store.list_tokens()
     finally:
         store.close()
     table = Table("name", "role", "created", "revoked")
@@ -150,31 +152,9 @@ def tokens_revoke(
 @projections_app.command("run")
 def projections_run(ctx: typer.Context) -> None:
     """Run the projection runners alone (for PostgreSQL deployments)."""
-    db = database(ctx)
-    try:
-        from projections.runner import run_forever  # type: ignore[import-not-found]
-    except ImportError:
-        run_forever = None
-    if run_forever is not None:
-        run_forever(db)
-        return
-    import signal
-    import threading
+    from projections.runner import run_forever
 
-    from projections import ReadModels  # type: ignore[attr-defined]
-
-    read_models = ReadModels(db)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    read_models.start()
-    err.print(f"projection runners following {db.url}; Ctrl-C to stop")
-    try:
-        while not stop.wait(1.0):
-            pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        read_models.stop()
+    run_forever(database(ctx))
 
 
 # --- demo ------------------------------------------------------------------------------------
@@ -202,19 +182,9 @@ def demo(
         out.print(line, highlight=False, soft_wrap=True)
 
 
-def _mount_replay() -> None:
-    try:
-        from replay.cli import app as replay_app  # type: ignore[import-not-found]
-    except ImportError:
-        return
-    app.add_typer(replay_app, name="replay")
-    from replay.log_cli import keys_app, log_app
-
-    app.add_typer(log_app, name="log")
-    app.add_typer(keys_app, name="keys")
-
-
-_mount_replay()
+app.add_typer(replay_app, name="replay")
+app.add_typer(log_app, name="log")
+app.add_typer(keys_app, name="keys")
 
 
 def main() -> None:

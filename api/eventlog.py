@@ -51,11 +51,11 @@ def _rows(database: Database, ids: list[UUID], after: int, limit: int) -> list[t
         "SELECT rowid, originator_id, originator_version, topic, state FROM stored_events "
         f"WHERE originator_id IN ({marks}) AND rowid > ? ORDER BY rowid LIMIT ?"
     )
-    conn = sqlite3.connect(database.path, timeout=30)
+    lite = sqlite3.connect(database.path, timeout=30)
     try:
-        return conn.execute(sql, [i.hex for i in ids] + [after, limit]).fetchall()
+        return lite.execute(sql, [i.hex for i in ids] + [after, limit]).fetchall()
     finally:
-        conn.close()
+        lite.close()
 
 
 def registration_events(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from api.auth import TokenStore
 from domain.infra.database import Database
 from domain.ledger import Ledger
+from projections import ReadModels
 from projections.interface import ReadModelsProtocol
 from replay.treelog import LogConfig, TreeFollower
 
@@ -22,8 +23,6 @@ class Services:
 
 def build_services(database: Database) -> Services:
     """Construct the Ledger on top of the read models (its receipt counter)."""
-    from projections import ReadModels
-
     read_models = ReadModels(database)
     ledger = Ledger(database=database, receipt_counter=read_models.count_receipts)
     tree = TreeFollower(database, LogConfig.from_settings())

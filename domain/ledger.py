@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -204,13 +204,13 @@ class Ledger(Application[UUID]):
 
     def _registration(self, rid: UUID) -> Registration:
         try:
-            return self._load(rid)
+            return cast(Registration, self._load(rid))
         except AggregateNotFoundError:
             raise NotFound(f"No registration with id {rid}.", registration_id=str(rid)) from None
 
     def _session(self, rid: UUID, session_id: str) -> Session:
         try:
-            return self._load(session_aggregate_id(rid, session_id))
+            return cast(Session, self._load(session_aggregate_id(rid, session_id)))
         except AggregateNotFoundError:
             raise NotFound(
                 f"No session {session_id} in registration {rid}.",
@@ -220,7 +220,7 @@ class Ledger(Application[UUID]):
 
     def _session_or_none(self, rid: UUID, session_id: str) -> Session | None:
         try:
-            return self._load(session_aggregate_id(rid, session_id))
+            return cast(Session, self._load(session_aggregate_id(rid, session_id)))
         except AggregateNotFoundError:
             return None
 

@@ -29,7 +29,7 @@ class Registration(Aggregate):
         stuck_after_minutes: int
 
     @staticmethod
-    def create_id(product: str, file_id: str) -> UUID:  # type: ignore[override]
+    def create_id(product: str, file_id: str) -> UUID:
         return registration_id(product, file_id)
 
     def __init__(

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 import orjson
+
+
+@overload
+def iso(micros: int) -> str: ...
+@overload
+def iso(micros: None) -> None: ...
+@overload
+def iso(micros: int | None) -> str | None: ...
 
 
 def iso(micros: int | None) -> str | None:

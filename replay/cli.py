@@ -248,15 +248,13 @@ def rebuild(
     ] = None,
 ) -> None:
     """Rebuild read models into a shadow copy, print the differences, swap atomically."""
-    from replay.rebuild import RebuildUnavailable, print_report
+    from replay.rebuild import print_report
     from replay.rebuild import rebuild as run_rebuild
 
     database = _database(ctx)
     try:
         with progress_bar("rebuild", unit="events") as progress:
             report = run_rebuild(database, projections or [], progress)
-    except RebuildUnavailable as e:
-        raise _fail(str(e)) from None
     except (KeyError, ValueError) as e:
         raise _fail(f"rebuild refused: {e}", 2) from None
     differing = print_report(report, out)

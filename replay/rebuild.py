@@ -14,36 +14,22 @@ from rich.console import Console
 from rich.table import Table
 
 from domain.infra.database import Database
+from projections import ReadModels, RebuildReport
 
 SAMPLES_SHOWN = 10
-
-
-class RebuildUnavailable(RuntimeError):
-    pass
 
 
 def rebuild(
     database: Database,
     names: Sequence[str] = (),
     progress: Callable[[int, int], None] | None = None,
-) -> Any:
-    """Run `projections.ReadModels(database).rebuild(names, progress)`; returns its report."""
-    try:
-        from projections import ReadModels  # type: ignore[attr-defined]
-    except ImportError:
-        raise RebuildUnavailable(
-            "the read models (projections.ReadModels) are not available"
-        ) from None
+) -> RebuildReport:
+    """Rebuild the read models into shadow tables, diff and swap (projections/rebuild.py)."""
     read_models = ReadModels(database)
-    method = getattr(read_models, "rebuild", None)
-    if method is None:
-        raise RebuildUnavailable("projections.ReadModels has no rebuild() in this build")
     try:
-        return method(list(names), progress)
+        return read_models.rebuild(list(names), progress)
     finally:
-        close = getattr(read_models, "close", None) or getattr(read_models, "stop", None)
-        if callable(close):
-            close()
+        read_models.close()
 
 
 def as_plain(value: Any) -> Any:

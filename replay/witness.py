@@ -22,7 +22,6 @@ import httpx
 from replay.merkle import ProofError, verify_consistency
 from replay.note import Checkpoint, NoteError, Verifier, open_checkpoint, open_note
 
-
 HttpClient = httpx.Client  # fastapi's TestClient is one too (tests use two apps)
 
 

@@ -23,6 +23,7 @@ from api.reads import (
 from api.responses import ORJSONResponse
 from api.schemas import BatchOut, CompleteIn, DeleteIn, ErrorIn, FailIn, SessionIn
 from api.services import Services
+from replay.asof import history_as_of as replay_history
 
 router = APIRouter(prefix="/v1/registrations/{rid}/sessions", tags=["sessions"])
 DRY_RUN_RECORDS = 100
@@ -132,24 +133,12 @@ def history_as_of(
             "as_of needs a time zone (RFC 3339, e.g. 2024-08-05T09:30:00Z).",
             field="as_of",
         )
-    try:
-        from replay.asof import history_as_of as replay_history  # type: ignore[import-not-found]
-    except ImportError:
-        raise ApiError(
-            501, "not_implemented", "Time travel (as_of) is not available in this build."
-        ) from None
     services.ledger.get_registration(rid)  # 404 for an unknown registration
     result = replay_history(
         services.ledger, rid, at=at, position=position, include_deleted=include_deleted
     )
-    if isinstance(result, dict):
-        body = dict(result)
-        body.setdefault("next_cursor", None)
-    else:
-        body = {"items": list(result), "next_cursor": None}
     at_position = position if position is not None else services.ledger.current_position()
-    body.setdefault("position", at_position)
-    return body
+    return {"items": result, "next_cursor": None, "position": at_position}
 
 
 @router.get("/{sid}", summary="One session with its errors and deletion check")

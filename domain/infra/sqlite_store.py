@@ -28,7 +28,8 @@ class TunedSQLiteConnectionPool(SQLiteConnectionPool):
     def __init__(self, *, db_name: str, **kwargs: Any) -> None:
         super().__init__(db_name=db_name, **kwargs)
         if not self.is_sqlite_memory_mode:
-            # eventsourcing holds this lock while a writer connection is out.
+            # eventsourcing holds this lock while a writer connection is out; ours has the
+            # same acquire(timeout=)/release() shape but queues threads AND processes.
             self._writer_lock = sqlite_write_lock(db_name)  # type: ignore[assignment]
 
     def _create_connection(self) -> SQLiteConnection:

@@ -60,7 +60,8 @@ def audit(
 ) -> Page:
     limit = clamp(limit)
     start = decode_cursor(cursor)
-    where, params = [], []
+    where: list[str] = []
+    params: list[Any] = []
     if registration_id is not None:
         where.append("a.registration_id = ?")
         params.append(registration_id)
@@ -87,7 +88,8 @@ def audit_entry(tx: Tx, position: int) -> Row | None:
 def sync_requests(tx: Tx, rid: str, *, status: str | None, limit: int, cursor: str | None) -> Page:
     limit = clamp(limit)
     start = decode_cursor(cursor)
-    where, params = ["registration_id = ?"], [rid]
+    where: list[str] = ["registration_id = ?"]
+    params: list[Any] = [rid]
     if status is not None:
         where.append("status = ?")
         params.append(status)

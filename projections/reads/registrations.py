@@ -52,7 +52,8 @@ def list_registrations(
 ) -> Page:
     limit = clamp(limit)
     after = decode_cursor(cursor)
-    inner, params = [], []
+    inner: list[str] = []
+    params: list[Any] = []
     if product is not None:
         inner.append("r.product = ?")
         params.append(product)

@@ -32,7 +32,7 @@ def test_tokens_are_stored_only_as_hashes(api: Api) -> None:
     token = store.create("hashed", "auditor")
     rows = store._execute("SELECT token_hash FROM {table} WHERE name = {p}", ("hashed",))
     assert rows and rows[0][0] != token and len(rows[0][0]) == 64
-    assert [t.name for t in store.list()] == sorted(t.name for t in store.list())
+    assert [t.name for t in store.list_tokens()] == sorted(t.name for t in store.list_tokens())
 
 
 def test_roles(api: Api) -> None:

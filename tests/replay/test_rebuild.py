@@ -2,19 +2,14 @@ from __future__ import annotations
 
 import threading
 
-import pytest
 from replay_history import build_history
 from typer.testing import CliRunner
 
 from domain import Database, Ledger
+from projections import ReadModels
 from replay.asof import history_as_of
 from replay.cli import app
 from replay.rebuild import rebuild
-
-projections = pytest.importorskip("projections")
-ReadModels = getattr(projections, "ReadModels", None)
-if ReadModels is None or not hasattr(ReadModels, "rebuild"):
-    pytest.skip("projections.ReadModels.rebuild has not landed", allow_module_level=True)
 
 
 def test_rebuild_equals_live_views(database: Database) -> None:
