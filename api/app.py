@@ -25,6 +25,7 @@ from api.routers import (
     sync_requests,
 )
 from api.routers import log as log_router
+from api.routers import proofs as record_proofs
 from api.services import build_services
 from domain.infra.database import Database
 
@@ -76,6 +77,7 @@ def create_app(
         events,
         audit,
         log_router,
+        record_proofs,
     ):
         app.include_router(module.router)
     _include_console(app)
