@@ -87,6 +87,7 @@ def run_demo(
                     et = types[i % len(types)]
                     key = f"{et[:3].upper()}-{rng.randint(1, 400):04d}"
                     records.append((et, key, _digest(et, key, n)))
+                records = list({r[:2]: r for r in records}.values())  # rule 12: each once
                 ledger.record_batch(ctx, rid, sid, records, batch_id=f"al-{n}")
             ledger.complete_session(ctx, rid, sid)
             progress.advance(task)

@@ -28,6 +28,26 @@ HTTP_CODES = {
     503: "projection_lagging",
 }
 
+# How each domain error code is answered over HTTP (domain errors carry no status).
+# A code missing here answers 409: a refused command that conflicts with the ledger's state.
+DOMAIN_STATUS = {
+    "not_found": 404,
+    "validation_error": 422,
+    "session_in_progress": 409,
+    "session_not_in_progress": 409,
+    "unsafe_deletion": 409,
+    "already_deleted": 409,
+    "not_undoable": 409,
+    "request_not_pending": 409,
+    "conflict": 409,
+}
+
+
+def status_of(error: LedgerError) -> int:
+    """The HTTP status of a refused command."""
+    return DOMAIN_STATUS.get(error.code, 409)
+
+
 LIMIT_KEYS = ("max_length", "min_length", "le", "ge", "lt", "gt", "pattern", "expected")
 
 
@@ -101,7 +121,7 @@ def describe_validation(exc: RequestValidationError) -> tuple[str, dict[str, Any
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(LedgerError)
     async def ledger_error(request: Request, exc: LedgerError) -> ORJSONResponse:
-        return error_response(exc.status, exc.code, exc.message, exc.details)
+        return error_response(status_of(exc), exc.code, exc.message, exc.details)
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> ORJSONResponse:

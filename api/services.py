@@ -24,6 +24,6 @@ class Services:
 def build_services(database: Database) -> Services:
     """Construct the Ledger on top of the read models (its receipt counter)."""
     read_models = ReadModels(database)
-    ledger = Ledger(database=database, receipt_counter=read_models.count_receipts)
+    ledger = Ledger(database=database)
     tree = TreeFollower(database, LogConfig.from_settings())
     return Services(database, ledger, read_models, TokenStore(database), tree)

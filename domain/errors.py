@@ -1,4 +1,5 @@
-"""Typed domain errors. Each carries the error code of ../shared/API.md."""
+"""Typed domain errors. Each carries an error code of the API contract, never an HTTP status:
+how a code is answered over HTTP is the API layer's business (api/errors.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ class LedgerError(Exception):
     """A refused command. Nothing was recorded."""
 
     code: str = "ledger_error"
-    status: int = 400
 
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)
@@ -19,41 +19,39 @@ class LedgerError(Exception):
 
 class NotFound(LedgerError):
     code = "not_found"
-    status = 404
 
 
 class ValidationFailed(LedgerError):
     code = "validation_error"
-    status = 422
 
 
 class SessionInProgress(LedgerError):
     code = "session_in_progress"
-    status = 409
 
 
 class SessionNotInProgress(LedgerError):
     code = "session_not_in_progress"
-    status = 409
 
 
 class UnsafeDeletion(LedgerError):
     code = "unsafe_deletion"
-    status = 409
 
 
 class AlreadyDeleted(LedgerError):
     code = "already_deleted"
-    status = 409
 
 
 class NotUndoable(LedgerError):
     code = "not_undoable"
-    status = 409
+
+
+class RequestNotPending(LedgerError):
+    """Rule 14: only a pending sync request can be cancelled."""
+
+    code = "request_not_pending"
 
 
 class Conflict(LedgerError):
     """Optimistic-concurrency retries ran out (heavy contention on one registration)."""
 
     code = "conflict"
-    status = 409

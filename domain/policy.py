@@ -1,8 +1,18 @@
-"""Rule 5: when deleting a session is safe (Accountlink article, step 5)."""
+"""The predicates of rules 5 and 6, each defined once: removed, safe to delete.
+
+Rule 5: when deleting a session is safe (Accountlink article, step 5). "Most recent of its
+type" is domain/recent.py's; the read side re-expresses these in SQL and
+tests/projections/test_differential.py holds them to these definitions.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from domain.registration import Registration
+    from domain.session import Session
 
 HAS_RECORDS = "has_records"
 NOT_IN_PROGRESS = "not_in_progress"
@@ -46,3 +56,22 @@ def deletion_check(*, records_synced: int, status: str, is_most_recent: bool) ->
     if not is_most_recent:
         failed.append(NOT_MOST_RECENT)
     return DeletionCheck(tuple(failed))
+
+
+def is_removed(reg: Registration, session: Session) -> bool:
+    """Removed: deleted, or its seq at or below the cutoff of a reset still in force."""
+    return session.deleted is not None or session.hidden_by_reset or session.seq <= reg.reset_cutoff
+
+
+def is_most_recent(reg: Registration, session: Session) -> bool:
+    """The most recent not-removed session of its sync type (domain/recent.py)."""
+    return not is_removed(reg, session) and reg.most_recent(session.sync_type) == session.session_id
+
+
+def check_deletion(reg: Registration, session: Session) -> DeletionCheck:
+    """Rule 5 for one session of one registration."""
+    return deletion_check(
+        records_synced=session.records_synced,
+        status=session.status,
+        is_most_recent=is_most_recent(reg, session),
+    )

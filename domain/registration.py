@@ -1,9 +1,12 @@
 """The registration aggregate: one sync "bucket" (product + file_id).
 
-Its state stays bounded however long its history grows (so loading it stays flat):
-the open session of each sync type, a short stack of recent sessions per type (for the
-"most recent" check of rule 5), pending sync requests and the chains of resets. Session
+Its state stays bounded however long its history grows (so loading it stays flat): the
+in-progress session of each sync type, a short stack of the newest sessions per type (for
+"most recent", domain/recent.py), pending sync requests and the chains of resets. Session
 details, records and errors live on each session's own aggregate (domain/session.py).
+
+Its command methods own its invariants (rules 2, 7, 8, 14): they refuse, or trigger events;
+the application service loads, calls them and saves.
 """
 
 from __future__ import annotations
@@ -13,10 +16,18 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from domain.values import RECENT_SESSIONS_KEPT, registration_id
+from domain import recent
+from domain.errors import NotUndoable, RequestNotPending, SessionInProgress, ValidationFailed
+from domain.values import Context, emit, registration_id
+
+# Rule 14: which session sync types fulfil a request of each kind.
+FULFILS = {"full": ("full",), "periodic": ("periodic", "full")}
 
 
 class Registration(Aggregate):
+    # v2: "most recent" kept per domain/recent.py (`recent` + `truncated`, no hidden copy).
+    class_version = 2
+
     class Event(Aggregate.Event):
         actor: str
         correlation_id: str
@@ -48,28 +59,40 @@ class Registration(Aggregate):
         self.session_seq = 0
         # sync_type -> [session_id, seq] of the session in progress (rule 2).
         self.open_sessions: dict[str, list[Any]] = {}
-        # sync_type -> [[session_id, seq], ...] oldest first, not removed, bounded.
-        self.recent: dict[str, list[list[Any]]] = {}
+        # "Most recent" (rule 5), see domain/recent.py.
+        self.recent: recent.Stacks = {}
+        self.truncated: recent.Flags = {}
+        # request_id -> kind, of the pending sync requests (rule 14).
         self.pending_requests: dict[str, str] = {}
         # session_id -> [sync_type, seq]: in progress when a reset hid it; reopens when no
         # reset in force covers it any more.
         self.dormant: dict[str, list[Any]] = {}
-        # Like `recent`, for sessions hidden by resets: what an undone reset gives back.
-        self.hidden_recent: dict[str, list[list[Any]]] = {}
         # chain id (version of the original reset) -> its state; see reset_cutoff.
         self.resets: dict[str, dict[str, Any]] = {}
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """v1 snapshots kept reset-hidden sessions apart; keep only the newest entry of each
+        type (certainly gap-free) and mark it truncated, so a deletion refills from the log."""
+        merged: recent.Stacks = {}
+        for stacks in (state.get("recent") or {}, state.pop("hidden_recent", None) or {}):
+            for sync_type, stack in stacks.items():
+                merged.setdefault(sync_type, []).extend(stack)
+        state["recent"] = {
+            t: [max(entries, key=lambda e: e[1])] for t, entries in merged.items() if entries
+        }
+        state["truncated"] = {t: True for t in state["recent"]}
 
     @classmethod
     def register(
         cls,
+        ctx: Context,
         *,
         product: str,
         file_id: str,
         name: str,
         sync_interval_minutes: int,
         stuck_after_minutes: int,
-        actor: str,
-        correlation_id: str,
     ) -> Registration:
         return cls._create(
             cls.Registered,
@@ -79,8 +102,8 @@ class Registration(Aggregate):
             name=name,
             sync_interval_minutes=sync_interval_minutes,
             stuck_after_minutes=stuck_after_minutes,
-            actor=actor,
-            correlation_id=correlation_id,
+            actor=ctx.actor,
+            correlation_id=ctx.correlation_id,
         )
 
     # --- derived state -------------------------------------------------------------
@@ -90,16 +113,189 @@ class Registration(Aggregate):
         """Sessions with seq at or below this are removed by a reset still in force."""
         return max((c["cutoff"] for c in self.resets.values() if c["active"]), default=0)
 
-    def open_session(self, sync_type: str) -> str | None:
+    def session_in_progress(self, sync_type: str) -> str | None:
+        """The session of this type in progress and not removed (rule 2), if any."""
         entry = self.open_sessions.get(sync_type)
         return entry[0] if entry else None
 
-    def is_open(self, session_id: str, sync_type: str) -> bool:
-        return self.open_session(sync_type) == session_id
+    def most_recent(self, sync_type: str) -> str | None:
+        """The most recent not-removed session of a type (rule 5; domain/recent.py)."""
+        return recent.most_recent(self.recent, sync_type, self.reset_cutoff)
 
-    def is_most_recent(self, session_id: str, sync_type: str) -> bool:
-        stack = self.recent.get(sync_type) or []
-        return bool(stack) and stack[-1][0] == session_id
+    def pending_request_of(self, kind: str) -> str | None:
+        return next((rid for rid, k in self.pending_requests.items() if k == kind), None)
+
+    # --- command methods -----------------------------------------------------------
+
+    def open_session(
+        self, ctx: Context, *, session_id: str, sync_type: str, request_id: str | None
+    ) -> int:
+        """Rule 2 and 14: open a session (fulfilling a request); returns its seq."""
+        blocking = self.session_in_progress(sync_type)
+        if blocking is not None:
+            raise SessionInProgress(
+                f"A {sync_type!r} session ({blocking}) is already in progress in this "
+                "registration. Wait for it to end, or, if it is stuck, delete it "
+                "(see its deletion check) and start again.",
+                blocking_session_id=blocking,
+                sync_type=sync_type,
+            )
+        if request_id is not None:
+            kind = self.pending_requests.get(request_id)
+            if kind is None:
+                raise ValidationFailed(
+                    f"Sync request {request_id} is not pending in this registration; "
+                    "list the pending requests and name one of them.",
+                    field="request_id",
+                )
+            if sync_type not in FULFILS[kind]:
+                raise ValidationFailed(
+                    f"Sync request {request_id} asks for a {kind} sync; a {sync_type!r} "
+                    f"session cannot fulfil it (use sync_type {FULFILS[kind][0]!r}).",
+                    field="request_id",
+                    kind=kind,
+                )
+        seq = self.session_seq + 1
+        emit(self, ctx, self.SessionOpened, session_id=session_id, sync_type=sync_type, seq=seq)
+        if request_id is not None:
+            emit(self, ctx, self.SyncRequestFulfilled, request_id=request_id, session_id=session_id)
+        return seq
+
+    def close_session(self, ctx: Context, session_id: str, sync_type: str, status: str) -> None:
+        emit(
+            self, ctx, self.SessionClosed, session_id=session_id, sync_type=sync_type, status=status
+        )
+
+    def remove_session(
+        self, ctx: Context, session_id: str, sync_type: str, refill: list[list[Any]] | None
+    ) -> None:
+        """Companion of a deletion; `refill` when needs_refill() said so (domain/recent.py)."""
+        emit(
+            self,
+            ctx,
+            self.SessionRemoved,
+            session_id=session_id,
+            sync_type=sync_type,
+            refill=refill,
+        )
+
+    def needs_refill(self, session_id: str, sync_type: str) -> bool:
+        return recent.needs_refill(self.recent, self.truncated, sync_type, session_id)
+
+    def reinstate_session(
+        self,
+        ctx: Context,
+        session_id: str,
+        sync_type: str,
+        seq: int,
+        *,
+        reopen: bool,
+        position: int,
+    ) -> None:
+        """Companion of an undone deletion; refuses two in-progress sessions of one type."""
+        blocking = self.session_in_progress(sync_type) if reopen else None
+        if blocking is not None and blocking != session_id:
+            raise NotUndoable(
+                f"Restoring session {session_id} would leave two {sync_type!r} sessions in "
+                f"progress ({blocking} is in progress now). End or delete {blocking} first.",
+                position=position,
+                blocking_session_id=blocking,
+            )
+        emit(
+            self,
+            ctx,
+            self.SessionReinstated,
+            session_id=session_id,
+            sync_type=sync_type,
+            seq=seq,
+            reopen=reopen,
+        )
+
+    def reset(
+        self, ctx: Context, *, reason: str, chain: str, cutoff: int, undo_of: int | None
+    ) -> list[list[Any]]:
+        """Rule 7: trigger the reset and its compensating unsync. Returns the in-progress
+        sessions it removes ([session_id, sync_type, seq])."""
+        in_progress = [
+            [sid, sync_type, seq]
+            for sync_type, (sid, seq) in self.open_sessions.items()
+            if seq <= cutoff
+        ]
+        emit(
+            self,
+            ctx,
+            self.RegistrationReset,
+            chain=chain,
+            reason=reason,
+            cutoff=cutoff,
+            in_progress_removed=in_progress,
+            undo_of=undo_of,
+        )
+        # The count of receipts is not the log's to know cheaply (it is every receipt of a
+        # session up to the cutoff): the event records the cutoff, which determines it.
+        emit(
+            self,
+            ctx,
+            self.ReceiptsUnsynced,
+            reset_version=self.version,
+            sessions_up_to_seq=cutoff,
+            receipts=None,
+        )
+        return in_progress
+
+    def undo_reset(
+        self, ctx: Context, *, chain: str, position: int, reason: str
+    ) -> list[list[Any]]:
+        """Rule 8: undo a reset. Returns the sessions it reopens ([sid, sync_type, seq])."""
+        still_cut = max(
+            (c["cutoff"] for k, c in self.resets.items() if c["active"] and k != chain),
+            default=0,
+        )
+        reopened: list[list[Any]] = []
+        claimed: dict[str, str] = {}
+        for sid, (sync_type, seq) in sorted(self.dormant.items(), key=lambda e: e[1][1]):
+            if seq <= still_cut:
+                continue
+            blocking = claimed.get(sync_type) or self.session_in_progress(sync_type)
+            if blocking is not None:
+                raise NotUndoable(
+                    f"Undoing this reset would leave two {sync_type!r} sessions in progress "
+                    f"({sid}, hidden by the reset, and {blocking}). End or delete {blocking} "
+                    "first, if it is visible; otherwise undo the later reset first.",
+                    position=position,
+                    blocking_session_id=blocking,
+                )
+            claimed[sync_type] = sid
+            reopened.append([sid, sync_type, seq])
+        emit(
+            self,
+            ctx,
+            self.ResetUndone,
+            chain=chain,
+            undo_of=position,
+            reason=reason,
+            restored_recent={},
+            reopened=reopened,
+        )
+        return reopened
+
+    def request_sync(self, ctx: Context, *, kind: str, confirmed: bool, request_id: str) -> str:
+        """Rule 14: a kind already pending gives back the pending request's id."""
+        pending = self.pending_request_of(kind)
+        if pending is not None:
+            return pending
+        emit(self, ctx, self.SyncRequested, request_id=request_id, kind=kind, confirmed=confirmed)
+        return request_id
+
+    def cancel_request(self, ctx: Context, request_id: str, reason: str) -> None:
+        if request_id not in self.pending_requests:
+            raise RequestNotPending(
+                f"Sync request {request_id} is not pending in this registration (it was "
+                "fulfilled or cancelled, or never made); only a pending request can be "
+                "cancelled.",
+                request_id=request_id,
+            )
+        emit(self, ctx, self.SyncRequestCancelled, request_id=request_id, reason=reason)
 
     # --- events ----------------------------------------------------------------------
 
@@ -111,7 +307,7 @@ class Registration(Aggregate):
         def apply(self, reg: Registration) -> None:
             reg.session_seq = self.seq
             reg.open_sessions[self.sync_type] = [self.session_id, self.seq]
-            reg._push_recent(self.sync_type, self.session_id, self.seq)
+            recent.push(reg.recent, reg.truncated, self.sync_type, self.session_id, self.seq)
 
     class SessionClosed(Event):
         session_id: str
@@ -119,7 +315,7 @@ class Registration(Aggregate):
         status: str
 
         def apply(self, reg: Registration) -> None:
-            if reg.is_open(self.session_id, self.sync_type):
+            if reg.session_in_progress(self.sync_type) == self.session_id:
                 del reg.open_sessions[self.sync_type]
 
     class SessionRemoved(Event):
@@ -127,12 +323,14 @@ class Registration(Aggregate):
 
         session_id: str
         sync_type: str
+        refill: list[list[Any]] | None = None
 
         def apply(self, reg: Registration) -> None:
-            if reg.is_open(self.session_id, self.sync_type):
+            if reg.session_in_progress(self.sync_type) == self.session_id:
                 del reg.open_sessions[self.sync_type]
-            stack = reg.recent.get(self.sync_type, [])
-            reg.recent[self.sync_type] = [e for e in stack if e[0] != self.session_id]
+            recent.drop(reg.recent, reg.truncated, self.sync_type, self.session_id)
+            if self.refill is not None:
+                recent.refill(reg.recent, reg.truncated, self.sync_type, self.refill)
 
     class SessionReinstated(Event):
         """Companion of an undone deletion: the session is back in history (and open)."""
@@ -145,7 +343,7 @@ class Registration(Aggregate):
         def apply(self, reg: Registration) -> None:
             if self.reopen:
                 reg.open_sessions[self.sync_type] = [self.session_id, self.seq]
-            reg._merge_recent({self.sync_type: [[self.session_id, self.seq]]})
+            recent.reinstate(reg.recent, reg.truncated, self.sync_type, self.session_id, self.seq)
 
     class RegistrationReset(Event):
         """Rule 7: every session up to `cutoff` leaves the history; all receipts unsync.
@@ -171,25 +369,19 @@ class Registration(Aggregate):
                 if seq <= self.cutoff:
                     reg.dormant[session_id] = [sync_type, seq]
                     del reg.open_sessions[sync_type]
-            hidden = {
-                t: [e for e in stack if e[1] <= self.cutoff] for t, stack in reg.recent.items()
-            }
-            _merge_stacks(reg.hidden_recent, hidden)
-            reg.recent = {
-                t: kept
-                for t, stack in reg.recent.items()
-                if (kept := [e for e in stack if e[1] > self.cutoff])
-            }
 
     class ReceiptsUnsynced(Event):
-        """The compensating unsync of a reset, readable on its own by an auditor."""
+        """The compensating unsync of a reset, readable on its own by an auditor: every
+        receipt from a session with seq up to `sessions_up_to_seq` goes. `receipts` is
+        None from this version on (earlier versions copied a read model's count)."""
 
         reset_version: int
         sessions_up_to_seq: int
         receipts: int | None
 
     class ResetUndone(Event):
-        """Rule 8: the restoring event of a reset."""
+        """Rule 8: the restoring event of a reset. (`restored_recent` is only read from
+        events of class version 1; it is empty from then on.)"""
 
         chain: str
         undo_of: int
@@ -204,14 +396,6 @@ class Registration(Aggregate):
             for session_id, sync_type, seq in self.reopened:
                 reg.open_sessions[sync_type] = [session_id, seq]
                 reg.dormant.pop(session_id, None)
-            reg._merge_recent(self.restored_recent)
-            for sync_type, entries in self.restored_recent.items():
-                back = {e[0] for e in entries}
-                kept = [e for e in reg.hidden_recent.get(sync_type, []) if e[0] not in back]
-                if kept:
-                    reg.hidden_recent[sync_type] = kept
-                else:
-                    reg.hidden_recent.pop(sync_type, None)
 
     class SyncRequested(Event):
         request_id: str
@@ -228,23 +412,11 @@ class Registration(Aggregate):
         def apply(self, reg: Registration) -> None:
             reg.pending_requests.pop(self.request_id, None)
 
-    # --- helpers ---------------------------------------------------------------------
+    class SyncRequestCancelled(Event):
+        """Rule 14: support withdrew a pending request."""
 
-    def _push_recent(self, sync_type: str, session_id: str, seq: int) -> None:
-        stack = self.recent.setdefault(sync_type, [])
-        stack.append([session_id, seq])
-        del stack[:-RECENT_SESSIONS_KEPT]
+        request_id: str
+        reason: str
 
-    def _merge_recent(self, entries: dict[str, list[list[Any]]]) -> None:
-        _merge_stacks(self.recent, entries)
-
-
-def _merge_stacks(stacks: dict[str, list[list[Any]]], entries: dict[str, list[list[Any]]]) -> None:
-    """Merge [session_id, seq] entries into per-type stacks, oldest first, bounded."""
-    for sync_type, added in entries.items():
-        if not added:
-            continue
-        known = {e[0] for e in stacks.get(sync_type, [])}
-        merged = stacks.get(sync_type, []) + [e for e in added if e[0] not in known]
-        merged.sort(key=lambda e: e[1])
-        stacks[sync_type] = merged[-RECENT_SESSIONS_KEPT:]
+        def apply(self, reg: Registration) -> None:
+            reg.pending_requests.pop(self.request_id, None)

@@ -3,6 +3,9 @@
 Keeps a summary (status, counts, batches seen) and, while in progress, a compact index of
 the records it has accepted so re-sent records count as duplicates (rule 3). The records
 themselves travel only in its `RecordsSynced` events, one per batch.
+
+Its command methods own its invariants (rules 3, 4, 6, 8): a session refuses records,
+errors and endings unless it is in progress and not removed.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from domain.values import Record, session_aggregate_id
+from domain.errors import SessionNotInProgress
+from domain.values import Context, Record, emit, session_aggregate_id
 
 # `seen` maps hash((entity_type, key)) -> hash(digest). It is in-memory only (never stored
 # or snapshotted; rebuilt on replay), so Python's per-process hash is fine.
@@ -59,6 +63,12 @@ class Session(Aggregate):
         self.batches: dict[str, list[int]] = {}
         self.seen: dict[int, int] = {}
         self.deleted: dict[str, Any] | None = None
+        # Set while a reset in force hides this session that was in progress (finding 2:
+        # the reset records it on the session too, so a batch racing the reset in another
+        # process conflicts on this aggregate's version instead of being accepted).
+        self.hidden_by_reset = False
+        # Distinct (entity_type, key) accepted, by fingerprint (see `seen`).
+        self.distinct_records = 0
         # Version of the latest deletion or restoration: the only one undo may act on.
         self.last_change_version: int | None = None
 
@@ -73,8 +83,7 @@ class Session(Aggregate):
         worker: str,
         entity_types: list[str],
         request_id: str | None,
-        actor: str,
-        correlation_id: str,
+        ctx: Context,
     ) -> Session:
         return cls._create(
             cls.Started,
@@ -86,8 +95,8 @@ class Session(Aggregate):
             worker=worker,
             entity_types=entity_types,
             request_id=request_id,
-            actor=actor,
-            correlation_id=correlation_id,
+            actor=ctx.actor,
+            correlation_id=ctx.correlation_id,
         )
 
     @property
@@ -98,20 +107,119 @@ class Session(Aggregate):
     def started_at(self) -> datetime:
         return self.created_on
 
+    # --- command methods -----------------------------------------------------------
+
+    def ensure_live(self, cutoff: int) -> None:
+        """Rules 3 and 4: refuse unless in progress and not removed.
+
+        `cutoff` is the registration's reset cutoff: sessions hidden by a reset recorded
+        before `hidden_by_reset` existed are only known to be removed from it.
+        """
+        if self.deleted is not None:
+            raise SessionNotInProgress(
+                f"Session {self.session_id} was deleted by {self.deleted['by']}; it takes no "
+                "more records. Start a new session.",
+                session_id=self.session_id,
+                status="deleted",
+            )
+        if self.hidden_by_reset or self.seq <= cutoff:
+            raise SessionNotInProgress(
+                f"Session {self.session_id} was removed when the registration was reset; it "
+                "takes no more records. Start a new session.",
+                session_id=self.session_id,
+                status="reset",
+            )
+        if not self.in_progress:
+            raise SessionNotInProgress(
+                f"Session {self.session_id} is {self.status}; an ended session takes no more "
+                "records. Start a new session.",
+                session_id=self.session_id,
+                status=self.status,
+            )
+
+    def record_batch(
+        self, ctx: Context, records: list[Record], batch_id: str, *, cutoff: int
+    ) -> tuple[int, int]:
+        """Rule 3: accept the new or changed records; (accepted, duplicates)."""
+        self.ensure_live(cutoff)
+        accepted, duplicates = self.split_batch(records)
+        emit(
+            self,
+            ctx,
+            self.RecordsSynced,
+            batch_id=batch_id,
+            records=accepted,
+            duplicates=duplicates,
+        )
+        return len(accepted), duplicates
+
+    def record_error(
+        self, ctx: Context, message: str, entity_type: str | None, key: str | None, *, cutoff: int
+    ) -> None:
+        self.ensure_live(cutoff)
+        emit(self, ctx, self.ErrorRecorded, message=message, entity_type=entity_type, key=key)
+
+    def end(self, ctx: Context, status: str, reason: str | None, *, cutoff: int) -> None:
+        """Rule 4: complete or fail."""
+        self.ensure_live(cutoff)
+        if status == "completed":
+            emit(self, ctx, self.Completed)
+        else:
+            emit(self, ctx, self.Failed, reason=reason)
+
+    def delete(
+        self,
+        ctx: Context,
+        *,
+        reason: str,
+        ticket: str | None,
+        override: bool,
+        failed_checks: list[str],
+        undo_of: int | None,
+        unsynced: int,
+    ) -> None:
+        """Rule 6: the deletion and its compensating unsync. The unsync event carries the
+        count; the records are the session's own (paged from its RecordsSynced events,
+        minus those a newer session superseded): an event stays small whatever the size."""
+        emit(
+            self,
+            ctx,
+            self.Deleted,
+            reason=reason,
+            ticket=ticket,
+            override=override,
+            failed_checks=failed_checks,
+            undo_of=undo_of,
+        )
+        emit(
+            self,
+            ctx,
+            self.ReceiptsUnsynced,
+            registration_id=self.registration_id,
+            session_id=self.session_id,
+            receipts=unsynced,
+            records=[],
+        )
+
+    def restore(self, ctx: Context, *, undo_of: int, reason: str, reopened: bool) -> None:
+        emit(self, ctx, self.Restored, undo_of=undo_of, reason=reason, reopened=reopened)
+
+    def hide_by_reset(self, ctx: Context, chain: str) -> None:
+        emit(self, ctx, self.HiddenByReset, chain=chain)
+
+    def reopen_after_reset(self, ctx: Context, chain: str) -> None:
+        emit(self, ctx, self.ReopenedAfterReset, chain=chain)
+
     def split_batch(self, records: list[Record]) -> tuple[list[Record], int]:
-        """Accepted records (new, or a changed digest) and the number of duplicates."""
+        """Accepted records (new, or a changed digest) and the number of duplicates.
+
+        Rule 12 guarantees no (entity_type, key) occurs twice in one batch.
+        """
         seen = self.seen
-        in_batch: dict[int, int] = {}
         accepted: list[Record] = []
         for record in records:
-            fingerprint = hash((record[0], record[1]))
-            digest_hash = hash(record[2])
-            known = in_batch.get(fingerprint)
-            if known is None:
-                known = seen.get(fingerprint)
-            if known == digest_hash:
+            if seen.get(hash((record[0], record[1]))) == hash(record[2]):
                 continue
-            in_batch[fingerprint] = digest_hash
             accepted.append(record)
         return accepted, len(records) - len(accepted)
 
@@ -122,8 +230,10 @@ class Session(Aggregate):
 
         def apply(self, s: Session) -> None:
             seen = s.seen
+            before = len(seen)
             for entity_type, key, digest in self.records:
                 seen[hash((entity_type, key))] = hash(digest)
+            s.distinct_records += len(seen) - before
             s.records_synced += len(self.records)
             s.duplicates += self.duplicates
             s.batches[self.batch_id] = [len(self.records), self.duplicates]
@@ -174,7 +284,9 @@ class Session(Aggregate):
     class ReceiptsUnsynced(Event):
         """The compensating unsync of a deletion: every receipt from this session goes.
 
-        Readable on its own: the session, how many records, and each record removed.
+        `receipts` is how many receipts it unsyncs: the session's records no newer session
+        had superseded. `records` is empty from this version on (it once listed every
+        record, which made one event per deletion grow with the session).
         """
 
         registration_id: str
@@ -192,3 +304,19 @@ class Session(Aggregate):
         def apply(self, s: Session) -> None:
             s.deleted = None
             s.last_change_version = self.originator_version
+
+    class HiddenByReset(Event):
+        """Companion of a reset that removed this session while it was in progress."""
+
+        chain: str
+
+        def apply(self, s: Session) -> None:
+            s.hidden_by_reset = True
+
+    class ReopenedAfterReset(Event):
+        """Companion of an undone reset that gives this session back, in progress."""
+
+        chain: str
+
+        def apply(self, s: Session) -> None:
+            s.hidden_by_reset = False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import itemgetter
 from uuid import UUID
 
 from domain.errors import ValidationFailed
@@ -96,7 +97,29 @@ def records(batch: Sequence[Sequence[str]]) -> list[Record]:
             append((entity_type, key, digest))
             continue
         _explain_bad_record(index, (entity_type, key, digest))
+    if len(set(map(_RECORD_KEY, out))) != len(out):
+        _refuse_repeat(out)
     return out
+
+
+_RECORD_KEY = itemgetter(0, 1)
+
+
+def _refuse_repeat(batch: list[Record]) -> None:
+    """Rule 12: one batch carries each (entity_type, key) once; name the first repeat."""
+    first: dict[tuple[str, str], int] = {}
+    for index, record in enumerate(batch):
+        earlier = first.setdefault((record[0], record[1]), index)
+        if earlier != index:
+            raise ValidationFailed(
+                f"records[{index}] repeats records[{earlier}] (entity_type {record[0]!r}, "
+                f"key {record[1]!r}): a batch may carry each record only once. Send the "
+                "latest digest of each record, once.",
+                field=f"records[{index}]",
+                entity_type=record[0],
+                key=record[1],
+                first_index=earlier,
+            )
 
 
 def _explain_bad_record(index: int, record: tuple[object, object, object]) -> None:

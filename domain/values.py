@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+
+from eventsourcing.domain import Aggregate
 
 REGISTRATION_NAMESPACE = uuid5(NAMESPACE_URL, "https://syncledger/registration")
 
@@ -29,6 +32,17 @@ class Context:
     @staticmethod
     def system(actor: str = "system") -> Context:
         return Context(actor=actor, correlation_id=str(uuid4()))
+
+
+def emit(aggregate: Aggregate, ctx: Context, event_class: type[Any], **state: Any) -> None:
+    """Trigger an event on an aggregate, stamped with who asked and why (rule 11).
+
+    The one place actor and correlation id are put on an event: aggregates' command methods
+    call this instead of spelling the metadata out at each call.
+    """
+    aggregate.trigger_event(
+        event_class, actor=ctx.actor, correlation_id=ctx.correlation_id, **state
+    )
 
 
 def registration_id(product: str, file_id: str) -> UUID:

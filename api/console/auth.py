@@ -20,6 +20,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.console.web import PREFIX, redirect, render
+from api.errors import status_of
 from domain.errors import LedgerError
 
 SESSION_COOKIE = "syncledger_console"
@@ -155,8 +156,9 @@ def console_page(*, support_only: bool = False, write: bool = False) -> Callable
             except Bail as bail:
                 return bail.response
             except LedgerError as error:
-                title = "Not found" if error.status == 404 else "Refused"
-                return refusal(request, title, error.message, error.status)
+                status = status_of(error)
+                title = "Not found" if status == 404 else "Refused"
+                return refusal(request, title, error.message, status)
 
         return wrapper  # type: ignore[return-value]
 

@@ -197,7 +197,7 @@ def deletion_previews(request: Request, rid: UUID, sids: list[str]) -> list[dict
                 records = list(preview.records)
                 entry.update(
                     check=preview.check,
-                    would_unsync=len(records),
+                    would_unsync=preview.would_unsync,
                     by_type=sorted(Counter(r[0] for r in records).items()),
                     records=records[:PREVIEW_RECORDS],
                 )

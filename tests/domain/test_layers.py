@@ -15,7 +15,9 @@ import pytest
 RULE_MODULES = [
     "domain.errors",
     "domain.policy",
+    "domain.recent",
     "domain.registration",
+    "domain.results",
     "domain.session",
     "domain.validation",
     "domain.values",

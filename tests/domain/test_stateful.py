@@ -26,7 +26,13 @@ from hypothesis.stateful import (
 )
 from ledger_testkit import Receipts, receipts_from_log
 
-from domain.errors import LedgerError, NotUndoable, SessionInProgress, SessionNotInProgress
+from domain.errors import (
+    LedgerError,
+    NotUndoable,
+    SessionInProgress,
+    SessionNotInProgress,
+    ValidationFailed,
+)
 from domain.infra.database import Database
 from domain.ledger import Ledger
 from domain.values import Context
@@ -178,6 +184,13 @@ class LedgerMachine(RuleBasedStateMachine):
         s = self._any_session(data)
         batch = [[et, key, digest] for (et, key), digest in picks]
         self.batch_no += 1
+        if len({key for key, _ in picks}) != len(picks):  # rule 12: refused whole
+            try:
+                self.ledger.record_batch(CTX, self.rid, s.sid, batch)
+            except ValidationFailed as e:
+                assert e.details["field"].startswith("records[")
+                return
+            raise AssertionError("a batch repeating a record was accepted")
         try:
             result = self.ledger.record_batch(
                 CTX, self.rid, s.sid, batch, batch_id=f"b{self.batch_no}"
@@ -270,7 +283,7 @@ class LedgerMachine(RuleBasedStateMachine):
         for sync_type in TYPES:
             expected = self.model.open_of(sync_type)
             assert len(expected) <= 1
-            assert reg.open_session(sync_type) == (expected[0] if expected else None)
+            assert reg.session_in_progress(sync_type) == (expected[0] if expected else None)
 
     @invariant()
     def receipts_match_the_model(self) -> None:

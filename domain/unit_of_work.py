@@ -1,0 +1,166 @@
+"""The unit of work every command runs in: lock, load, decide, save, retry or evict.
+
+A command runs under its registration's lock (threads of one process queue there), loads
+the aggregates it needs through `load` — the only loader, which notes each id — calls their
+command methods, and adds the changed aggregates to `pending`. They are saved in one
+transaction. Two writers racing on one aggregate (other threads or other processes): the
+loser's save raises IntegrityError and the command is re-run on fresh state, a bounded
+number of times, so no acknowledged write is lost or doubled. On any failure every
+aggregate it loaded is evicted from the cache: a refused or failed command never leaves
+half-applied state behind (cached aggregates are shared, not deep-copied, for speed).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import EnvType
+
+from domain.errors import Conflict, NotFound
+from domain.infra.database import Database
+from domain.infra.locks import schema_setup_lock
+from domain.registration import Registration
+from domain.session import Session
+from domain.values import session_aggregate_id
+
+T = TypeVar("T")
+MAX_ATTEMPTS = 8
+LOCK_STRIPES = 64
+
+
+@dataclass
+class Pending:
+    """The aggregates a command changed, saved together in this order."""
+
+    aggregates: list[Aggregate] = field(default_factory=list)
+
+    def add(self, *aggregates: Aggregate) -> None:
+        self.aggregates.extend(aggregates)
+
+
+class UnitOfWork(Application[UUID]):
+    def __init__(self, env: EnvType | None = None, *, database: Database | None = None) -> None:
+        merged: dict[str, str] = {}
+        if database is not None:
+            merged.update(database.eventsourcing_env())
+        merged.update(env or {})
+        self.database = database
+        self._locks = [threading.RLock() for _ in range(LOCK_STRIPES)]
+        self._listeners: list[Callable[[int], None]] = []
+        self._loaded = threading.local()
+        with schema_setup_lock(database):
+            super().__init__(merged)
+
+    def on_saved(self, listener: Callable[[int], None]) -> None:
+        """Call `listener(position)` after each save (wakes SQLite projection loops)."""
+        self._listeners.append(listener)
+
+    def current_position(self) -> int:
+        return self.recorder.max_notification_id() or 0
+
+    def lock(self, rid: UUID) -> threading.RLock:
+        return self._locks[rid.int % LOCK_STRIPES]
+
+    def run(self, rid: UUID, command: Callable[[Pending], T]) -> T:
+        """Run `command` under the registration's lock, retrying on concurrent writes."""
+        for attempt in range(MAX_ATTEMPTS):
+            pending = Pending()
+            with self.lock(rid):
+                self._loaded.ids = loaded = [rid]
+                try:
+                    result = command(pending)
+                    if pending.aggregates:
+                        recordings = self.save(*pending.aggregates)
+                        position = recordings[-1].notification.id
+                        result = _with_position(result, position)
+                        for listener in self._listeners:
+                            listener(position)
+                    return result
+                except IntegrityError:
+                    self._evict(loaded)
+                except BaseException:
+                    self._evict(loaded)
+                    raise
+                finally:
+                    self._loaded.ids = None
+            time.sleep(random.uniform(0, 0.005 * (2**attempt)))
+        raise Conflict(
+            "Too many concurrent writes to this registration; nothing was recorded. "
+            "Retry the request."
+        )
+
+    def _evict(self, ids: Iterable[UUID]) -> None:
+        cache = self.repository.cache
+        if cache is None:
+            return
+        for aggregate_id in ids:
+            try:
+                cache.get(aggregate_id, evict=True)
+            except KeyError:
+                pass
+
+    # --- the only loader -----------------------------------------------------------------
+
+    def load(self, aggregate_id: UUID) -> Any:
+        """Load through the cache, noting the id so a failed command evicts it."""
+        loaded = getattr(self._loaded, "ids", None)
+        if loaded is not None:
+            loaded.append(aggregate_id)
+        return self.repository.get(aggregate_id)
+
+    def load_registration(self, rid: UUID) -> Registration:
+        try:
+            registration: Registration = self.load(rid)
+        except AggregateNotFoundError:
+            raise NotFound(f"No registration with id {rid}.", registration_id=str(rid)) from None
+        return registration
+
+    def load_session(self, rid: UUID, session_id: str) -> Session:
+        session = self.session_or_none(rid, session_id)
+        if session is None:
+            raise NotFound(
+                f"No session {session_id} in registration {rid}.",
+                registration_id=str(rid),
+                session_id=session_id,
+            )
+        return session
+
+    def session_or_none(self, rid: UUID, session_id: str) -> Session | None:
+        try:
+            session: Session = self.load(session_aggregate_id(rid, session_id))
+        except AggregateNotFoundError:
+            return None
+        return session
+
+    def load_session_by_id(self, aggregate_id: UUID) -> Session:
+        session: Session = self.load(aggregate_id)
+        return session
+
+    def session_before(self, aggregate_id: UUID, version: int) -> Session:
+        """A session as it was at an earlier version (replayed, never cached)."""
+        session: Session = self.repository.get(aggregate_id, version=version)
+        return session
+
+    def event_at(self, position: int) -> Any:
+        """The domain event recorded at a global position, or None."""
+        found = self.recorder.select_notifications(start=position, limit=1, stop=position)
+        if not found:
+            return None
+        return self.mapper.to_domain_event(found[0])
+
+
+def _with_position(result: T, position: int) -> T:
+    if isinstance(result, int):
+        return position  # type: ignore[return-value]
+    if hasattr(result, "position"):
+        return replace(result, position=position)  # type: ignore[type-var]
+    return result
