@@ -14,6 +14,7 @@ from api.batches import SCHEMA_ONLY_MODELS
 from api.console import router as console_router
 from api.dependencies import CorrelationIdMiddleware
 from api.errors import install_handlers
+from api.openapi import operation_id
 from api.responses import ORJSONResponse
 from api.routers import (
     audit,
@@ -62,6 +63,7 @@ def create_app(
         version="0.1.0",
         description=DESCRIPTION,
         default_response_class=ORJSONResponse,
+        generate_unique_id_function=operation_id,
         lifespan=lifespan,
     )
     app.state.services = services

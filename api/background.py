@@ -24,6 +24,7 @@ log = logging.getLogger("syncledger.background")
 MODES = ("thread", "process")
 MODE_ENV = "SYNCLEDGER_RUNNERS"
 POLL_SECONDS = 0.5
+BENCH_WITHOUT_TREE = "SYNCLEDGER_BENCH_WITHOUT_TREE"
 
 
 def _child_main(database: Database, reader: Any, log_config: Any) -> None:
@@ -37,9 +38,12 @@ def _child_main(database: Database, reader: Any, log_config: Any) -> None:
     from replay.treelog import TreeFollower
 
     models = ReadModels(database)
-    tree = TreeFollower(database, log_config)
+    # Benchmarks only (benchmarks/bench_replay.py): measure ingest without the tree follower,
+    # to show what keeping the tree costs. Never set it in production: no checkpoints.
+    tree = None if os.environ.get(BENCH_WITHOUT_TREE) else TreeFollower(database, log_config)
     models.start()
-    tree.start()
+    if tree is not None:
+        tree.start()
     fd = reader.fileno()
     try:
         while True:
@@ -50,9 +54,11 @@ def _child_main(database: Database, reader: Any, log_config: Any) -> None:
             if not data or b"q" in data:  # stop asked, or the API process is gone
                 break
             models.notify(0)
-            tree.notify(0)
+            if tree is not None:
+                tree.notify(0)
     finally:
-        tree.stop()
+        if tree is not None:
+            tree.stop()
         models.stop()
 
 

@@ -1,35 +1,12 @@
-"""Response bodies of the verifiable log (/v1/log/*, receipt proofs, audit verification)."""
+"""Response bodies of the verifiable log (/v1/log/*, receipt proofs, audit verification).
+
+Errors use the shared body of api/openapi.py."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-
-
-class ErrorDetail(BaseModel):
-    code: str = Field(description="snake_case error code, e.g. not_found, validation_error")
-    message: str = Field(description="A sentence a person can act on")
-    details: dict[str, Any] = Field(default_factory=dict)
-
-
-class ErrorBody(BaseModel):
-    """Every error answer: {"error": {"code", "message", "details"}}."""
-
-    error: ErrorDetail
-
-
-def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` documenting the shared error body for these statuses."""
-    text = {
-        401: "Missing, unknown or revoked token",
-        403: "The token's role may not do this",
-        404: "No such position or tree size",
-        409: "The log no longer extends its last signed checkpoint",
-        422: "Invalid parameters",
-        503: "The tree or the signing key is not ready",
-    }
-    return {s: {"model": ErrorBody, "description": text.get(s, "Error")} for s in statuses}
 
 
 class CheckpointOut(BaseModel):

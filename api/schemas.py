@@ -117,12 +117,3 @@ class SyncRequestIn(Body):
 
 class UndoIn(Body):
     reason: Reason
-
-
-class BatchOut(BaseModel):
-    """What a records batch answers (documented; the endpoint writes it with orjson)."""
-
-    accepted: int
-    duplicates: int
-    records_synced: int
-    position: int

@@ -19,6 +19,24 @@ from replay.store import open_store
 from replay.tiles import CacheMiss, TileStore, open_tiles
 
 
+def _prefetch_for(
+    tiles: TileStore, size: int, index: int | None = None, old: int | None = None
+) -> None:
+    """Fetch in one query every stored row the proof and the roots will read."""
+    ranges: list[tuple[int, int]] = [(0, size)]
+
+    def record(start: int, end: int) -> bytes:
+        ranges.append((start, end))
+        return b""
+
+    if index is not None:
+        inclusion_path(index, size, record)
+    if old is not None:
+        consistency_path(old, size, record)
+        ranges.append((0, old))
+    tiles.prefetch(ranges)
+
+
 class ProofRequestError(Exception):
     """A proof that cannot be given: status, code and message for the error body."""
 
@@ -110,6 +128,7 @@ def prove_inclusion(
                 tree_size=size,
             )
         try:
+            _prefetch_for(tiles, size, index=index)
             path = inclusion_path(index, size, tiles.subtree)
             root = tiles.subtree(0, size)
         except CacheMiss as e:
@@ -143,6 +162,7 @@ def prove_consistency(database: Database, old: int, new: int | None = None) -> d
                 **{"from": old, "to": size},
             )
         try:
+            _prefetch_for(tiles, size, old=old)
             path = consistency_path(old, size, tiles.subtree)
             return {
                 "from": old,

@@ -1,11 +1,12 @@
 """Stored subtree hashes of the log's Merkle tree: a cache that makes proofs fast.
 
-Tiles as in Go's checksum database: tile (L, t) holds up to 256 consecutive hashes of tree
-level 8L (complete subtrees of 256^L leaves), indices 256t .. 256t+255, concatenated. Any
-complete subtree hash is then at most 255 hash operations away, and a proof at ten million
-events reads a handful of rows. Level-0 tiles also carry the first event position they
-cover (and the list of positions when those are not consecutive), so a position maps to
-its leaf index with one indexed lookup. About 32 bytes per event in all.
+Every level of the tree is stored, 256 hashes to a row: row (level, t) holds the hashes of
+the complete subtrees of 2^level leaves with indices 256t .. 256t+255, concatenated. Any
+complete subtree's hash is then one slice of one row, so a proof needs no hashing beyond
+folding its right edge, and its rows are fetched in ONE query (`prefetch`). Level-0 rows
+also carry the first event position they cover (and the list of positions when those are
+not consecutive), so a position maps to its leaf index with one indexed lookup. About 64
+bytes per event in all (the events themselves are batches of records, far larger).
 
 NOTHING here is trusted by verification (replay/verify.py recomputes from the events): a
 tile that was altered only yields proofs that fail against a signed checkpoint.
@@ -25,29 +26,16 @@ from domain.infra.database import Database
 from domain.infra.locks import sqlite_write_lock
 from replay.merkle import EMPTY_ROOT, HASH_SIZE, node_hash
 
-TILE_HEIGHT = 8
+TILE_HEIGHT = 8  # 2^8 hashes to a row
 TILE_WIDTH = 1 << TILE_HEIGHT
 TILE_BYTES = TILE_WIDTH * HASH_SIZE
 _POS = struct.Struct(">q")
+# Databases whose tables this process already created (a DDL round trip per open is waste).
+_ensured: set[tuple[str, str]] = set()
 
 
 class CacheMiss(LookupError):
     """The tiles do not (yet) hold what was asked: the follower is behind or they were cut."""
-
-
-def reduce_level(hashes: bytes) -> bytes:
-    """Hashes of the level above (pairs of a whole number of 32-byte hashes)."""
-    return b"".join(
-        node_hash(hashes[i : i + HASH_SIZE], hashes[i + HASH_SIZE : i + 2 * HASH_SIZE])
-        for i in range(0, len(hashes), 2 * HASH_SIZE)
-    )
-
-
-def complete_root(hashes: bytes) -> bytes:
-    """Root of a power-of-two number of concatenated hashes."""
-    while len(hashes) > HASH_SIZE:
-        hashes = reduce_level(hashes)
-    return hashes
 
 
 def pack_positions(positions: list[int]) -> bytes | None:
@@ -55,6 +43,20 @@ def pack_positions(positions: list[int]) -> bytes | None:
     if positions[-1] - positions[0] + 1 == len(positions):
         return None
     return b"".join(_POS.pack(p) for p in positions)
+
+
+def decompose(start: int, end: int) -> list[tuple[int, int]]:
+    """[start, end) as aligned complete subtrees, largest first: (level, index) pairs."""
+    out = []
+    s = start
+    while s < end:
+        size = 1 << ((end - s).bit_length() - 1)
+        while s % size:
+            size >>= 1
+        level = size.bit_length() - 1
+        out.append((level, s >> level))
+        s += size
+    return out
 
 
 class TileStore:
@@ -74,7 +76,10 @@ class TileStore:
             self.conn.execute(f'SET search_path TO "{schema}"')
             self.ph = "%s"
         self._tiles: dict[tuple[int, int], bytes] = {}
-        self.ensure()
+        key = (database.url, database.schema)
+        if key not in _ensured:
+            self.ensure()
+            _ensured.add(key)
 
     def close(self) -> None:
         self.conn.close()
@@ -156,28 +161,38 @@ class TileStore:
 
     def complete(self, level: int, index: int) -> bytes:
         """Hash of the complete subtree of 2^level leaves starting at leaf index << level."""
-        base = (level // TILE_HEIGHT) * TILE_HEIGHT
-        span = 1 << (level - base)
-        first = index * span
-        blob = self.tile(base // TILE_HEIGHT, first >> TILE_HEIGHT)
-        off = (first & (TILE_WIDTH - 1)) * HASH_SIZE
-        hashes = blob[off : off + span * HASH_SIZE]
-        if len(hashes) != span * HASH_SIZE:
+        blob = self.tile(level, index >> TILE_HEIGHT)
+        off = (index & (TILE_WIDTH - 1)) * HASH_SIZE
+        found = blob[off : off + HASH_SIZE]
+        if len(found) != HASH_SIZE:
             raise CacheMiss(f"no stored hash for level {level} index {index}")
-        return complete_root(hashes)
+        return found
+
+    def prefetch(self, ranges: list[tuple[int, int]]) -> None:
+        """Read, in one query, every row the MTHs of these leaf ranges need."""
+        keys = sorted(
+            {(lv, i >> TILE_HEIGHT) for a, b in ranges for lv, i in decompose(a, b)}
+            - self._tiles.keys()
+        )
+        if not keys:
+            return
+        for key in keys:
+            self._tiles[key] = b""
+        for start in range(0, len(keys), 200):
+            chunk = keys[start : start + 200]
+            marks = " OR ".join(f"(level = {self.ph} AND idx = {self.ph})" for _ in chunk)
+            rows = self.conn.execute(
+                f"SELECT level, idx, hashes FROM log_tiles WHERE {marks}",
+                [v for key in chunk for v in key],
+            ).fetchall()
+            for level, idx, hashes in rows:
+                self._tiles[(int(level), int(idx))] = bytes(hashes)
 
     def subtree(self, start: int, end: int) -> bytes:
         """MTH of leaves [start, end), start aligned as in RFC 9162's recursion."""
         if end <= start:
             return EMPTY_ROOT
-        parts: list[bytes] = []
-        s = start
-        while s < end:
-            size = 1 << ((end - s).bit_length() - 1)
-            while s % size:
-                size >>= 1
-            parts.append(self.complete(size.bit_length() - 1, s // size))
-            s += size
+        parts = [self.complete(level, index) for level, index in decompose(start, end)]
         acc = parts[-1]
         for h in reversed(parts[:-1]):
             acc = node_hash(h, acc)
@@ -226,11 +241,11 @@ class TileStore:
         else:
             with self.conn.cursor() as cur:
                 cur.executemany(sql, rows)
-        self._tiles.clear()
+        self.forget()
 
     def clear_tiles(self) -> None:
         self.conn.execute("DELETE FROM log_tiles")
-        self._tiles.clear()
+        self.forget()
 
     # --- checkpoints --------------------------------------------------------------------
 

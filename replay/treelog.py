@@ -16,6 +16,7 @@ old hash chain's follower would have blessed within seconds.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -40,20 +41,14 @@ from replay.note import (
     sign_checkpoint,
 )
 from replay.store import open_store
-from replay.tiles import (
-    TILE_BYTES,
-    TILE_HEIGHT,
-    TILE_WIDTH,
-    TileStore,
-    complete_root,
-    pack_positions,
-)
+from replay.tiles import TILE_BYTES, TILE_HEIGHT, TILE_WIDTH, TileStore, pack_positions
 
 TileRow = tuple[int, int, bytes, int | None, bytes | None]
 
 FOLLOW_PAGE = 5_000
 POLL_SECONDS = 0.5
 log = logging.getLogger(__name__)
+_sha256 = hashlib.sha256
 
 
 @dataclass(frozen=True)
@@ -80,15 +75,15 @@ class ForkRefused(RuntimeError):
 
 
 class _Frontier:
-    """The last (partial) tile of each level, as the follower appends to them."""
+    """The last (partial) row of each tree level, as the follower appends leaves."""
 
     def __init__(self) -> None:
         self.size = 0
         self.last_position = 0
         self.tiles: dict[int, bytearray] = {0: bytearray()}
-        self.positions: list[int] = []  # of the partial level-0 tile
+        self.positions: list[int] = []  # of the partial level-0 row
         self.dirty: set[int] = set()
-        self.full: list[TileRow] = []  # tiles completed since the last rows()
+        self.full: list[TileRow] = []  # rows completed since the last rows()
 
     def append(self, position: int, leaf: bytes) -> None:
         self.positions.append(position)
@@ -97,20 +92,21 @@ class _Frontier:
         self.size += 1
 
     def _push(self, level: int, h: bytes, index: int) -> None:
-        """Add hash number `index` of tree level 8*`level` to that level's last tile."""
+        """Add hash number `index` of tree `level`; a right child completes its parent."""
         tile = self.tiles.setdefault(level, bytearray())
         tile += h
         self.dirty.add(level)
-        if len(tile) < TILE_BYTES:
-            return
-        # Full: store it, start the next one, and push its root one tile level up.
-        full = bytes(tile)
-        first, packed = self._level0_positions() if level == 0 else (None, None)
-        self.full.append((level, index >> TILE_HEIGHT, full, first, packed))
-        self.tiles[level] = bytearray()
-        if level == 0:
-            self.positions = []
-        self._push(level + 1, complete_root(full), index >> TILE_HEIGHT)
+        # The left sibling of an odd index is the hash before it in the same row (rows
+        # start at multiples of 256), so the pair is the row's last 64 bytes.
+        parent = _sha256(b"\x01" + tile[-2 * HASH_SIZE :]).digest() if index & 1 else None
+        if len(tile) == TILE_BYTES:  # full: store it and start the next row
+            first, packed = self._level0_positions() if level == 0 else (None, None)
+            self.full.append((level, index >> TILE_HEIGHT, bytes(tile), first, packed))
+            self.tiles[level] = bytearray()
+            if level == 0:
+                self.positions = []
+        if parent is not None:
+            self._push(level + 1, parent, index >> 1)
 
     def _level0_positions(self) -> tuple[int | None, bytes | None]:
         if not self.positions:
@@ -118,13 +114,13 @@ class _Frontier:
         return self.positions[0], pack_positions(self.positions)
 
     def rows(self) -> list[TileRow]:
-        """Tiles to write: those completed, then the partial ones that changed."""
+        """Rows to write: those completed, then the partial ones that changed."""
         out, self.full = self.full, []
         for level in sorted(self.dirty):
             tile = self.tiles[level]
             if not tile:
                 continue
-            idx = (self.size >> (TILE_HEIGHT * level)) >> TILE_HEIGHT
+            idx = (self.size >> level) >> TILE_HEIGHT
             first, packed = self._level0_positions() if level == 0 else (None, None)
             out.append((level, idx, bytes(tile), first, packed))
         self.dirty.clear()
@@ -132,16 +128,18 @@ class _Frontier:
 
 
 def _load_frontier(tiles: TileStore) -> _Frontier | None:
-    """The frontier as stored, or None when the stored tiles do not fit together."""
+    """The frontier as stored, or None when the stored rows do not fit together."""
     frontier = _Frontier()
     last = tiles.last_tiles()
     if not last:
         return frontier
-    idx0, hashes0, first0, packed0 = last[0] if 0 in last else (0, b"", None, None)
-    size = idx0 * TILE_WIDTH + len(hashes0) // HASH_SIZE
-    if first0 is None or not hashes0:
+    if 0 not in last:
         return None
+    idx0, hashes0, first0, packed0 = last[0]
     count0 = len(hashes0) // HASH_SIZE
+    size = idx0 * TILE_WIDTH + count0
+    if first0 is None or not count0:
+        return None
     if packed0 is None:
         positions = list(range(first0, first0 + count0))
     else:
@@ -151,13 +149,11 @@ def _load_frontier(tiles: TileStore) -> _Frontier | None:
     frontier.size = size
     frontier.last_position = positions[-1]
     frontier.positions = positions if count0 < TILE_WIDTH else []
-    frontier.tiles[0] = bytearray(hashes0 if count0 < TILE_WIDTH else b"")
-    level = 1
-    while size >> (TILE_HEIGHT * level):
-        expected = size >> (TILE_HEIGHT * level)
+    level = 0
+    while size >> level:
         idx, hashes, _, _ = last.get(level, (0, b"", None, None))
         count = len(hashes) // HASH_SIZE
-        if idx * TILE_WIDTH + count != expected:
+        if idx * TILE_WIDTH + count != size >> level:
             return None
         frontier.tiles[level] = bytearray(hashes if count < TILE_WIDTH else b"")
         level += 1

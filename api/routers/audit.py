@@ -6,7 +6,9 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Query, Request
 
 from api.dependencies import Inspector, ServicesDep, Support, context_for
-from api.log_schemas import VerifyOut, errors
+from api.log_schemas import VerifyOut
+from api.models import AuditList, UndoOut
+from api.openapi import AUTH, errors
 from api.reads import Cursor, Limit, MinPosition, WaitS, await_position, paged, settled
 from api.schemas import UndoIn
 from replay.keys import KeyFileError
@@ -15,7 +17,13 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"])
 Position = Annotated[int, Path(ge=1, le=2**62, description="Global position of the event")]
 
 
-@router.get("", summary="Destructive actions (deletions, resets) and their undos")
+@router.get(
+    "",
+    operation_id="list_audit",
+    summary="Destructive actions (deletions, resets) and their undos",
+    response_model=AuditList,
+    responses=errors(*AUTH),
+)
 def audit(
     services: ServicesDep,
     principal: Inspector,
@@ -38,9 +46,10 @@ def audit(
 
 @router.get(
     "/verify",
+    operation_id="verify_log",
     summary="Recompute the log's Merkle tree and check it against the latest signed checkpoint",
     response_model=VerifyOut,
-    responses=errors(401, 403),
+    responses=errors(*AUTH),
 )
 def verify(services: ServicesDep, principal: Inspector) -> dict[str, Any]:
     """Re-reads every event; the report's `checks` say what was compared and `limits`
@@ -55,7 +64,18 @@ def verify(services: ServicesDep, principal: Inspector) -> dict[str, Any]:
     return verify_log(services.database, verifiers=keys).as_dict()
 
 
-@router.post("/{position}/undo", summary="Undo a deletion, a reset, or an undo")
+@router.post(
+    "/{position}/undo",
+    operation_id="undo",
+    summary="Undo a deletion, a reset, or an undo",
+    response_model=UndoOut,
+    responses=errors(
+        *AUTH,
+        404,
+        (409, "not_undoable: not a deletion, reset or undo, or already undone"),
+        413,
+    ),
+)
 def undo(
     position: Position,
     body: UndoIn,

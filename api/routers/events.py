@@ -7,12 +7,20 @@ from fastapi import APIRouter, Query
 
 from api.dependencies import Inspector, ServicesDep
 from api.eventlog import registration_events
+from api.models import EventList
+from api.openapi import AUTH, errors
 from api.reads import Limit
 
 router = APIRouter(prefix="/v1/registrations/{rid}/events", tags=["events"])
 
 
-@router.get("", summary="The immutable event history of a registration and its sessions")
+@router.get(
+    "",
+    operation_id="list_events",
+    summary="The immutable event history of a registration and its sessions",
+    response_model=EventList,
+    responses=errors(*AUTH, 404),
+)
 def events(
     rid: UUID,
     services: ServicesDep,

@@ -5,11 +5,18 @@ from typing import Any
 from fastapi import APIRouter
 
 from api.dependencies import ServicesDep
+from api.models import Health
+from api.openapi import errors
 
 router = APIRouter(prefix="/v1", tags=["health"])
 
 
-@router.get("/health", summary="Liveness, backend and projection lag (no token needed)")
+@router.get(
+    "/health",
+    summary="Liveness, backend and projection lag (no token needed)",
+    response_model=Health,
+    responses=errors(503),
+)
 def health(services: ServicesDep) -> dict[str, Any]:
     return {
         "status": "ok",

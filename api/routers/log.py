@@ -15,8 +15,8 @@ from api.log_schemas import (
     ConsistencyProofOut,
     InclusionProofOut,
     PublicKeyOut,
-    errors,
 )
+from api.openapi import errors
 from api.services import Services
 from replay.keys import KeyFileError, load_or_create, retired_keys
 from replay.proofs import (
@@ -59,7 +59,10 @@ def current_checkpoint(services: Services) -> dict[str, Any]:
     operation_id="get_checkpoint",
     summary="The latest signed checkpoint (no token)",
     response_model=CheckpointOut,
-    responses=errors(409, 503),
+    responses=errors(
+        (409, "log_forked: the log no longer extends its last signed checkpoint"),
+        (503, "signing_key_unavailable: no checkpoint can be signed yet"),
+    ),
 )
 async def get_checkpoint(services: ServicesDep) -> dict[str, Any]:
     return await run_in_threadpool(current_checkpoint, services)
@@ -70,7 +73,7 @@ async def get_checkpoint(services: ServicesDep) -> dict[str, Any]:
     operation_id="get_public_key",
     summary="The key that signs checkpoints, and the retired ones (no token)",
     response_model=PublicKeyOut,
-    responses=errors(503),
+    responses=errors((503, "signing_key_unavailable: the key file cannot be read")),
 )
 def get_public_key(services: ServicesDep) -> dict[str, Any]:
     path = services.tree.config.signing_key
@@ -94,7 +97,13 @@ def get_public_key(services: ServicesDep) -> dict[str, Any]:
     operation_id="prove_inclusion",
     summary="Inclusion proof of the event at a position in a tree size",
     response_model=InclusionProofOut,
-    responses=errors(401, 403, 404, 422, 503),
+    responses=errors(
+        401,
+        403,
+        (404, "not_found: no such position or tree size (yet)"),
+        422,
+        (503, "projection_lagging: the tree has not reached that size yet"),
+    ),
 )
 def inclusion(
     services: ServicesDep,
@@ -116,7 +125,13 @@ def inclusion(
     operation_id="prove_consistency",
     summary="Consistency proof between two tree sizes",
     response_model=ConsistencyProofOut,
-    responses=errors(401, 403, 404, 422, 503),
+    responses=errors(
+        401,
+        403,
+        (404, "not_found: no such position or tree size (yet)"),
+        422,
+        (503, "projection_lagging: the tree has not reached that size yet"),
+    ),
 )
 def consistency(
     services: ServicesDep,

@@ -11,7 +11,8 @@ from fastapi import APIRouter, Query
 
 from api.dependencies import Reader, ServicesDep
 from api.errors import ApiError
-from api.log_schemas import RecordProofOut, errors
+from api.log_schemas import RecordProofOut
+from api.openapi import errors
 from api.reads import MinPosition, WaitS, await_position, registration_row
 from api.routers.log import current_checkpoint
 from api.schemas import EntityType, Key
@@ -47,7 +48,13 @@ def with_proof(services: Services, item: dict[str, Any]) -> dict[str, Any]:
     operation_id="prove_receipt",
     summary="A current receipt with the event that recorded it and its inclusion proof",
     response_model=RecordProofOut,
-    responses=errors(401, 403, 404, 422, 503),
+    responses=errors(
+        401,
+        403,
+        (404, "not_found: no such position or tree size (yet)"),
+        422,
+        (503, "projection_lagging: the tree has not reached that size yet"),
+    ),
 )
 def prove_receipt(
     rid: UUID,
@@ -77,7 +84,13 @@ def prove_receipt(
     operation_id="prove_session_record",
     summary="A record this session synced, with the event that recorded it and its proof",
     response_model=RecordProofOut,
-    responses=errors(401, 403, 404, 422, 503),
+    responses=errors(
+        401,
+        403,
+        (404, "not_found: no such position or tree size (yet)"),
+        422,
+        (503, "projection_lagging: the tree has not reached that size yet"),
+    ),
 )
 def prove_session_record(
     rid: UUID,

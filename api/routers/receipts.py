@@ -6,13 +6,21 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 
 from api.dependencies import Reader, ServicesDep
+from api.models import DiffOut, ReceiptList
+from api.openapi import AUTH, errors
 from api.reads import Cursor, Limit, MinPosition, WaitS, await_position, paged, registration_row
 from api.schemas import DiffIn, EntityType, Key
 
 router = APIRouter(prefix="/v1/registrations/{rid}/receipts", tags=["receipts"])
 
 
-@router.get("", summary="Current receipts: which record was synced, by which session")
+@router.get(
+    "",
+    operation_id="list_receipts",
+    summary="Current receipts: which record was synced, by which session",
+    response_model=ReceiptList,
+    responses=errors(*AUTH, 404),
+)
 def receipts(
     rid: UUID,
     services: ServicesDep,
@@ -35,7 +43,13 @@ def receipts(
     )
 
 
-@router.post("/diff", summary="Which of these records must be synced again")
+@router.post(
+    "/diff",
+    operation_id="diff_receipts",
+    summary="Which of these records must be synced again",
+    response_model=DiffOut,
+    responses=errors(*AUTH, 404, 413),
+)
 def diff(
     rid: UUID,
     body: DiffIn,

@@ -8,6 +8,8 @@ import orjson
 from fastapi import APIRouter, Query, Request, Response
 
 from api.dependencies import Reader, ServicesDep, Support, Writer, context_for
+from api.models import Registration, RegistrationList, ResetOut
+from api.openapi import AUTH, errors
 from api.reads import (
     Cursor,
     Limit,
@@ -43,7 +45,18 @@ def registration_body(services: Services, rid: UUID, position: int) -> dict[str,
     }
 
 
-@router.post("", status_code=201, summary="Register a sync bucket (idempotent on product+file_id)")
+@router.post(
+    "",
+    status_code=201,
+    summary="Register a sync bucket (idempotent on product+file_id)",
+    response_model_exclude_unset=True,
+    response_model=Registration,
+    response_description="Registered (rule 1)",
+    responses={
+        200: {"model": Registration, "description": "Already registered: the same one"},
+        **errors(*AUTH, 413),
+    },
+)
 def register(
     body: RegistrationIn,
     request: Request,
@@ -65,7 +78,12 @@ def register(
     return registration_body(services, result.registration_id, result.position)
 
 
-@router.get("", summary="Registrations, most recently updated first")
+@router.get(
+    "",
+    summary="Registrations, most recently updated first",
+    response_model=RegistrationList,
+    responses=errors(*AUTH),
+)
 def list_registrations(
     services: ServicesDep,
     principal: Reader,
@@ -142,7 +160,12 @@ def held_registrations(
     return Page(page, next_cursor)
 
 
-@router.get("/{rid}", summary="One registration with its worker status")
+@router.get(
+    "/{rid}",
+    summary="One registration with its worker status",
+    response_model=Registration,
+    responses=errors(*AUTH, 404),
+)
 def get_registration(
     rid: UUID,
     services: ServicesDep,
@@ -154,7 +177,18 @@ def get_registration(
     return {**registration_row(services, rid), "position": position}
 
 
-@router.post("/{rid}/reset", summary="Remove the history of every previous sync (undoable)")
+@router.post(
+    "/{rid}/reset",
+    operation_id="reset_registration",
+    summary="Remove the history of every previous sync (undoable)",
+    response_model=ResetOut,
+    responses=errors(
+        *AUTH,
+        404,
+        413,
+        (422, "validation_error: e.g. confirm_file_id is not the registration's file_id"),
+    ),
+)
 def reset(
     rid: UUID, body: ResetIn, request: Request, services: ServicesDep, principal: Support
 ) -> dict[str, Any]:

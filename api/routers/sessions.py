@@ -10,6 +10,15 @@ from starlette.concurrency import run_in_threadpool
 from api.batches import openapi_body, parse_batch
 from api.dependencies import Reader, ServicesDep, Support, Writer, context_for
 from api.errors import ApiError
+from api.models import (
+    BatchOut,
+    DeleteOut,
+    ErrorRecorded,
+    Session,
+    SessionList,
+    SessionRecordList,
+)
+from api.openapi import AUTH, errors
 from api.reads import (
     Cursor,
     Limit,
@@ -21,7 +30,7 @@ from api.reads import (
     settled,
 )
 from api.responses import ORJSONResponse
-from api.schemas import BatchOut, CompleteIn, DeleteIn, ErrorIn, FailIn, SessionIn
+from api.schemas import CompleteIn, DeleteIn, ErrorIn, FailIn, SessionIn
 from api.services import Services
 from replay.asof import history_as_of as replay_history
 
@@ -65,7 +74,27 @@ def session_row(services: Services, rid: UUID, sid: str) -> dict[str, Any]:
     return row
 
 
-@router.post("", status_code=201, summary="Start a session (idempotent on session_id)")
+@router.post(
+    "",
+    status_code=201,
+    summary="Start a session (idempotent on session_id)",
+    response_model_exclude_unset=True,
+    response_model=Session,
+    response_description="Started",
+    responses={
+        200: {"model": Session, "description": "This session_id was already started"},
+        **errors(
+            *AUTH,
+            404,
+            (
+                409,
+                "session_in_progress: a session of this sync_type is in progress "
+                "(details.blocking_session_id); registration_held: another worker holds it",
+            ),
+            413,
+        ),
+    },
+)
 def start_session(
     rid: UUID,
     body: SessionIn,
@@ -87,7 +116,13 @@ def start_session(
     return session_body(services, rid, result.session_id, result.position)
 
 
-@router.get("", summary="Session history, most recent first (or as it stood then)")
+@router.get(
+    "",
+    summary="Session history, most recent first (or as it stood then)",
+    response_model_exclude_unset=True,
+    response_model=SessionList,
+    responses=errors(*AUTH, 404),
+)
 def list_sessions(
     rid: UUID,
     services: ServicesDep,
@@ -141,7 +176,13 @@ def history_as_of(
     return {"items": result, "next_cursor": None, "position": at_position}
 
 
-@router.get("/{sid}", summary="One session with its errors and deletion check")
+@router.get(
+    "/{sid}",
+    summary="One session with its errors and deletion check",
+    response_model_exclude_unset=True,
+    response_model=Session,
+    responses=errors(*AUTH, 404),
+)
 def get_session(
     rid: UUID,
     sid: UUID,
@@ -154,7 +195,13 @@ def get_session(
     return {**session_row(services, rid, str(sid)), "position": position}
 
 
-@router.get("/{sid}/records", summary="Records this session synced")
+@router.get(
+    "/{sid}/records",
+    operation_id="list_session_records",
+    summary="Records this session synced",
+    response_model=SessionRecordList,
+    responses=errors(*AUTH, 404),
+)
 def session_records(
     rid: UUID,
     sid: UUID,
@@ -179,7 +226,19 @@ def session_records(
     summary="Record a batch of 1 to 10,000 records",
     openapi_extra=openapi_body(),
     response_model=None,
-    responses={200: {"model": BatchOut, "description": "The batch was recorded"}},
+    responses={
+        200: {"model": BatchOut, "description": "The batch was recorded"},
+        **errors(
+            *AUTH,
+            404,
+            (
+                409,
+                "session_not_in_progress: the session already ended; "
+                "registration_held: another worker holds the registration",
+            ),
+            413,
+        ),
+    },
 )
 async def record_batch(
     rid: UUID,
@@ -208,7 +267,13 @@ async def record_batch(
     )
 
 
-@router.post("/{sid}/errors", status_code=201, summary="Record an error against a session")
+@router.post(
+    "/{sid}/errors",
+    status_code=201,
+    summary="Record an error against a session",
+    response_model=ErrorRecorded,
+    responses=errors(*AUTH, 404, 409, 413),
+)
 def record_error(
     rid: UUID,
     sid: UUID,
@@ -234,7 +299,14 @@ def record_error(
     }
 
 
-@router.post("/{sid}/complete", summary="End a session as completed")
+@router.post(
+    "/{sid}/complete",
+    operation_id="complete_session",
+    summary="End a session as completed",
+    response_model_exclude_unset=True,
+    response_model=Session,
+    responses=errors(*AUTH, 404, (409, "session_not_in_progress: the session already ended"), 413),
+)
 def complete(
     rid: UUID,
     sid: UUID,
@@ -247,7 +319,14 @@ def complete(
     return session_body(services, rid, str(sid), position)
 
 
-@router.post("/{sid}/fail", summary="End a session as failed, with a reason")
+@router.post(
+    "/{sid}/fail",
+    operation_id="fail_session",
+    summary="End a session as failed, with a reason",
+    response_model_exclude_unset=True,
+    response_model=Session,
+    responses=errors(*AUTH, 404, (409, "session_not_in_progress: the session already ended"), 413),
+)
 def fail(
     rid: UUID,
     sid: UUID,
@@ -262,7 +341,23 @@ def fail(
     return session_body(services, rid, str(sid), position)
 
 
-@router.post("/{sid}/delete", summary="Delete a session and unsync its records (undoable)")
+@router.post(
+    "/{sid}/delete",
+    operation_id="delete_session",
+    summary="Delete a session and unsync its records (undoable)",
+    response_model_exclude_unset=True,
+    response_model=DeleteOut,
+    responses=errors(
+        *AUTH,
+        404,
+        (
+            409,
+            "unsafe_deletion: a rule-5 check failed (details.failed_checks; pass override "
+            "with a ticket); already_deleted: it was deleted before",
+        ),
+        413,
+    ),
+)
 def delete(
     rid: UUID,
     sid: UUID,

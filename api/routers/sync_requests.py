@@ -6,13 +6,25 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 
 from api.dependencies import Reader, ServicesDep, Support, context_for
+from api.models import SyncRequest, SyncRequestList
+from api.openapi import AUTH, errors
 from api.reads import Cursor, Limit, MinPosition, WaitS, await_position, paged, registration_row
 from api.schemas import SyncRequestIn
 
 router = APIRouter(prefix="/v1/registrations/{rid}/sync-requests", tags=["sync requests"])
 
 
-@router.post("", status_code=201, summary="Ask the worker for a periodic or full sync")
+@router.post(
+    "",
+    status_code=201,
+    summary="Ask the worker for a periodic or full sync",
+    response_model=SyncRequest,
+    response_description="Requested",
+    responses={
+        200: {"model": SyncRequest, "description": "One of this kind was pending: that one"},
+        **errors(*AUTH, 404, 413, (422, "validation_error: e.g. a full sync needs confirm: true")),
+    },
+)
 def request_sync(
     rid: UUID, body: SyncRequestIn, request: Request, services: ServicesDep, principal: Support
 ) -> dict[str, Any]:
@@ -28,7 +40,12 @@ def request_sync(
     }
 
 
-@router.get("", summary="Sync requests, pending and fulfilled")
+@router.get(
+    "",
+    summary="Sync requests, pending and fulfilled",
+    response_model=SyncRequestList,
+    responses=errors(*AUTH, 404),
+)
 def list_sync_requests(
     rid: UUID,
     services: ServicesDep,
