@@ -35,17 +35,37 @@ class ProofError(ValueError):
 
 def leaf_data(position: int, originator_id: str, version: int, topic: str, state: bytes) -> bytes:
     """The canonical bytes of one event (what its leaf hashes, after the 0x00 prefix)."""
-    p = str(position).encode()
+    p = b"%d" % position
     o = originator_id.encode()
-    v = str(version).encode()
+    v = b"%d" % version
     t = topic.encode()
     return b"".join(
-        (_LEN(len(p)), p, _LEN(len(o)), o, _LEN(len(v)), v, _LEN(len(t)), t, _LEN(len(state)))
-    ) + bytes(state)
+        (
+            _LEN(len(p)),
+            p,
+            _LEN(len(o)),
+            o,
+            _LEN(len(v)),
+            v,
+            _LEN(len(t)),
+            t,
+            _LEN(len(state)),
+            state,
+        )
+    )
 
 
 def leaf_hash(position: int, originator_id: str, version: int, topic: str, state: bytes) -> bytes:
-    return _sha256(b"\x00" + leaf_data(position, originator_id, version, topic, state)).digest()
+    """SHA-256(0x00 || leaf_data(...)), without building the joined bytes twice."""
+    p = b"%d" % position
+    o = originator_id.encode()
+    v = b"%d" % version
+    t = topic.encode()
+    h = _sha256(b"\x00")
+    h.update(b"".join((_LEN(len(p)), p, _LEN(len(o)), o, _LEN(len(v)), v, _LEN(len(t)), t)))
+    h.update(_LEN(len(state)))
+    h.update(state)
+    return h.digest()
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:
@@ -98,6 +118,19 @@ class CompactRange:
             stack[-1] = _sha256(b"\x01" + stack[-1] + right).digest()
             size >>= 1
         self.size += 1
+
+    def extend(self, leaves: Iterable[bytes]) -> None:
+        """append() for many leaves (the loop kept local: verification's hot path)."""
+        stack, size, sha = self._stack, self.size, _sha256
+        for leaf in leaves:
+            stack.append(leaf)
+            n = size
+            while n & 1:
+                right = stack.pop()
+                stack[-1] = sha(b"\x01" + stack[-1] + right).digest()
+                n >>= 1
+            size += 1
+        self.size = size
 
     def root(self) -> bytes:
         if not self._stack:

@@ -94,9 +94,13 @@ def event_at(database: Database, position: int) -> tuple[int, str, int, str, byt
 
 def event_dict(event: tuple[int, str, int, str, bytes]) -> dict[str, Any]:
     position, originator_id, version, topic, state = event
+    try:
+        aggregate_id = str(UUID(hex=originator_id))
+    except ValueError:  # an edited row: show it as stored (its proof will fail)
+        aggregate_id = originator_id
     return {
         "position": position,
-        "aggregate_id": str(UUID(hex=originator_id)),
+        "aggregate_id": aggregate_id,
         "version": version,
         "topic": topic,
         "state_b64": base64.b64encode(state).decode(),

@@ -94,7 +94,7 @@ class Store:
             rows = self.conn.execute(sql, params).fetchall()
             if not rows:
                 return
-            page = [(r[0], _hex(r[1]), r[2], r[3], bytes(r[4])) for r in rows]
+            page = [_event(r) for r in rows]
             yield page
             if len(rows) < page_size:
                 return
@@ -117,7 +117,7 @@ class Store:
                 sql += f" AND {self.pos} <= {self.ph}"
                 keys.append(stop)
             rows = self.conn.execute(sql, keys).fetchall()
-            found += [(r[0], _hex(r[1]), r[2], r[3], bytes(r[4])) for r in rows]
+            found += [_event(r) for r in rows]
         found.sort()
         return found
 
@@ -131,10 +131,28 @@ def open_store(database: Database) -> Iterator[Store]:
         store.close()
 
 
+def _event(row: Sequence[Any]) -> StoredEvent:
+    """A row as (position, id hex, version, topic, state bytes). Rows someone edited by hand
+    may hold other types (SQLite stores what it is given): they are turned into something
+    that hashes differently instead of failing, so verification reports them."""
+    position, originator_id, version, topic, state = row
+    if not isinstance(state, bytes):
+        state = state.encode() if isinstance(state, str) else bytes(state or b"")
+    if not isinstance(version, int):
+        try:
+            version = int(version)
+        except (TypeError, ValueError):
+            version = -1
+    return (int(position), _hex(originator_id), version, str(topic), state)
+
+
 def _hex(originator_id: Any) -> str:
     if isinstance(originator_id, UUID):
         return originator_id.hex
     text = str(originator_id)
     if len(text) == 32:
         return text.lower()
-    return UUID(text).hex
+    try:
+        return UUID(text).hex
+    except ValueError:
+        return text  # not an id at all: hashed as it is

@@ -146,6 +146,33 @@ class CacheLeaves:
         except Exception:  # noqa: BLE001 - no readable tiles: nothing to hint with
             self._store = None
 
+    def see_page(self, start: int, positions: list[int], leaves: list[bytes]) -> None:
+        """see() for consecutive leaves from index `start`, a tile row at a time."""
+        if self._store is None or self.first_mismatch is not None:
+            return
+        i = 0
+        while i < len(leaves) and self._store is not None and self.first_mismatch is None:
+            index = start + i
+            span = min(len(leaves) - i, TILE_WIDTH - (index & (TILE_WIDTH - 1)))
+            try:
+                if index >> TILE_HEIGHT != self._tile_idx:
+                    self._load(index >> TILE_HEIGHT)
+                off = index & (TILE_WIDTH - 1)
+                stored = self._hashes[off * HASH_SIZE : (off + span) * HASH_SIZE]
+                stored_pos = self._positions[off : off + span] if self._positions else None
+            except Exception:  # noqa: BLE001 - altered tiles must not break verification
+                stored, stored_pos = b"", None
+            if stored == b"".join(leaves[i : i + span]) and (
+                stored_pos is None or stored_pos == positions[i : i + span]
+            ):
+                i += span
+                continue
+            for j in range(i, i + span):  # find the exact leaf (or the end of the tiles)
+                self.see(start + j, positions[j], leaves[j])
+                if self._store is None or self.first_mismatch is not None:
+                    return
+            i += span
+
     def see(self, index: int, position: int, leaf: bytes) -> None:
         if self._store is None or self.first_mismatch is not None:
             return

@@ -306,3 +306,64 @@ def test_witness_command_exit_codes(
     rolled = CliRunner().invoke(cli, [*args, "--token", second_api.tokens["auditor"]])
     assert rolled.exit_code == 1
     assert "ROLLBACK" in rolled.stderr
+
+
+def test_key_rotation_keeps_old_checkpoints_and_the_witness_follows(
+    api: Api, tmp_path: Path
+) -> None:
+    from replay.keys import create_key
+
+    services = api.client.app.state.services  # type: ignore[attr-defined]
+    _fill(api, 3)
+    old_cp = _signed_now(api)
+    state = tmp_path / "witness"
+    run_witness(api.client, BASE, state, token=api.tokens["auditor"])
+    old_key = api.get("/v1/log/public-key", role=None).json()
+    create_key(services.tree.config.signing_key, rotate=True)
+    _fill(api, 4)
+    new_cp = _signed_now(api)
+    key = api.get("/v1/log/public-key", role=None).json()
+    assert key["key_id"] != old_key["key_id"] and new_cp["key_id"] == key["key_id"]
+    [retired] = [k for k in key["retired"] if k["key_id"] == old_key["key_id"]]
+    # The checkpoint signed before the rotation still verifies, with the retired key.
+    open_checkpoint(old_cp["note"], [Verifier.parse(retired["verifier_key"])])
+    # The witness trusted the old key; the old key endorsed the new one: it follows.
+    moved = run_witness(api.client, BASE, state, token=api.tokens["auditor"])
+    assert moved.checkpoint.tree_size == new_cp["tree_size"]
+    assert any("key rotation" in m for m in moved.messages)
+
+
+def test_audit_verify_says_what_it_cannot_see_when_the_checkpoints_are_gone(
+    api: Api, app_database: Database
+) -> None:
+    """The attacker edits an event and empties the tables beside the log: with no
+    checkpoint kept elsewhere, the report must not claim more than it checked."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "replay"))
+    import replay_tamper as tamper
+
+    from replay.tiles import open_tiles
+
+    made = _fill(api, 3)
+    kept = _signed_now(api)
+    with tamper._conn(app_database) as (conn, table, pos, ph):
+        conn.execute(
+            f"UPDATE {table} SET state = state || {ph} WHERE {pos} = {ph}",
+            (b" ", made["position"]),
+        )
+    with open_tiles(app_database) as tiles, tiles.transaction():
+        tiles.clear_tiles()
+        tiles.conn.execute("DELETE FROM log_checkpoints")
+    body = api.get("/v1/audit/verify", role="auditor").json()
+    if body["checkpoint"] is None:  # emptied: nothing to compare in the database
+        assert "cannot be detected" in body["limits"]
+    else:  # the follower signed again meanwhile — it must have refused the forged log
+        assert body["ok"] is False
+    # The checkpoint kept outside still catches it.
+    from replay.verify import verify_log
+
+    keys = [Verifier.parse(api.get("/v1/log/public-key", role=None).json()["verifier_key"])]
+    report = verify_log(app_database, checkpoint_note=kept["note"], verifiers=keys)
+    assert not report.ok and report.checkpoint is not None
+    assert report.checkpoint["root_matches"] is False
