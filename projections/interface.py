@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from uuid import UUID
+
+if TYPE_CHECKING:
+    from projections.reads.audit import AuditFilter
 
 Row = dict[str, Any]
 
@@ -50,11 +53,37 @@ class ReadModelsProtocol(Protocol):
 
     # --- registrations ---------------------------------------------------------------
     def list_registrations(
-        self, *, product: str | None, file_id: str | None, limit: int, cursor: str | None
+        self,
+        *,
+        product: str | None,
+        file_id: str | None,
+        limit: int,
+        cursor: str | None,
+        q: str | None = None,
+        status: str | None = None,
+        ids: Sequence[str] | None = None,
     ) -> Page:
         """Sorted by last_updated desc. Items: id, product, file_id, name, total_syncs,
         last_updated, sessions_in_progress, stuck_sessions, receipts,
-        sync_interval_minutes, stuck_after_minutes, created_at."""
+        sync_interval_minutes, stuck_after_minutes, created_at. `q`: text in product, file
+        id or name (case-insensitive); `status`: "stuck" | "failed" | "in_progress"; `ids`:
+        only these registrations (a worker's own)."""
+
+    def search_registrations(
+        self,
+        *,
+        q: str | None = None,
+        status: str | None = None,
+        product: str | None = None,
+        sort: str = "last_updated",
+        descending: bool = True,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[Row], int]:
+        """One page by offset (page numbers), sorted by last_updated | name | created, and
+        the number of registrations that match."""
+
+    def registration_products(self) -> list[str]: ...
 
     def get_registration(self, rid: UUID) -> Row | None:
         """A list item plus "status": {state: "in_progress"|"idle", message, worker, since,
@@ -63,13 +92,38 @@ class ReadModelsProtocol(Protocol):
 
     # --- sessions ----------------------------------------------------------------------
     def list_sessions(
-        self, rid: UUID, *, include_deleted: bool, limit: int, cursor: str | None
+        self,
+        rid: UUID,
+        *,
+        include_deleted: bool,
+        limit: int,
+        cursor: str | None,
+        status: str | None = None,
+        has_errors: bool | None = None,
+        offset: int = 0,
     ) -> Page:
         """Most recent first. Items: id, seq, sync_type, status, started_at, ended_at,
         records_synced, error_count, worker, entity_types, request_id, stuck,
         last_activity_at, fail_reason, deleted (null or {by, at, reason, ticket, override,
         position}), removed_by_reset (null or {position, by, at, reason}), restored
         (null or {by, at, reason, position})."""
+
+    def count_sessions(
+        self,
+        rid: UUID,
+        *,
+        include_deleted: bool = False,
+        status: str | None = None,
+        has_errors: bool | None = None,
+    ) -> int:
+        """How many sessions list_sessions would list (status: in_progress (not stuck),
+        stuck, completed, failed, deleted)."""
+
+    def session_errors(self, rid: UUID, sid: str, *, limit: int = 50, offset: int = 0) -> list[Row]:
+        """One page of the session's errors: message, entity_type, key, at."""
+
+    def session_breakdown(self, rid: UUID, sid: str) -> list[Row]:
+        """Per entity type: entity_type, records, current (still this session's receipt)."""
 
     def get_session(self, rid: UUID, sid: str) -> Row | None:
         """A list item plus "errors": [{message, entity_type, key, at}] and
@@ -115,7 +169,13 @@ class ReadModelsProtocol(Protocol):
         fulfilled_by_session, fulfilled_at."""
 
     def audit(
-        self, *, registration_id: UUID | None, after: int | None, limit: int, cursor: str | None
+        self,
+        *,
+        registration_id: UUID | None,
+        after: int | None,
+        limit: int,
+        cursor: str | None,
+        filters: AuditFilter | None = None,
     ) -> Page:
         """Destructive actions and undos, by position: position, type ("session_deleted",
         "registration_reset", "deletion_undone", "reset_undone"), registration_id,
@@ -123,6 +183,13 @@ class ReadModelsProtocol(Protocol):
         receipts_skipped, undo_of, undone_by."""
 
     def audit_entry(self, position: int) -> Row | None: ...
+
+    def audit_page(
+        self, filters: AuditFilter, *, limit: int = 50, offset: int = 0
+    ) -> tuple[list[Row], int]:
+        """Newest first by offset (page numbers), and how many entries match."""
+
+    def audit_actors(self) -> list[str]: ...
 
 
 ProgressCallback = Callable[[int, int], None]  # (events_done, events_total)

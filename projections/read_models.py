@@ -15,6 +15,7 @@ from projections.reads import audit as audit_reads
 from projections.reads import receipts as receipt_reads
 from projections.reads import registrations as reg_reads
 from projections.reads import sessions as session_reads
+from projections.reads.audit import AuditFilter
 from projections.rebuild import RebuildReport, rebuild
 from projections.runner import Runner
 from projections.store import Store
@@ -96,11 +97,48 @@ class ReadModels:
         file_id: str | None = None,
         limit: int = 100,
         cursor: str | None = None,
+        q: str | None = None,
+        status: str | None = None,
+        ids: Sequence[str] | None = None,
     ) -> Page:
         with self.store.read() as tx:
             return reg_reads.list_registrations(
-                tx, product=product, file_id=file_id, limit=limit, cursor=cursor
+                tx,
+                product=product,
+                file_id=file_id,
+                limit=limit,
+                cursor=cursor,
+                q=q,
+                status=status,
+                ids=ids,
             )
+
+    def search_registrations(
+        self,
+        *,
+        q: str | None = None,
+        status: str | None = None,
+        product: str | None = None,
+        sort: str = "last_updated",
+        descending: bool = True,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[Row], int]:
+        with self.store.read() as tx:
+            return reg_reads.search_registrations(
+                tx,
+                q=q,
+                status=status,
+                product=product,
+                sort=sort,
+                descending=descending,
+                limit=limit,
+                offset=offset,
+            )
+
+    def registration_products(self) -> list[str]:
+        with self.store.read() as tx:
+            return reg_reads.registration_products(tx)
 
     def get_registration(self, rid: UUID) -> Row | None:
         with self.store.read() as tx:
@@ -113,11 +151,42 @@ class ReadModels:
         include_deleted: bool = False,
         limit: int = 100,
         cursor: str | None = None,
+        status: str | None = None,
+        has_errors: bool | None = None,
+        offset: int = 0,
     ) -> Page:
         with self.store.read() as tx:
             return session_reads.list_sessions(
-                tx, str(rid), include_deleted=include_deleted, limit=limit, cursor=cursor
+                tx,
+                str(rid),
+                include_deleted=include_deleted,
+                limit=limit,
+                cursor=cursor,
+                status=status,
+                has_errors=has_errors,
+                offset=offset,
             )
+
+    def count_sessions(
+        self,
+        rid: UUID,
+        *,
+        include_deleted: bool = False,
+        status: str | None = None,
+        has_errors: bool | None = None,
+    ) -> int:
+        with self.store.read() as tx:
+            return session_reads.count_sessions(
+                tx, str(rid), include_deleted=include_deleted, status=status, has_errors=has_errors
+            )
+
+    def session_errors(self, rid: UUID, sid: str, *, limit: int = 50, offset: int = 0) -> list[Row]:
+        with self.store.read() as tx:
+            return session_reads.session_errors(tx, str(rid), sid, limit=limit, offset=offset)
+
+    def session_breakdown(self, rid: UUID, sid: str) -> list[Row]:
+        with self.store.read() as tx:
+            return session_reads.session_breakdown(tx, str(rid), sid)
 
     def get_session(self, rid: UUID, sid: str) -> Row | None:
         with self.store.read() as tx:
@@ -175,12 +244,23 @@ class ReadModels:
         after: int | None = None,
         limit: int = 100,
         cursor: str | None = None,
+        filters: AuditFilter | None = None,
     ) -> Page:
         rid = None if registration_id is None else str(registration_id)
         with self.store.read() as tx:
             return audit_reads.audit(
-                tx, registration_id=rid, after=after, limit=limit, cursor=cursor
+                tx, registration_id=rid, after=after, limit=limit, cursor=cursor, filters=filters
             )
+
+    def audit_page(
+        self, filters: AuditFilter, *, limit: int = 50, offset: int = 0
+    ) -> tuple[list[Row], int]:
+        with self.store.read() as tx:
+            return audit_reads.audit_page(tx, filters, limit=limit, offset=offset)
+
+    def audit_actors(self) -> list[str]:
+        with self.store.read() as tx:
+            return audit_reads.audit_actors(tx)
 
     def audit_entry(self, position: int) -> Row | None:
         with self.store.read() as tx:

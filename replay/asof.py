@@ -7,8 +7,10 @@ position is merged in position order and replayed into the session-history items
 `projections.interface.ReadModelsProtocol.list_sessions`.
 
 `at=TIME` means the log as it stood then: the events of this registration and its sessions,
-in position order, up to (not including) the first one recorded after TIME. Whether a session
-was `stuck` is judged at TIME, or, for `position=N`, at the time of the event at N.
+in position order, up to and including the last one stamped at or before TIME (events of
+one transaction need not have rising stamps, so the first later stamp is no boundary).
+Whether a session was `stuck` is judged at TIME, or, for `position=N`, at the time of the
+event at N.
 """
 
 from __future__ import annotations
@@ -217,9 +219,15 @@ def history_as_of(
             own + _decoded(store, sorted(session_ids, key=str), position), key=lambda e: e[0]
         )
         now = at if at is not None else _time_at(store, position or 0)
+    if at is not None:
+        # Finding 7 (issue 10): the events one transaction saves carry the times they were
+        # created, which need not rise with their positions (a session's Started can be
+        # older than the SessionOpened recorded before it). So the log "at TIME" ends at
+        # the LAST event stamped at or before TIME, and holds everything recorded before
+        # it; stopping at the first later stamp would cut a transaction in half.
+        cut = max((e[0] for e in events if e[4]["timestamp"] <= at), default=0)
+        events = [e for e in events if e[0] <= cut]
     for p, oid, version, kind, data in events:
-        if at is not None and data["timestamp"] > at:
-            break
         history.apply(p, oid, version, kind, data)
     if not history.exists:
         return []

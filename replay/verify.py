@@ -112,10 +112,9 @@ class Decoder:
                 return "state is not an event (no timestamp)"
             # The typed values the application decodes first (timestamp, ids) sit at the
             # top level; large record lists hold plain strings, so they are not walked.
-            names = self.transcoder.names
             for value in data.values():
                 if isinstance(value, dict) and "_type_" in value:
-                    names[value["_type_"]].decode(value["_data_"])
+                    self.transcoder.decode(orjson.dumps(value))
         except Exception as e:
             return f"state does not decode ({type(e).__name__}: {e})"
         return None

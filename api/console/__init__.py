@@ -10,19 +10,30 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from api.console import actions, auth, pages
+from api.console import actions, audit_pages, auth, pages, reset
+from api.console.auth import current
+from api.console.pages import not_found
 from api.console.web import PREFIX, redirect
 
 router = APIRouter(prefix="/console", tags=["console"], include_in_schema=False)
 router.include_router(auth.router)
 router.include_router(pages.router)
+router.include_router(audit_pages.router)
 router.include_router(actions.router)
+router.include_router(reset.router)
 
 
 @router.get("", include_in_schema=False)
 @router.get("/", include_in_schema=False)
 def home(request: Request) -> Response:
     return redirect(f"{PREFIX}/registrations")
+
+
+# Last: any other /console URL is the console's own 404 page, never the API's JSON.
+@router.api_route("/{path:path}", methods=["GET", "HEAD", "POST"], include_in_schema=False)
+def unknown(request: Request, path: str) -> Response:
+    current(request)  # show who is signed in, if anyone
+    return not_found(request)
 
 
 __all__ = ["router"]

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from api.console.auth import Who, console_page, services
 from api.console.pages import deletion_previews, load_registration, parse_rid
-from api.console.web import PREFIX, redirect, render
+from api.console.web import PREFIX, fmt_short, plural, redirect, render
 from domain.errors import LedgerError
 from domain.values import Context
 
@@ -133,12 +133,12 @@ def undo(
     back: Annotated[str, Form()] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    target = back if back.startswith(f"{PREFIX}/audit") else f"{PREFIX}/audit"
+    target = safe_back(back, f"{PREFIX}/audit")
     reason = reason.strip()
     if not reason:
         return redirect(
             target,
-            flash=f"Undo of #{position} needs a reason; nothing was changed.",
+            flash="An undo needs a reason (it is kept in the audit log); nothing was changed.",
             kind="error",
             request=request,
         )
@@ -146,23 +146,47 @@ def undo(
         done = services(request).ledger.undo(context(request), position, reason=reason)
     except LedgerError as error:
         return redirect(
-            target,
-            flash=f"Undo of #{position} refused: {error.message}",
-            kind="error",
-            request=request,
+            target, flash=f"The undo was refused: {error.message}", kind="error", request=request
         )
     settle(request, done.position)
-    what = {
-        "deletion": f"Session {done.session_id} is back in the history",
-        "restoration": f"Session {done.session_id} is deleted again",
-        "reset": "The reset is undone; its sessions are back in the history",
-        "reset_undo": "The reset is in force again",
-    }.get(done.kind, "Undone")
-    return redirect(
-        target,
-        flash=f"{what} (#{position} undone, recorded as #{done.position}).",
-        request=request,
-    )
+    return redirect(target, flash=undo_words(request, done), request=request)
+
+
+def safe_back(back: str, default: str) -> str:
+    """Only a console page of this site (never another host) to go back to."""
+    if back.startswith(PREFIX + "/") and not back.startswith("//") and "\\" not in back:
+        return back
+    return default
+
+
+def describe_session(request: Request, rid: UUID, sid: str | None) -> str:
+    """'The time session started 2024-05-01 10:00 UTC on ACME-PC01', in words, not ids."""
+    session = services(request).read_models.get_session(rid, sid) if sid else None
+    if not session:
+        return "The session"
+    started = fmt_short(session.get("started_at"))
+    worker = f" on {session['worker']}" if session.get("worker") else ""
+    return f"The {session.get('sync_type')} session started {started} UTC{worker}"
+
+
+def undo_words(request: Request, done: Any) -> str:
+    rid = UUID(str(done.registration_id))
+    reg = services(request).read_models.get_registration(rid) or {}
+    name = reg.get("name") or "the registration"
+    restored = None
+    for candidate in (int(done.position), int(done.position) - 1):
+        entry = services(request).read_models.audit_entry(candidate) or {}
+        if entry.get("undo_of") is not None:
+            restored = entry.get("receipts_restored")
+            break
+    receipts = f"; {plural(int(restored), 'receipt')} restored" if restored else ""
+    session = describe_session(request, rid, done.session_id)
+    return {
+        "deletion": f"{session} of {name} is back in the history{receipts}.",
+        "restoration": f"{session} of {name} is deleted again.",
+        "reset": f"The reset of {name} is undone: its sessions are back in the history{receipts}.",
+        "reset_undo": f"The reset of {name} is in force again.",
+    }.get(done.kind, "Undone.")
 
 
 @router.post("/registrations/{rid}/sync-requests")
@@ -195,7 +219,6 @@ def request_sync(
     label = "Full Synchronisation" if kind == "full" else "Run Synchronisation (changes only)"
     return redirect(
         target,
-        flash=f"{label} requested; the worker will pick it up on its next poll "
-        f"(request {done.request_id}).",
+        flash=f"{label} requested; the worker will pick it up on its next poll.",
         request=request,
     )

@@ -11,18 +11,16 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.console.auth import Bail, console_page, refusal, services
-from api.console.web import PREFIX, STATIC_DIR, parse_time, render, secure
+from api.console.chart import trend
+from api.console.web import PREFIX, STATIC_DIR, pager, render, secure
 from domain.errors import LedgerError
 
 router = APIRouter()
 
-REGISTRATION_CAP = 5000
 SESSIONS_PER_PAGE = 50
 RECORDS_PER_PAGE = 100
-AUDIT_PER_PAGE = 100
 PREVIEW_RECORDS = 100
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
-SORTS = {"last_updated", "name", "total_syncs", "stuck"}
 
 
 def parse_rid(request: Request, rid: str) -> UUID:
@@ -60,32 +58,14 @@ def static(name: str) -> Response:
     return response
 
 
-def _all_registrations(request: Request, product: str | None) -> list[dict[str, Any]]:
-    read_models = services(request).read_models
-    items: list[dict[str, Any]] = []
-    cursor: str | None = None
-    while len(items) < REGISTRATION_CAP:
-        page = read_models.list_registrations(
-            product=product or None, file_id=None, limit=1000, cursor=cursor
-        )
-        items.extend(dict(item) for item in page.items)
-        cursor = page.next_cursor
-        if not cursor:
-            break
-    return items
+REGISTRATIONS_PER_PAGE = 50
+REGISTRATION_SORTS = {"last_updated", "name", "created"}
+REGISTRATION_STATUSES = {"stuck", "failed", "in_progress"}
+SESSION_STATUSES = {"in_progress", "stuck", "completed", "failed", "deleted"}
 
 
-def _sort_key(sort: str) -> Any:
-    if sort == "name":
-        return lambda r: (str(r.get("name") or "").lower(), str(r.get("file_id")))
-    if sort == "total_syncs":
-        return lambda r: int(r.get("total_syncs") or 0)
-    if sort == "stuck":
-        return lambda r: (
-            int(r.get("stuck_sessions") or 0),
-            int(r.get("sessions_in_progress") or 0),
-        )
-    return lambda r: parse_time(r.get("last_updated")) or parse_time(r.get("created_at")) or 0
+def _choice(value: str | None, allowed: set[str]) -> str | None:
+    return value if value in allowed else None
 
 
 @router.get("/registrations", response_class=HTMLResponse)
@@ -94,16 +74,32 @@ def registrations(
     request: Request,
     sort: str = "last_updated",
     order: str = "desc",
-    product: str | None = None,
+    product: str = "",
+    q: str = "",
+    status: str = "",
+    page: str = "1",
 ) -> Response:
-    sort = sort if sort in SORTS else "last_updated"
+    """Find a registration: text in product / file id / name, stuck or failed, page numbers
+    (the same filters as GET /v1/registrations?q=&status=)."""
+    read_models = services(request).read_models
+    sort = sort if sort in REGISTRATION_SORTS else "last_updated"
     order = "asc" if order == "asc" else "desc"
-    items = _all_registrations(request, product)
-    try:
-        items.sort(key=_sort_key(sort), reverse=order == "desc")
-    except TypeError:
-        pass
-    products = sorted({str(r.get("product")) for r in items})
+    q = q.strip()[:200]
+    chosen = _choice(status, REGISTRATION_STATUSES)
+    _, total = read_models.search_registrations(
+        q=q or None, status=chosen, product=product or None, limit=1
+    )
+    pages = pager(page, REGISTRATIONS_PER_PAGE, total)
+    items, total = read_models.search_registrations(
+        q=q or None,
+        status=chosen,
+        product=product or None,
+        sort=sort,
+        descending=order == "desc",
+        limit=REGISTRATIONS_PER_PAGE,
+        offset=pages.offset,
+    )
+    _, stuck_total = read_models.search_registrations(status="stuck", limit=1)
     return render(
         request,
         "registrations.html",
@@ -111,17 +107,31 @@ def registrations(
             "items": items,
             "sort": sort,
             "order": order,
-            "product": product or "",
-            "products": products,
-            "capped": len(items) >= REGISTRATION_CAP,
-            "stuck_total": sum(int(r.get("stuck_sessions") or 0) for r in items),
+            "product": product,
+            "products": read_models.registration_products(),
+            "q": q,
+            "status": chosen or "",
+            "pager": pages,
+            "stuck_total": stuck_total,
         },
     )
 
 
-def _worker_panel(request: Request, rid: UUID) -> dict[str, Any]:
-    page = services(request).read_models.sync_requests(rid, status="pending", limit=20, cursor=None)
-    return {"pending_requests": [dict(i) for i in page.items]}
+TREND_SESSIONS = 30
+
+
+def worker_panel(request: Request, rid: UUID) -> dict[str, Any]:
+    """What the worker panel needs besides the registration: pending requests, and whether
+    this registration's agent has ever picked a sync request up (OneClick's SyncWorker does;
+    an Accountlink connector syncs on its own and never looks)."""
+    read_models = services(request).read_models
+    pending = read_models.sync_requests(rid, status="pending", limit=20, cursor=None)
+    used = read_models.sync_requests(rid, status="fulfilled", limit=1, cursor=None)
+    return {"pending_requests": [dict(i) for i in pending.items], "requests_used": bool(used.items)}
+
+
+def _flag(value: str) -> bool | None:
+    return {"1": True, "yes": True, "0": False, "no": False}.get(value)
 
 
 @router.get("/registrations/{rid}", response_class=HTMLResponse)
@@ -129,38 +139,79 @@ def _worker_panel(request: Request, rid: UUID) -> dict[str, Any]:
 def sessions(
     request: Request,
     rid: str,
-    show_deleted: bool = False,
-    cursor: str | None = None,
+    show_deleted: str = "",
+    status: str = "",
+    errors: str = "",
+    page: str = "1",
 ) -> Response:
+    """The session history, filtered by status (stuck among them) and paged by number, with
+    the trend chart and, next to each stuck row, its deletion check and a Delete button."""
     reg_id = parse_rid(request, rid)
     reg = load_registration(request, reg_id)
-    page = services(request).read_models.list_sessions(
-        reg_id, include_deleted=show_deleted, limit=SESSIONS_PER_PAGE, cursor=cursor
+    read_models = services(request).read_models
+    chosen = _choice(status, SESSION_STATUSES)
+    include_deleted = show_deleted in ("1", "on", "true", "yes")
+    has_errors = _flag(errors)
+    total = read_models.count_sessions(
+        reg_id, include_deleted=include_deleted, status=chosen, has_errors=has_errors
     )
-    rows = [dict(i) for i in page.items]
+    pages = pager(page, SESSIONS_PER_PAGE, total)
+    page_rows = read_models.list_sessions(
+        reg_id,
+        include_deleted=include_deleted,
+        status=chosen,
+        has_errors=has_errors,
+        limit=SESSIONS_PER_PAGE,
+        offset=pages.offset,
+        cursor=None,
+    )
+    rows = [dict(i) for i in page_rows.items]
+    # The dry-run verdict beside each stuck row (a stuck session is usually alone).
+    checks = {
+        str(row["id"]): (read_models.get_session(reg_id, str(row["id"])) or {}).get(
+            "deletion_check"
+        )
+        for row in rows
+        if row.get("stuck")
+    }
+    recent = read_models.list_sessions(
+        reg_id, include_deleted=False, limit=TREND_SESSIONS, cursor=None
+    )
+    counts = {name: read_models.count_sessions(reg_id, status=name) for name in ("stuck", "failed")}
     return render(
         request,
         "sessions.html",
         {
             "reg": reg,
             "rows": rows,
-            "show_deleted": show_deleted,
-            "cursor": cursor,
-            "next_cursor": page.next_cursor,
-            **_worker_panel(request, reg_id),
+            "checks": checks,
+            "show_deleted": include_deleted,
+            "status": chosen or "",
+            "errors": errors if has_errors is not None else "",
+            "pager": pages,
+            "counts": counts,
+            "trend": trend([dict(i) for i in recent.items]) if recent.items else None,
+            **worker_panel(request, reg_id),
         },
     )
 
 
+ERRORS_PER_PAGE = 25
+
+
 @router.get("/registrations/{rid}/sessions/{sid}", response_class=HTMLResponse)
 @console_page()
-def session_detail(request: Request, rid: str, sid: str, cursor: str | None = None) -> Response:
+def session_detail(
+    request: Request, rid: str, sid: str, cursor: str | None = None, errors_page: str = "1"
+) -> Response:
+    """One session: facts, duration, records per entity type, errors (paged), records."""
     reg_id = parse_rid(request, rid)
     reg = load_registration(request, reg_id)
     session = load_session(request, reg_id, sid)
-    records = services(request).read_models.session_records(
-        reg_id, sid, limit=RECORDS_PER_PAGE, cursor=cursor
-    )
+    read_models = services(request).read_models
+    records = read_models.session_records(reg_id, sid, limit=RECORDS_PER_PAGE, cursor=cursor)
+    error_pages = pager(errors_page, ERRORS_PER_PAGE, int(session.get("error_count") or 0))
+    breakdown = read_models.session_breakdown(reg_id, sid)
     return render(
         request,
         "session.html",
@@ -170,6 +221,12 @@ def session_detail(request: Request, rid: str, sid: str, cursor: str | None = No
             "records": [dict(r) for r in records.items],
             "records_cursor": cursor,
             "records_next": records.next_cursor,
+            "breakdown": breakdown,
+            "breakdown_top": max((int(b["records"]) for b in breakdown), default=0),
+            "errors": read_models.session_errors(
+                reg_id, sid, limit=ERRORS_PER_PAGE, offset=error_pages.offset
+            ),
+            "error_pager": error_pages,
         },
     )
 
@@ -266,9 +323,7 @@ def worker_status(request: Request, rid: str) -> Response:
             "reg": reg,
             "syncs": syncs,
             "requests": [dict(i) for i in requests_page.items],
-            "pending_requests": [
-                dict(i) for i in requests_page.items if i.get("status") == "pending"
-            ],
+            **worker_panel(request, reg_id),
         },
     )
 
@@ -281,46 +336,6 @@ def full_sync_confirmation(request: Request, rid: str, back: str = "") -> Respon
     own = f"{PREFIX}/registrations/{reg_id}"
     back = back if back.startswith(own) else f"{own}/worker"
     return render(request, "full_sync_confirm.html", {"reg": reg, "back": back})
-
-
-AUDIT_CAP = 2000
-
-
-@router.get("/audit", response_class=HTMLResponse)
-@console_page()
-def audit(request: Request, registration: str | None = None) -> Response:
-    read_models = services(request).read_models
-    reg_id = parse_rid(request, registration) if registration else None
-    entries: list[dict[str, Any]] = []
-    cursor: str | None = None
-    while len(entries) < AUDIT_CAP:
-        page = read_models.audit(
-            registration_id=reg_id, after=None, limit=AUDIT_PER_PAGE, cursor=cursor
-        )
-        entries.extend(dict(e) for e in page.items)
-        cursor = page.next_cursor
-        if not cursor:
-            break
-    entries.sort(key=lambda e: -int(e.get("position") or 0))
-    names: dict[str, dict[str, Any] | None] = {}
-    for entry in entries:
-        key = str(entry.get("registration_id") or "")
-        if key and key not in names:
-            try:
-                names[key] = read_models.get_registration(UUID(key))
-            except ValueError:
-                names[key] = None
-    return render(
-        request,
-        "audit.html",
-        {
-            "entries": entries,
-            "names": names,
-            "registration": reg_id,
-            "reg": names.get(str(reg_id)) if reg_id else None,
-            "capped": len(entries) >= AUDIT_CAP,
-        },
-    )
 
 
 def not_found(request: Request) -> Response:

@@ -1,19 +1,23 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Request
 
 from api.dependencies import Inspector, ServicesDep, Support, context_for
+from api.errors import ApiError
 from api.log_schemas import VerifyOut
 from api.models import AuditList, UndoOut
 from api.openapi import AUTH, errors
 from api.reads import Cursor, Limit, MinPosition, WaitS, await_position, paged, settled
 from api.schemas import UndoIn
+from projections.reads.audit import AuditFilter
 from replay.keys import KeyFileError
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
+AuditType = Literal["session_deleted", "registration_reset", "deletion_undone", "reset_undone"]
 Position = Annotated[int, Path(ge=1, le=2**62, description="Global position of the event")]
 
 
@@ -29,19 +33,52 @@ def audit(
     principal: Inspector,
     registration_id: Annotated[UUID | None, Query()] = None,
     after: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+    actor: Annotated[
+        str | None, Query(min_length=1, max_length=200, description="Who acted (token name)")
+    ] = None,
+    type: Annotated[  # noqa: A002 - the contract's field name
+        AuditType | None, Query(description="Only this kind of action")
+    ] = None,
+    since: Annotated[
+        datetime | None, Query(description="Entries at or after this time (RFC 3339)")
+    ] = None,
+    until: Annotated[
+        datetime | None, Query(description="Entries before this time (RFC 3339)")
+    ] = None,
     limit: Limit = 100,
     cursor: Cursor = None,
     min_position: MinPosition = None,
     wait_s: WaitS = 5.0,
 ) -> dict[str, Any]:
     position = await_position(services, min_position, wait_s)
+    filters = AuditFilter(
+        actor=actor, type=type, since=micros_of(since, "since"), until=micros_of(until, "until")
+    )
     return paged(
         lambda: services.read_models.audit(
-            registration_id=registration_id, after=after, limit=limit, cursor=cursor
+            registration_id=registration_id,
+            after=after,
+            limit=limit,
+            cursor=cursor,
+            filters=filters,
         ),
         cursor,
         position,
     )
+
+
+def micros_of(moment: datetime | None, field: str) -> int | None:
+    """A query time as µs since the epoch; a time without a zone is refused (RFC 3339)."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        raise ApiError(
+            422,
+            "validation_error",
+            f"{field} needs a time zone (RFC 3339, e.g. 2024-08-05T09:30:00Z).",
+            field=field,
+        )
+    return int(moment.timestamp() * 1_000_000)
 
 
 @router.get(

@@ -1,10 +1,8 @@
 from __future__ import annotations
 
-import base64
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-import orjson
 from fastapi import APIRouter, Query, Request, Response
 
 from api.dependencies import Reader, ServicesDep, Support, Writer, context_for
@@ -22,7 +20,6 @@ from api.reads import (
 )
 from api.schemas import FileId, Product, RegistrationIn, ResetIn
 from api.services import Services
-from projections.interface import Page
 
 router = APIRouter(prefix="/v1/registrations", tags=["registrations"])
 
@@ -78,6 +75,17 @@ def register(
     return registration_body(services, result.registration_id, result.position)
 
 
+RegistrationStatus = Literal["stuck", "failed", "in_progress"]
+SearchText = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=200,
+        description="Text to find in product, file id or name (case-insensitive)",
+    ),
+]
+
+
 @router.get(
     "",
     summary="Registrations, most recently updated first",
@@ -89,75 +97,37 @@ def list_registrations(
     principal: Reader,
     product: Annotated[Product | None, Query()] = None,
     file_id: Annotated[FileId | None, Query()] = None,
+    q: SearchText = None,
+    status: Annotated[
+        RegistrationStatus | None,
+        Query(
+            description="stuck: has a stuck session; failed: the last ended session of some "
+            "sync type failed; in_progress: has a session in progress"
+        ),
+    ] = None,
     limit: Limit = 100,
     cursor: Cursor = None,
     min_position: MinPosition = None,
     wait_s: WaitS = 5.0,
 ) -> dict[str, Any]:
     position = await_position(services, min_position, wait_s)
-    if principal.role == "worker":
-        return paged(
-            lambda: held_registrations(services, principal.name, product, file_id, limit, cursor),
-            cursor,
-            position,
-        )
+    # Worker scope: a worker lists only the registrations its token holds.
+    ids: list[str] | None = (
+        list(services.tokens.held(principal.name)) if principal.role == "worker" else None
+    )
     return paged(
         lambda: services.read_models.list_registrations(
-            product=product, file_id=file_id, limit=limit, cursor=cursor
+            product=product,
+            file_id=file_id,
+            limit=limit,
+            cursor=cursor,
+            q=q,
+            status=status,
+            ids=ids,
         ),
         cursor,
         position,
     )
-
-
-def _updated(row: dict[str, Any]) -> str:
-    return str(row.get("last_updated") or "")
-
-
-def held_registrations(
-    services: Services,
-    name: str,
-    product: str | None,
-    file_id: str | None,
-    limit: int,
-    cursor: str | None,
-) -> Page:
-    """A worker's list: only the registrations its token registered, in the same order
-    (last_updated desc, then id) and with the same kind of cursor as everyone else's."""
-    after = None
-    if cursor:
-        after = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if not (
-            isinstance(after, list)
-            and len(after) == 2
-            and all(isinstance(part, str) for part in after)
-        ):
-            raise ValueError("invalid cursor")
-    rows = []
-    for rid in services.tokens.held(name):
-        row = services.read_models.get_registration(UUID(rid))
-        if (
-            row is None
-            or (product is not None and row.get("product") != product)
-            or (file_id is not None and row.get("file_id") != file_id)
-        ):
-            continue
-        row.pop("status", None)
-        rows.append(row)
-    # newest first, then by id: sort by id, then (stable) by last_updated descending
-    rows.sort(key=lambda r: str(r["id"]))
-    rows.sort(key=_updated, reverse=True)
-    if after is not None:
-        lu, rid = after
-        rows = [r for r in rows if _updated(r) < lu or (_updated(r) == lu and str(r["id"]) > rid)]
-    page = rows[:limit]
-    next_cursor = None
-    if len(rows) > limit:
-        last = page[-1]
-        next_cursor = base64.urlsafe_b64encode(
-            orjson.dumps([_updated(last), str(last["id"])])
-        ).decode()
-    return Page(page, next_cursor)
 
 
 @router.get(

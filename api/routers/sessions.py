@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
@@ -36,6 +36,7 @@ from replay.asof import history_as_of as replay_history
 
 router = APIRouter(prefix="/v1/registrations/{rid}/sessions", tags=["sessions"])
 DRY_RUN_RECORDS = 100
+SessionStatus = Literal["in_progress", "stuck", "completed", "failed", "deleted"]
 
 
 def session_body(services: Services, rid: UUID, sid: str, position: int) -> dict[str, Any]:
@@ -128,6 +129,16 @@ def list_sessions(
     services: ServicesDep,
     principal: Reader,
     include_deleted: bool = False,
+    status: Annotated[
+        SessionStatus | None,
+        Query(
+            description="in_progress (and not stuck), stuck, completed, failed, or deleted "
+            "(removed by a deletion or a reset; implies include_deleted)"
+        ),
+    ] = None,
+    has_errors: Annotated[
+        bool | None, Query(description="Only sessions with (true) or without (false) errors")
+    ] = None,
     as_of: Annotated[datetime | None, Query(description="History as it stood at this time")] = None,
     as_of_position: Annotated[
         int | None, Query(ge=0, le=2**62, description="History as it stood at this position")
@@ -143,7 +154,12 @@ def list_sessions(
     registration_row(services, rid)
     return paged(
         lambda: services.read_models.list_sessions(
-            rid, include_deleted=include_deleted, limit=limit, cursor=cursor
+            rid,
+            include_deleted=include_deleted,
+            limit=limit,
+            cursor=cursor,
+            status=status,
+            has_errors=has_errors,
         ),
         cursor,
         position,

@@ -17,6 +17,12 @@ from eventsourcing.persistence import (
 )
 
 _MARKER = b'"_type_"'
+# A user dict whose keys are exactly the marker keys is stored wrapped under this name, so
+# user text (sync types, batch ids, ...) can never be read back as a custom type (issue 10,
+# finding 1). Events stored before the fix never contain it.
+ESCAPED_DICT = "dict_escaped"
+_ESCAPED = b'"_type_":"dict_escaped"'
+_MARKER_KEYS = frozenset(("_type_", "_data_"))
 
 
 class OrjsonTranscoder(Transcoder):
@@ -28,6 +34,14 @@ class OrjsonTranscoder(Transcoder):
     natively as its canonical string and it reads back as `str` (orjson has no UUID
     passthrough, and pre-walking every event would cost ~15% of the append path).
     syncledger's events therefore carry ids as strings.
+
+    User dicts never collide with the marker scheme: a dict whose keys are exactly
+    `_type_` and `_data_` is written as `{"_type_": "dict_escaped", "_data_": {...}}`. The
+    check is nearly free: orjson writes the `"_type_"` token only for our own markers unless
+    user data holds that text, and only then is the object walked and escaped before
+    encoding again. On decode, a `_type_` that is not a string cannot be one of our markers
+    (we always write names), so such a dict stays a dict: that also reads back the events
+    stored before the escape existed, whose user dicts held lists under those keys.
     """
 
     def __init__(self) -> None:
@@ -41,10 +55,23 @@ class OrjsonTranscoder(Transcoder):
         self.names[transcoding.name] = transcoding
 
     def encode(self, obj: Any) -> bytes:
+        markers = 0
+
+        def default(o: Any) -> dict[str, Any]:
+            nonlocal markers
+            markers += 1
+            return self._encode_obj(o)
+
+        data = self._dumps(obj, default)
+        if _MARKER in data and data.count(_MARKER) > markers:
+            # User data holds the text `_type_` (a key or a value): escape what collides.
+            data = self._dumps(_escape(obj), self._encode_obj)
+        return data
+
+    @staticmethod
+    def _dumps(obj: Any, default: Any) -> bytes:
         try:
-            return orjson.dumps(
-                obj, default=self._encode_obj, option=orjson.OPT_PASSTHROUGH_DATETIME
-            )
+            return orjson.dumps(obj, default=default, option=orjson.OPT_PASSTHROUGH_DATETIME)
         except orjson.JSONEncodeError as e:
             if isinstance(e.__cause__, TypeError):
                 raise e.__cause__ from None
@@ -76,8 +103,18 @@ class OrjsonTranscoder(Transcoder):
         if isinstance(obj, list):
             return [self._decode(v) if isinstance(v, dict | list) else v for v in obj]
         if isinstance(obj, dict):
-            if len(obj) == 2 and "_type_" in obj and "_data_" in obj:
+            if (
+                len(obj) == 2
+                and "_type_" in obj
+                and "_data_" in obj
+                and isinstance(obj["_type_"], str)
+            ):
                 name = obj["_type_"]
+                if name == ESCAPED_DICT and isinstance(obj["_data_"], dict):
+                    return {
+                        k: self._decode(v) if isinstance(v, dict | list) else v
+                        for k, v in obj["_data_"].items()
+                    }
                 transcoding = self.names.get(name)
                 if transcoding is None:
                     msg = (
@@ -88,3 +125,35 @@ class OrjsonTranscoder(Transcoder):
                 return transcoding.decode(self._decode(obj["_data_"]))
             return {k: self._decode(v) if isinstance(v, dict | list) else v for k, v in obj.items()}
         return obj
+
+
+def _escape(obj: Any) -> Any:
+    """A copy of `obj` with every dict keyed exactly by the marker keys wrapped."""
+    if isinstance(obj, dict):
+        copy = {k: _escape(v) for k, v in obj.items()}
+        if len(copy) == 2 and copy.keys() == _MARKER_KEYS:
+            return {"_type_": ESCAPED_DICT, "_data_": copy}
+        return copy
+    if isinstance(obj, list | tuple):
+        return [_escape(v) for v in obj]
+    return obj
+
+
+def unescape(obj: Any) -> Any:
+    """Unwrap escaped user dicts in a state read with plain `orjson.loads` (the readers' fast
+    path, which leaves custom-type markers such as datetimes as they are)."""
+    if isinstance(obj, dict):
+        if (
+            len(obj) == 2
+            and obj.get("_type_") == ESCAPED_DICT
+            and isinstance(obj.get("_data_"), dict)
+        ):
+            return {k: unescape(v) for k, v in obj["_data_"].items()}
+        return {k: unescape(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [unescape(v) for v in obj]
+    return obj
+
+
+def needs_unescape(state: bytes) -> bool:
+    return _ESCAPED in state

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from projections.fmt import clamp, decode_cursor, encode_cursor, iso
@@ -55,13 +56,71 @@ def _item(row: tuple[Any, ...]) -> Row:
     }
 
 
+AUDIT_TYPES = ("session_deleted", "registration_reset", "deletion_undone", "reset_undone")
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Which audit entries to read: by registration, actor (exact token name), action type,
+    and time (`since` inclusive, `until` exclusive, in µs since the epoch)."""
+
+    registration_id: str | None = None
+    actor: str | None = None
+    type: str | None = None
+    since: int | None = None
+    until: int | None = None
+
+    def where(self) -> tuple[list[str], list[Any]]:
+        where: list[str] = []
+        params: list[Any] = []
+        if self.registration_id is not None:
+            where.append("a.registration_id = ?")
+            params.append(self.registration_id)
+        if self.actor is not None:
+            where.append("a.actor = ?")
+            params.append(self.actor)
+        if self.type is not None:
+            if self.type not in AUDIT_TYPES:
+                raise ValueError(f"unknown audit type {self.type!r}")
+            where.append("a.type = ?")
+            params.append(self.type)
+        if self.since is not None:
+            where.append("a.at >= ?")
+            params.append(self.since)
+        if self.until is not None:
+            where.append("a.at < ?")
+            params.append(self.until)
+        return where, params
+
+
+def audit_page(tx: Tx, filters: AuditFilter, *, limit: int, offset: int) -> tuple[list[Row], int]:
+    """Newest first, for page numbers (the console), and how many entries match."""
+    where, params = filters.where()
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    total = tx.one(f"SELECT COUNT(*) FROM view_audit a {clause}", params)
+    rows = tx.q(
+        f"{SELECT} {clause} ORDER BY a.position DESC LIMIT ? OFFSET ?",
+        (*params, clamp(limit), max(0, int(offset))),
+    )
+    return [_item(r) for r in rows], int(total[0]) if total else 0
+
+
+def audit_actors(tx: Tx) -> list[str]:
+    return [str(a) for (a,) in tx.q("SELECT DISTINCT actor FROM view_audit ORDER BY 1") if a]
+
+
 def audit(
-    tx: Tx, *, registration_id: str | None, after: int | None, limit: int, cursor: str | None
+    tx: Tx,
+    *,
+    registration_id: str | None,
+    after: int | None,
+    limit: int,
+    cursor: str | None,
+    filters: AuditFilter | None = None,
 ) -> Page:
     limit = clamp(limit)
     start = decode_cursor(cursor)
-    where: list[str] = []
-    params: list[Any] = []
+    where, params = (filters or AuditFilter()).where()
     if registration_id is not None:
         where.append("a.registration_id = ?")
         params.append(registration_id)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from projections.fmt import clamp, decode_cursor, encode_cursor, iso, now_micros
 from projections.interface import Page, Row
 from projections.reads.receipts import REG_NO
-from projections.reads.sessions import NOT_REMOVED
+from projections.reads.sessions import NOT_REMOVED, stuck_sql
 from projections.store import Tx
 
 REG_COLS = "id, product, file_id, name, sync_interval_minutes, stuck_after_minutes, created_at"
@@ -47,19 +48,124 @@ def _item(tx: Tx, row: tuple[Any, ...], now: int) -> Row:
     }
 
 
+# Registration filters (`status`): which registrations need a look.
+REG_STATUS_FILTERS = ("stuck", "failed", "in_progress")
+# The most recent ended (completed or failed), non-removed session of its sync type: "the
+# last sync of that type", which a stuck or running session behind it does not hide.
+_LATEST_ENDED_OF_TYPE = (
+    "s.seq = (SELECT MAX(m.seq) FROM view_sessions m WHERE m.registration_id = s.registration_id "
+    "AND m.sync_type = s.sync_type AND m.status <> 'in_progress' AND m.is_deleted = 0 "
+    "AND m.seq > COALESCE((SELECT MAX(x.cutoff) FROM view_session_resets x "
+    "WHERE x.registration_id = m.registration_id AND x.active = 1), 0))"
+)
+
+
+def like_pattern(text: str) -> str:
+    """A case-insensitive substring pattern for LIKE ... ESCAPE '!' (both backends)."""
+    escaped = text.lower().replace("!", "!!").replace("%", "!%").replace("_", "!_")
+    return f"%{escaped}%"
+
+
+def registration_filter(
+    *,
+    product: str | None = None,
+    file_id: str | None = None,
+    q: str | None = None,
+    status: str | None = None,
+    now: int = 0,
+    ids: Sequence[str] | None = None,
+) -> tuple[list[str], list[Any]]:
+    """WHERE fragments over view_registrations r: exact product/file id, text search `q` in
+    product, file id and name, and `status`: has a stuck session, has a sync type whose last
+    ended session failed, has a session in progress."""
+    where: list[str] = []
+    params: list[Any] = []
+    if product is not None:
+        where.append("r.product = ?")
+        params.append(product)
+    if file_id is not None:
+        where.append("r.file_id = ?")
+        params.append(file_id)
+    if ids is not None:
+        # A worker's own registrations (worker scope): an empty holding matches nothing.
+        where.append(f"r.id IN ({', '.join('?' for _ in ids)})" if ids else "1 = 0")
+        params += list(ids)
+    if q:
+        pattern = like_pattern(q)
+        where.append(
+            "(LOWER(r.product) LIKE ? ESCAPE '!' OR LOWER(r.file_id) LIKE ? ESCAPE '!' "
+            "OR LOWER(COALESCE(r.name, '')) LIKE ? ESCAPE '!')"
+        )
+        params += [pattern, pattern, pattern]
+    sessions = "SELECT 1 FROM view_sessions s WHERE s.registration_id = r.id AND "
+    if status == "stuck":
+        where.append(f"EXISTS ({sessions}{stuck_sql()})")
+        params.append(now)
+    elif status == "failed":
+        where.append(
+            f"EXISTS ({sessions}s.status = 'failed' AND {NOT_REMOVED} AND {_LATEST_ENDED_OF_TYPE})"
+        )
+    elif status == "in_progress":
+        where.append(f"EXISTS ({sessions}s.status = 'in_progress' AND {NOT_REMOVED})")
+    elif status is not None:
+        raise ValueError(f"unknown registration status {status!r}")
+    return where, params
+
+
+SORT_COLUMNS = {
+    "last_updated": "x.lu",
+    "name": "LOWER(COALESCE(x.name, ''))",
+    "created": "x.created_at",
+}
+
+
+def search_registrations(
+    tx: Tx,
+    *,
+    q: str | None,
+    status: str | None,
+    product: str | None,
+    sort: str,
+    descending: bool,
+    limit: int,
+    offset: int,
+) -> tuple[list[Row], int]:
+    """One page of registrations for page numbers (the console), and how many match."""
+    now = now_micros()
+    where, params = registration_filter(product=product, q=q, status=status, now=now)
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    total = tx.one(f"SELECT COUNT(*) FROM view_registrations r {clause}", params)
+    column = SORT_COLUMNS.get(sort, "x.lu")
+    direction = "DESC" if descending else "ASC"
+    rows = tx.q(
+        f"SELECT * FROM (SELECT {', '.join('r.' + c for c in REG_COLS.split(', '))}, "
+        f"{_last_updated(tx)} AS lu FROM view_registrations r {clause}) x "
+        f"ORDER BY {column} {direction}, x.id LIMIT ? OFFSET ?",
+        (*params, clamp(limit), max(0, int(offset))),
+    )
+    return [_item(tx, r, now) for r in rows], int(total[0]) if total else 0
+
+
+def registration_products(tx: Tx) -> list[str]:
+    return [str(p) for (p,) in tx.q("SELECT DISTINCT product FROM view_registrations ORDER BY 1")]
+
+
 def list_registrations(
-    tx: Tx, *, product: str | None, file_id: str | None, limit: int, cursor: str | None
+    tx: Tx,
+    *,
+    product: str | None,
+    file_id: str | None,
+    limit: int,
+    cursor: str | None,
+    q: str | None = None,
+    status: str | None = None,
+    ids: Sequence[str] | None = None,
 ) -> Page:
     limit = clamp(limit)
     after = decode_cursor(cursor)
-    inner: list[str] = []
-    params: list[Any] = []
-    if product is not None:
-        inner.append("r.product = ?")
-        params.append(product)
-    if file_id is not None:
-        inner.append("r.file_id = ?")
-        params.append(file_id)
+    inner, params = registration_filter(
+        product=product, file_id=file_id, q=q, status=status, now=now_micros(), ids=ids
+    )
     where_inner = f"WHERE {' AND '.join(inner)}" if inner else ""
     outer = ""
     if after is not None:
@@ -104,7 +210,7 @@ def worker_status(tx: Tx, rid: str, interval: int, created: int) -> Row:
         (rid,),
     )
     base = last_periodic[0] if last_periodic and last_periodic[0] is not None else created
-    next_sync = iso(int(base) + interval * 60_000_000)
+    next_sync = iso(int(base) + interval * 60_000_000) or ""
     if running is not None:
         worker, since, sid = running
         return {

@@ -21,6 +21,48 @@ CUTOFF = (
     "WHERE x.registration_id = s.registration_id AND x.active = 1), 0)"
 )
 NOT_REMOVED = f"s.is_deleted = 0 AND s.seq > {CUTOFF}"
+REMOVED = f"(s.is_deleted = 1 OR s.seq <= {CUTOFF})"
+STUCK_MINUTES = (
+    "(SELECT g.stuck_after_minutes FROM view_registrations g WHERE g.id = s.registration_id)"
+)
+
+
+def stuck_sql(now_param: str = "?") -> str:
+    """Set-based form of the "stuck" test in `to_item` (rule 10): in progress, not removed,
+    no activity for longer than the registration's stuck_after_minutes. Takes `now` (µs)."""
+    return (
+        f"(s.status = 'in_progress' AND {NOT_REMOVED} AND "
+        f"s.last_activity_at < {now_param} - {STUCK_MINUTES} * 60000000)"
+    )
+
+
+# Session filters the API and the console offer (`status`); each is a WHERE fragment taking
+# `now` where it needs it. "in_progress" means in progress and not stuck, as the console shows.
+STATUS_FILTERS = ("in_progress", "stuck", "completed", "failed", "deleted")
+
+
+def session_filter(status: str | None, has_errors: bool | None, now: int) -> tuple[str, list[Any]]:
+    """WHERE fragments (joined by AND, alias s) for a status filter, plus their parameters."""
+    where: list[str] = []
+    params: list[Any] = []
+    if status == "deleted":
+        where.append(REMOVED)
+    elif status == "stuck":
+        where.append(stuck_sql())
+        params.append(now)
+    elif status == "in_progress":
+        where.append(f"s.status = 'in_progress' AND {NOT_REMOVED} AND NOT {stuck_sql()}")
+        params.append(now)
+    elif status in ("completed", "failed"):
+        where.append(f"s.status = ? AND {NOT_REMOVED}")
+        params.append(status)
+    elif status is not None:
+        raise ValueError(f"unknown session status {status!r}")
+    if has_errors is True:
+        where.append("s.error_count > 0")
+    elif has_errors is False:
+        where.append("s.error_count = 0")
+    return " AND ".join(where), params
 
 
 def resets(tx: Tx, rid: str) -> list[tuple[Any, ...]]:
@@ -107,27 +149,87 @@ def to_item(
     }
 
 
-def list_sessions(
-    tx: Tx, rid: str, *, include_deleted: bool, limit: int, cursor: str | None
-) -> Page:
-    limit = clamp(limit)
-    after = decode_cursor(cursor)
+def _session_where(
+    rid: str, include_deleted: bool, status: str | None, has_errors: bool | None, now: int
+) -> tuple[list[str], list[Any]]:
     where = ["s.registration_id = ?"]
     params: list[Any] = [rid]
-    if not include_deleted:
+    if not include_deleted and status != "deleted":
         where.append(NOT_REMOVED)
+    fragment, extra = session_filter(status, has_errors, now)
+    if fragment:
+        where.append(fragment)
+        params += extra
+    return where, params
+
+
+def list_sessions(
+    tx: Tx,
+    rid: str,
+    *,
+    include_deleted: bool,
+    limit: int,
+    cursor: str | None,
+    status: str | None = None,
+    has_errors: bool | None = None,
+    offset: int = 0,
+) -> Page:
+    """Most recent first. `cursor` pages forward (the API); `offset` is for page numbers."""
+    limit = clamp(limit)
+    after = decode_cursor(cursor)
+    now = now_micros()
+    where, params = _session_where(rid, include_deleted, status, has_errors, now)
     if after is not None:
         where.append("s.seq < ?")
         params.append(int(after[0]))
     rows = tx.q(
         f"SELECT {COLS} FROM view_sessions s WHERE {' AND '.join(where)} "
-        "ORDER BY s.seq DESC LIMIT ?",
-        (*params, limit + 1),
+        "ORDER BY s.seq DESC LIMIT ? OFFSET ?",
+        (*params, limit + 1, max(0, int(offset))),
     )
-    active, minutes, now = resets(tx, rid), stuck_after(tx, rid), now_micros()
+    active, minutes = resets(tx, rid), stuck_after(tx, rid)
     items = [to_item(r, active, minutes, now) for r in rows[:limit]]
     nxt = encode_cursor([rows[limit - 1][3]]) if len(rows) > limit else None
     return Page(items, nxt)
+
+
+def count_sessions(
+    tx: Tx, rid: str, *, include_deleted: bool, status: str | None, has_errors: bool | None
+) -> int:
+    where, params = _session_where(rid, include_deleted, status, has_errors, now_micros())
+    row = tx.one(f"SELECT COUNT(*) FROM view_sessions s WHERE {' AND '.join(where)}", params)
+    return int(row[0]) if row else 0
+
+
+def session_errors(tx: Tx, rid: str, sid: str, *, limit: int, offset: int) -> list[Row]:
+    """One page of a session's errors, in the order they were recorded."""
+    rows = tx.q(
+        "SELECT e.message, e.entity_type, e.key, e.at FROM view_session_errors e "
+        "JOIN view_sessions s ON s.agg_id = e.agg_id "
+        "WHERE s.registration_id = ? AND s.session_id = ? ORDER BY e.position LIMIT ? OFFSET ?",
+        (rid, sid, clamp(limit), max(0, int(offset))),
+    )
+    return [{"message": m, "entity_type": et, "key": k, "at": iso(at)} for m, et, k, at in rows]
+
+
+def session_breakdown(tx: Tx, rid: str, sid: str) -> list[Row]:
+    """Records a session synced, per entity type: how many, and how many still hold the
+    current receipt (one GROUP BY, not a row per record)."""
+    found = tx.one(
+        "SELECT sess_no FROM view_receipt_sessions WHERE registration_id = ? AND session_id = ?",
+        (rid, sid),
+    )
+    if found is None:
+        return []
+    rows = tx.q(
+        "SELECT sr.entity_type, COUNT(*), "
+        "COALESCE(SUM(CASE WHEN r.sess_no = sr.sess_no THEN 1 ELSE 0 END), 0) "
+        "FROM view_session_records sr LEFT JOIN view_receipts r "
+        "ON r.reg_no = sr.reg_no AND r.entity_type = sr.entity_type AND r.key = sr.key "
+        "WHERE sr.sess_no = ? GROUP BY sr.entity_type ORDER BY sr.entity_type",
+        (int(found[0]),),
+    )
+    return [{"entity_type": et, "records": int(n), "current": int(c)} for et, n, c in rows]
 
 
 def get_session(tx: Tx, rid: str, sid: str) -> Row | None:

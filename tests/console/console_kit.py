@@ -58,6 +58,8 @@ def seed(ledger: Ledger) -> Seeded:
     worker = Context.system("oneclick-syncworker")
     product, file_id, name = ONECLICK
     oid = ledger.register(worker, product=product, file_id=file_id, name=name).registration_id
+    # OneClick's SyncWorker picks sync requests up: its full sync fulfilled one.
+    asked = ledger.request_sync(Context.system("kim.support"), oid, kind="full", confirm=True)
     full = ledger.start_session(
         worker,
         oid,
@@ -65,6 +67,7 @@ def seed(ledger: Ledger) -> Seeded:
         session_id=sid("oc-full"),
         worker="CENTRAL01",
         entity_types=["Client List", "Team Security"],
+        request_id=asked.request_id,
     ).session_id
     ledger.record_batch(
         worker,

@@ -8,155 +8,19 @@ SYNCLEDGER_REQUIRE_BROWSER=1 (as in .ci/run), which fails them.
 
 from __future__ import annotations
 
-import os
-import re
-import socket
-import threading
-import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-from console_kit import ACCOUNTLINK, Clock, Seeded, clock_ahead, make_tokens, seed
-
-from domain.infra.database import Database
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-REQUIRE = os.environ.get("SYNCLEDGER_REQUIRE_BROWSER") == "1"
-SHOTS = Path(__file__).resolve().parents[2] / "test-output" / "console"
-FULL_SYNC_WORDING = (
-    "All data/team security from on-premise to the cloud will resynchronise for Making Tax "
-    "Digital and Open Integration"
-)
-
-
-def _missing() -> str | None:
-    if not os.access(CHROMIUM, os.X_OK):
-        return "chromium not installed: apt-get install chromium"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "playwright not installed: pip install -e '.[test]'"
-    return None
-
-
-def _skip_or_fail() -> None:
-    missing = _missing()
-    if missing:
-        if REQUIRE:
-            pytest.fail(f"SYNCLEDGER_REQUIRE_BROWSER=1 but {missing}")
-        pytest.skip(missing)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    _skip_or_fail()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    def __init__(
-        self, url: str, services: Any, seeded: Seeded, tokens: dict[str, str], clock: Clock
-    ):
-        self.clock = clock
-        self.url = url
-        self.services = services
-        self.seeded = seeded
-        self.tokens = tokens
-
-
-@pytest.fixture
-def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
-    _skip_or_fail()
-    import uvicorn
-
-    from api.app import create_app
-
-    clock = clock_ahead(monkeypatch)
-    app = create_app(Database.from_url(f"sqlite:///{tmp_path / 'console.db'}"))
-    port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not uv.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.05)
-    services = app.state.services
-    seeded = seed(services.ledger)
-    tokens = make_tokens(services)
-    # The agent's own registration (worker tokens read and write only what they hold).
-    services.tokens.claim("acme-pc01", str(seeded.accountlink))
-    assert services.read_models.wait_for(services.ledger.current_position(), 10)
-    try:
-        yield Server(f"http://127.0.0.1:{port}", services, seeded, tokens, clock)
-    finally:
-        uv.should_exit = True
-        thread.join(15)
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1360, "height": 900})
-    context.set_default_timeout(10_000)
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    outside: list[str] = []
-    pg.on(
-        "request",
-        lambda r: outside.append(r.url) if not r.url.startswith("http://127.0.0.1:") else None,
-    )
-    try:
-        yield pg
-    finally:
-        context.close()
-    assert not errors, f"browser errors: {errors}"
-    assert not outside, f"the console loaded something from outside the machine: {outside}"
-
-
-def shot(pg: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    pg.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
-def sign_in(pg: Any, server: Server, role: str) -> None:
-    pg.goto(f"{server.url}/console/")
-    assert "/console/sign-in" in pg.url
-    pg.fill("#token", server.tokens[role])
-    pg.click("button[type=submit]")
-    pg.wait_for_url(re.compile(r".*/console/registrations$"))
+from browser_kit import FULL_SYNC_WORDING, Server, axe_check, shot, sign_in
+from console_kit import ACCOUNTLINK
 
 
 def test_support_deletes_the_stuck_session_and_starts_over(page: Any, server: Server) -> None:
     s = server.seeded
+    page.goto(f"{server.url}/console/sign-in")
+    axe_check(page, "sign-in")
     sign_in(page, server, "support")
+    axe_check(page, "registrations")
     shot(page, "01-registrations")
     row = page.locator(f"tr[data-registration='{s.accountlink}']")
     assert (row.locator(".badge-stuck").text_content() or "").strip() == "1 stuck"
@@ -167,11 +31,13 @@ def test_support_deletes_the_stuck_session_and_starts_over(page: Any, server: Se
     page.wait_for_selector("#sessions")
     stuck_row = page.locator(f"tr[data-session='{s.stuck}']")
     assert stuck_row.locator(".badge-stuck").is_visible()
+    axe_check(page, "session history")
     shot(page, "02-session-history-stuck")
 
     stuck_row.locator("a").first.click()
     page.wait_for_selector("#deletion-check")
     assert "Safe to delete" in page.inner_text("#deletion-check")
+    axe_check(page, "session detail")
     shot(page, "03-session-detail-safe")
     page.go_back()
 
@@ -183,10 +49,12 @@ def test_support_deletes_the_stuck_session_and_starts_over(page: Any, server: Se
     assert "Safe to delete" in text and "No record will be unsynced" in text
     assert dialog.locator("#ticket").count() == 0  # no override needed
     dialog.locator("#reason").fill("Stuck time session after the connection dropped")
+    axe_check(page, "delete dialog")
     shot(page, "04-delete-dialog-stuck")
     dialog.locator("#confirm-delete").click()
     page.wait_for_selector("#delete-result")
     assert "1 session deleted" in page.inner_text("#delete-result")
+    axe_check(page, "delete result")
     shot(page, "05-delete-result")
 
     # Start over: the agent (worker token, API) registers its file again (idempotent) and
@@ -236,6 +104,7 @@ def test_override_deletion_then_undo_from_audit(page: Any, server: Server) -> No
     dialog.locator("#reason").fill("Customer asked to resend these time entries")
     dialog.locator("#override").check()
     dialog.locator("#ticket").fill("SUP-4711")
+    axe_check(page, "override dialog")
     shot(page, "07-delete-dialog-override")
     dialog.locator("#confirm-delete").click()
     page.wait_for_selector("#delete-result")
@@ -254,6 +123,7 @@ def test_override_deletion_then_undo_from_audit(page: Any, server: Server) -> No
     top = page.locator("#audit tbody tr").first
     assert top.get_attribute("data-type") == "deletion_undone"
     assert "4 restored" in top.inner_text()
+    axe_check(page, "audit")
     shot(page, "09-audit-after-undo")
 
     page.goto(f"{server.url}/console/registrations/{s.accountlink}")
@@ -287,6 +157,7 @@ def test_auditor_sees_everything_and_no_destructive_control(page: Any, server: S
         buttons = {b.strip() for b in page.locator("main button").all_inner_texts()}
         assert buttons <= {"Filter"}, f"{path}: {buttons}"
         assert page.locator("main form[method=post]").count() == 0
+        axe_check(page, name)
         shot(page, name)
     assert "sam.support" in page.inner_text("#audit")
     # The server refuses the auditor even when the form is forged.
@@ -309,6 +180,7 @@ def test_full_synchronisation_asks_with_the_oneclick_wording(page: Any, server: 
     dialog = page.locator("dialog#confirm-dialog")
     dialog.wait_for(state="visible")
     assert FULL_SYNC_WORDING in dialog.inner_text()
+    axe_check(page, "full sync dialog")
     shot(page, "15-full-sync-dialog")
     dialog.locator("#confirm-full-sync").click()
     page.wait_for_selector(".flash-ok")
@@ -317,6 +189,7 @@ def test_full_synchronisation_asks_with_the_oneclick_wording(page: Any, server: 
     kinds = page.locator("#sync-requests tbody tr").all_inner_texts()
     assert any("Full Synchronisation" in k for k in kinds)
     assert any("periodic" in k for k in kinds)
+    axe_check(page, "worker status")
     shot(page, "16-worker-status-requests")
 
 

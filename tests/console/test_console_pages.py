@@ -87,8 +87,14 @@ def test_session_history_detail_and_deletion_check_in_words(console: Console) ->
     history = console.client.get(f"/console/registrations/{s.accountlink}").text
     row = re.search(rf'<tr class="row-stuck" data-session="{s.stuck}">.*?</tr>', history, re.S)
     assert row and "badge-stuck" in row.group(0)
-    assert "Delete session(s) and unsync record(s)" in history
+    assert "Delete selected…" in history
     assert f'name="sid" value="{s.stuck}"' in history
+    # Act where you look: the stuck row carries its dry-run verdict and its own Delete.
+    note = re.search(
+        rf'<tr class="note-row row-stuck-note" data-stuck-for="{s.stuck}">.*?</tr>', history, re.S
+    )
+    assert note and "safe to delete" in note.group(0)
+    assert f"/delete?sid={s.stuck}" in note.group(0)
     safe = console.client.get(f"/console/registrations/{s.accountlink}/sessions/{s.stuck}").text
     assert "Safe to delete" in safe
     unsafe = console.client.get(
@@ -110,8 +116,10 @@ def test_worker_status_page(console: Console) -> None:
     assert "Next scheduled sync" in page
     assert "HMRC credentials rejected: token expired" in page
     assert "Run Synchronisation" in page and "Full Synchronisation" in page
-    busy = console.client.get(f"/console/registrations/{s.accountlink}/worker").text
-    assert "Synchronisation is currently in progress" in busy
+    stuck = console.client.get(f"/console/registrations/{s.accountlink}/worker").text
+    # Issue 14: a STUCK session is never reported as a synchronisation in progress.
+    assert "Synchronisation is currently in progress" not in stuck
+    assert "1 session stuck" in stuck and 'pill pill-stuck">Stuck' in stuck
 
 
 def test_auditor_sees_everything_and_no_control_that_changes_anything(console: Console) -> None:
@@ -133,11 +141,13 @@ def test_auditor_sees_everything_and_no_control_that_changes_anything(console: C
     ):
         page = console.client.get(path)
         assert page.status_code == 200, path
-        main = page.text.split("<main>", 1)[1]
+        main = page.text.split("<main", 1)[1]
         assert 'method="post"' not in main, path
         assert 'type="checkbox"' not in main, path
-        for label in ("Delete session", "Undo", "Run Synchronisation", "Full Synchronisation"):
-            assert f">{label}" not in main, (path, label)
+        buttons = re.findall(r"<button[^>]*>([^<]*)</button>", main)
+        assert set(buttons) <= {"Filter"}, (path, buttons)
+        for label in ("Delete", "Undo", "Run Synchronisation", "Full Synchronisation"):
+            assert f">{label}</button>" not in main, (path, label)
     audit = console.client.get("/console/audit").text
     assert "sam.support" in audit and "Session deleted" in audit
 

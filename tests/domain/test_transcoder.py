@@ -10,8 +10,11 @@ from decimal import Decimal
 from unittest import skip
 from uuid import UUID, uuid4
 
+import orjson
 import pytest
 from eventsourcing.persistence import Transcoder, TranscodingNotRegisteredError
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 if importlib.util.find_spec("Crypto") is None and "eventsourcing.cipher" not in sys.modules:
     # eventsourcing.tests.persistence imports AESCipher (pycryptodome, the [crypto] extra),
@@ -26,7 +29,7 @@ from eventsourcing.tests.persistence import (  # noqa: E402
     TranscoderTestCase,
 )
 
-from domain.infra.transcoder import OrjsonTranscoder  # noqa: E402
+from domain.infra.transcoder import OrjsonTranscoder, needs_unescape, unescape  # noqa: E402
 
 
 class TestOrjsonTranscoder(TranscoderTestCase):
@@ -127,3 +130,68 @@ def test_unregistered_type_is_refused() -> None:
         transcoder.encode({"x": object()})
     with pytest.raises(TranscodingNotRegisteredError):
         transcoder.decode(b'{"_type_":"nope","_data_":1}')
+
+
+# --- finding 1 (issue 10): user text never collides with the marker scheme ---------------
+
+HOSTILE_TEXT = st.sampled_from(
+    ["_type_", "_data_", "dict_escaped", "datetime_iso", "uuid_hex", "decimal_str", ""]
+)
+KEYS = HOSTILE_TEXT | st.text(max_size=8)
+SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | HOSTILE_TEXT
+    | st.text(max_size=8)
+)
+
+
+def _containers(inner: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
+    # Dicts keyed exactly by the markers are what collided: generate them on purpose.
+    return (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(KEYS, inner, max_size=3)
+        | st.fixed_dictionaries({"_type_": inner, "_data_": inner})
+    )
+
+
+JSON = st.recursive(SCALARS, _containers, max_leaves=25)
+WHEN = st.datetimes(timezones=st.just(UTC))
+STATE = st.recursive(SCALARS | WHEN, _containers, max_leaves=25)
+
+
+@settings(max_examples=400, deadline=None)
+@given(STATE)
+def test_round_trip_of_hostile_nested_json(value: object) -> None:
+    transcoder = OrjsonTranscoder()
+    assert transcoder.decode(transcoder.encode(value)) == value
+
+
+@settings(max_examples=300, deadline=None)
+@given(JSON)
+def test_fast_readers_see_user_dicts_unescaped(value: object) -> None:
+    # Readers that parse with plain orjson (no datetimes here) then unescape get the value.
+    transcoder = OrjsonTranscoder()
+    data = transcoder.encode(value)
+    parsed = orjson.loads(data)
+    assert (unescape(parsed) if needs_unescape(data) else parsed) == value
+
+
+def test_marker_keyed_user_dict_is_escaped() -> None:
+    transcoder = OrjsonTranscoder()
+    value = {"recent": {"_type_": [["s1", 1]], "_data_": [["s2", 2]]}}
+    data = transcoder.encode(value)
+    assert b'"dict_escaped"' in data
+    assert transcoder.decode(data) == value
+
+
+def test_events_stored_before_the_escape_still_decode() -> None:
+    # The old code wrote user dicts keyed by the markers verbatim; their `_type_` held a list
+    # (never a name), so they read back as the dicts they were.
+    transcoder = OrjsonTranscoder()
+    old = b'{"restored_recent":{"_type_":[["s1",1]],"_data_":[["s2",2]]}}'
+    assert transcoder.decode(old) == {
+        "restored_recent": {"_type_": [["s1", 1]], "_data_": [["s2", 2]]}
+    }

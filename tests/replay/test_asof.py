@@ -97,3 +97,27 @@ def test_as_of_items_and_markers(database: Database) -> None:
     assert history_as_of(ledger, rid, position=deleted.position, include_deleted=False) == []
     with pytest.raises(ValueError):
         history_as_of(ledger, rid)
+
+
+def _when(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def test_as_of_a_session_start_or_deletion_time_includes_it(database: Database) -> None:
+    # Finding 7 (issue 10): the events of one transaction do not have timestamps rising with
+    # their positions, so `at` equal to a session's started_at (or a deletion's time) used
+    # to stop before the transaction and show the state before it.
+    ledger = Ledger(database=database)
+    rid = ledger.register(CTX, product="p", file_id="f").registration_id
+    sid = ledger.start_session(CTX, rid, sync_type="time").session_id
+    ledger.complete_session(CTX, rid, sid)
+    deleted = ledger.delete_session(CTX, rid, sid, reason="dup", override=True, ticket="T-1")
+    [item] = history_as_of(ledger, rid, position=deleted.position)
+
+    [started] = history_as_of(ledger, rid, at=_when(item["started_at"]))
+    assert started["id"] == sid and started["status"] == "in_progress"
+    [gone] = history_as_of(ledger, rid, at=_when(item["deleted"]["at"]))
+    assert (
+        gone["deleted"] is not None and gone["deleted"]["position"] == item["deleted"]["position"]
+    )
+    assert history_as_of(ledger, rid, at=_when(item["deleted"]["at"]), include_deleted=False) == []
