@@ -14,20 +14,26 @@ from api.batches import SCHEMA_ONLY_MODELS
 from api.console import router as console_router
 from api.dependencies import CorrelationIdMiddleware
 from api.errors import install_handlers
+from api.metrics import Metrics, RequestObserver
 from api.openapi import operation_id
 from api.responses import ORJSONResponse
 from api.routers import (
+    approvals,
     audit,
     events,
     health,
+    lifecycle,
+    metrics,
     receipts,
     registrations,
     sessions,
     sync_requests,
+    webhooks,
 )
 from api.routers import log as log_router
 from api.routers import proofs as record_proofs
 from api.services import build_services
+from api.settings import get_settings
 from domain.infra.database import Database
 
 log = logging.getLogger("syncledger.api")
@@ -56,7 +62,7 @@ def create_app(
         finally:
             if start_background:
                 background.stop()
-            services.tokens.close()
+            services.close()
 
     app = FastAPI(
         title="syncledger",
@@ -69,6 +75,9 @@ def create_app(
     app.state.services = services
     app.state.background = background
     app.add_middleware(CorrelationIdMiddleware)
+    app.state.metrics = Metrics(services.webhooks, lambda: services.clock())
+    # Outermost: counts every request, including refused ones, and logs it (log_json).
+    app.add_middleware(RequestObserver, metrics=app.state.metrics, log_json=get_settings().log_json)
     install_handlers(app)
     for module in (
         health,
@@ -82,6 +91,9 @@ def create_app(
         record_proofs,
     ):
         app.include_router(module.router)
+    for extra in (lifecycle, approvals, webhooks):
+        app.include_router(extra.router)
+    app.include_router(metrics.router)
     _include_console(app)
     _document_schema_only_models(app)
     return app

@@ -34,6 +34,9 @@ def _child_main(database: Database, reader: Any, log_config: Any) -> None:
     A pipe, not a multiprocessing Event: an Event is a shared lock, and a child killed
     while holding it would block the API's next wake-up. b"q" asks the child to stop.
     """
+    from api.housekeeping import Housekeeping
+    from api.settings import service_clock
+    from domain.ledger import Ledger
     from projections import ReadModels
     from replay.treelog import TreeFollower
 
@@ -41,9 +44,15 @@ def _child_main(database: Database, reader: Any, log_config: Any) -> None:
     # Benchmarks only (benchmarks/bench_replay.py): measure ingest without the tree follower,
     # to show what keeping the tree costs. Never set it in production: no checkpoints.
     tree = None if os.environ.get(BENCH_WITHOUT_TREE) else TreeFollower(database, log_config)
+    ledger = Ledger(database=database)
+    ledger.on_saved(models.notify)  # a flag or a self-healing deletion shows at once
+    clock = service_clock()
+    ledger.clock = clock
+    housekeeping = Housekeeping(database, clock=clock, ledger=ledger, read_models=models)
     models.start()
     if tree is not None:
         tree.start()
+    housekeeping.start()
     fd = reader.fileno()
     try:
         while True:
@@ -56,7 +65,9 @@ def _child_main(database: Database, reader: Any, log_config: Any) -> None:
             models.notify(0)
             if tree is not None:
                 tree.notify(0)
+            housekeeping.notify(0)
     finally:
+        housekeeping.close()
         if tree is not None:
             tree.stop()
         models.stop()
@@ -74,6 +85,7 @@ class BackgroundWork:
         self._writer: Any = None
         self._child: Any = None
         self._supervisor: threading.Thread | None = None
+        self.housekeeping: Any = None
 
     def start(self) -> None:
         services = self.services
@@ -82,6 +94,17 @@ class BackgroundWork:
             services.ledger.on_saved(services.read_models.notify)
             services.tree.start()
             services.ledger.on_saved(services.tree.notify)
+            from api.housekeeping import Housekeeping
+
+            self.housekeeping = Housekeeping(
+                services.database,
+                clock=services.clock,
+                webhooks=services.webhooks,
+                ledger=services.ledger,
+                read_models=services.read_models,
+            )
+            self.housekeeping.start()
+            services.ledger.on_saved(self.housekeeping.notify)
             return
         services.ledger.on_saved(lambda _position: self._send(b"x"))
         self._spawn()
@@ -129,11 +152,21 @@ class BackgroundWork:
     def stop(self) -> None:
         services = self.services
         if self.mode == "thread":
-            for name, part in (("tree", services.tree), ("read models", services.read_models)):
+            parts = (
+                ("housekeeping", self.housekeeping),
+                ("tree", services.tree),
+                ("read models", services.read_models),
+            )
+            for name, part in parts:
+                if part is None:
+                    continue
                 try:
                     part.stop()
                 except Exception:  # noqa: BLE001 - shutting down: log and go on
                     log.exception("stopping the %s failed", name)
+            if self.housekeeping is not None:
+                self.housekeeping.close()
+                self.housekeeping = None
             return
         self._stopping.set()
         if self._supervisor is not None:

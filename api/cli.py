@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from api.auth import ROLES, TokenError, TokenStore
+from api.lifecycle_cli import approvals_app, registrations_app, webhooks_app
 from domain.infra.database import DATABASE_URL_ENV, DEFAULT_DATABASE_URL, Database, DatabaseURLError
 from replay.cli import app as replay_app
 from replay.log_cli import keys_app, log_app
@@ -25,6 +26,9 @@ tokens_app = typer.Typer(help="Bearer tokens for the API.", no_args_is_help=True
 projections_app = typer.Typer(help="Projection runners.", no_args_is_help=True)
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(projections_app, name="projections")
+app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(approvals_app, name="approvals")
+app.add_typer(registrations_app, name="registrations")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)

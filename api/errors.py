@@ -40,6 +40,8 @@ DOMAIN_STATUS = {
     "not_undoable": 409,
     "request_not_pending": 409,
     "conflict": 409,
+    "approval_not_pending": 409,
+    "own_approval": 403,
 }
 
 

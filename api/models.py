@@ -56,7 +56,9 @@ class Health(Out):
 class WorkerStatus(Out):
     """Rule 10: what the worker is doing, in the OneClick article's words."""
 
-    state: str = Field(description='"in_progress" or "idle"')
+    state: str = Field(
+        description='"in_progress", "stuck" (rule 10: never reported as in progress) or "idle"'
+    )
     message: str = Field(examples=["Synchronisation is currently in progress on SRV-01"])
     worker: str | None = None
     since: Timestamp | None = None
@@ -77,6 +79,10 @@ class RegistrationSummary(Out):
     sync_interval_minutes: int
     stuck_after_minutes: int
     created_at: Timestamp | None = None
+    auto_remove_stuck_after_minutes: int | None = Field(
+        None, description="Self-healing (rule 16); null: off"
+    )
+    approvals_required: bool = Field(False, description="Four-eyes (rule 17)")
 
 
 class Registration(RegistrationSummary):
@@ -333,6 +339,9 @@ class SyncRequest(Out):
     requested_at: Timestamp | None = None
     fulfilled_by_session: UUID | None = None
     fulfilled_at: Timestamp | None = None
+    cancelled_by: str | None = None
+    cancelled_at: Timestamp | None = None
+    cancel_reason: str | None = None
     position: int | None = Field(None, description="On a write: its position")
 
 

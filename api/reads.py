@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 from fastapi import Query
@@ -12,6 +12,7 @@ from api.errors import ApiError
 from api.services import Services
 from projections.interface import Page
 
+T = TypeVar("T")
 WRITE_SETTLE_S = 5.0
 MAX_WAIT_S = 60.0
 
@@ -71,6 +72,21 @@ def paged(call: Callable[[], Page], cursor: str | None, position: int) -> dict[s
             field="cursor",
         ) from exc
     return {"items": page.items, "next_cursor": page.next_cursor, "position": position}
+
+
+def paged_rows(call: Callable[[], T], cursor: str | None) -> T:
+    """Run a paged query; a cursor it cannot read is the client's error (422)."""
+    try:
+        return call()
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        if cursor is None:
+            raise
+        raise ApiError(
+            422,
+            "validation_error",
+            "cursor is not valid: pass the next_cursor of a previous page unchanged.",
+            field="cursor",
+        ) from exc
 
 
 def registration_row(services: Services, rid: UUID) -> dict[str, Any]:

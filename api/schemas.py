@@ -115,5 +115,9 @@ class SyncRequestIn(Body):
     confirm: bool = False
 
 
+class SyncRequestCancelIn(Body):
+    reason: Reason
+
+
 class UndoIn(Body):
     reason: Reason

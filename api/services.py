@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from api.auth import TokenStore
+from api.settings import service_clock
+from api.webhooks.store import WebhookStore
 from domain.infra.database import Database
 from domain.ledger import Ledger
+from domain.liveness import system_clock
 from projections import ReadModels
 from projections.interface import ReadModelsProtocol
 from replay.treelog import LogConfig, TreeFollower
@@ -19,6 +24,21 @@ class Services:
     read_models: ReadModelsProtocol
     tokens: TokenStore
     tree: TreeFollower
+    # Time for time-based rules (stuck, self-healing, approval expiry): tests replace it.
+    clock: Callable[[], datetime] = system_clock
+    _webhooks: WebhookStore | None = field(default=None, repr=False)
+
+    @property
+    def webhooks(self) -> WebhookStore:
+        """Webhook subscriptions and their outbox (tables made on first use)."""
+        if self._webhooks is None:
+            self._webhooks = WebhookStore(self.database)
+        return self._webhooks
+
+    def close(self) -> None:
+        self.tokens.close()
+        if self._webhooks is not None:
+            self._webhooks.close()
 
 
 def build_services(database: Database) -> Services:
@@ -26,4 +46,10 @@ def build_services(database: Database) -> Services:
     read_models = ReadModels(database)
     ledger = Ledger(database=database)
     tree = TreeFollower(database, LogConfig.from_settings())
-    return Services(database, ledger, read_models, TokenStore(database), tree)
+    services = Services(database, ledger, read_models, TokenStore(database), tree)
+    services.clock = service_clock()
+    if services.clock is not system_clock:
+        read_models.clock = services.clock  # "stuck" in reads follows the shifted clock
+    # Rule 17's expiry reads the same clock as the rest of the service (tests move it).
+    ledger.clock = lambda: services.clock()
+    return services

@@ -22,7 +22,14 @@ from rich.table import Table
 
 from benchmarks.common import Result
 
-SUITES = ["bench_domain", "bench_projections", "bench_http", "bench_replay", "bench_growth"]
+SUITES = [
+    "bench_domain",
+    "bench_projections",
+    "bench_http",
+    "bench_replay",
+    "bench_growth",
+    "bench_deletion",
+]
 RESULTS_DIR = Path(__file__).parent / "results"
 
 

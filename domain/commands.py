@@ -137,9 +137,13 @@ class Commands(UnitOfWork):
             v.text("batch_id", batch_id, v.MAX_KEY_LENGTH)
 
         def command(pending: Pending) -> BatchRecorded:
-            # Finding 2: everything this decision depends on is the session's own state (a
-            # reset records its removal on the session too), so saving the session alone
-            # puts the whole decision under the optimistic concurrency check.
+            # Finding 2: everything this decision depends on is on the session itself — a
+            # deletion is a session event, and a reset records its removal on each session it
+            # hides (Session.HiddenByReset) — so saving the session alone puts the decision
+            # under the optimistic concurrency check, across processes. (Chosen over saving
+            # the registration with every batch, which would make every batch of every
+            # session contend on one aggregate.) The registration's cutoff is still read for
+            # sessions hidden by resets recorded before HiddenByReset existed.
             reg = self.load_registration(rid)
             session = self.load_session(rid, session_id)
             if batch_id is not None and batch_id in session.batches:

@@ -55,3 +55,15 @@ class Conflict(LedgerError):
     """Optimistic-concurrency retries ran out (heavy contention on one registration)."""
 
     code = "conflict"
+
+
+class ApprovalNotPending(LedgerError):
+    """Rule 17: only a pending approval can be approved or rejected."""
+
+    code = "approval_not_pending"
+
+
+class OwnApproval(LedgerError):
+    """Rule 17: nobody approves (or rejects) their own request."""
+
+    code = "own_approval"

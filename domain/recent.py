@@ -104,6 +104,20 @@ def newest_not_deleted(history: Iterable[Any], sync_type: str, excluding: str) -
     return [[sid, seq] for sid, seq in newest]
 
 
+def upcast_v1_snapshot(state: dict[str, Any]) -> None:
+    """A v1 Registration snapshot kept reset-hidden sessions apart (`hidden_recent`). Keep
+    only the newest entry of each type (certainly gap-free) and mark it truncated, so a
+    deletion that empties it refills from the log."""
+    merged: Stacks = {}
+    for stacks in (state.get("recent") or {}, state.pop("hidden_recent", None) or {}):
+        for sync_type, stack in stacks.items():
+            merged.setdefault(sync_type, []).extend(stack)
+    state["recent"] = {
+        t: [max(entries, key=lambda e: e[1])] for t, entries in merged.items() if entries
+    }
+    state["truncated"] = {t: True for t in state["recent"]}
+
+
 def _bound(recent: Stacks, truncated: Flags, sync_type: str) -> None:
     stack = recent[sync_type]
     if len(stack) > RECENT_SESSIONS_KEPT:

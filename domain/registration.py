@@ -20,6 +20,15 @@ from domain import recent
 from domain.errors import NotUndoable, RequestNotPending, SessionInProgress, ValidationFailed
 from domain.values import Context, emit, registration_id
 
+# Rule 18: what support may change after registering.
+SETTINGS = (
+    "name",
+    "sync_interval_minutes",
+    "stuck_after_minutes",
+    "auto_remove_stuck_after_minutes",
+    "approvals_required",
+)
+
 # Rule 14: which session sync types fulfil a request of each kind.
 FULFILS = {"full": ("full",), "periodic": ("periodic", "full")}
 
@@ -27,6 +36,11 @@ FULFILS = {"full": ("full",), "periodic": ("periodic", "full")}
 class Registration(Aggregate):
     # v2: "most recent" kept per domain/recent.py (`recent` + `truncated`, no hidden copy).
     class_version = 2
+
+    # Rules 16 and 17, opt-in (class-level defaults: registrations recorded before these
+    # settings existed load with them off). Changed only by SettingsChanged (rule 18).
+    auto_remove_stuck_after_minutes: int | None = None
+    approvals_required: bool = False
 
     class Event(Aggregate.Event):
         actor: str
@@ -72,16 +86,7 @@ class Registration(Aggregate):
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
-        """v1 snapshots kept reset-hidden sessions apart; keep only the newest entry of each
-        type (certainly gap-free) and mark it truncated, so a deletion refills from the log."""
-        merged: recent.Stacks = {}
-        for stacks in (state.get("recent") or {}, state.pop("hidden_recent", None) or {}):
-            for sync_type, stack in stacks.items():
-                merged.setdefault(sync_type, []).extend(stack)
-        state["recent"] = {
-            t: [max(entries, key=lambda e: e[1])] for t, entries in merged.items() if entries
-        }
-        state["truncated"] = {t: True for t in state["recent"]}
+        recent.upcast_v1_snapshot(state)
 
     @classmethod
     def register(
@@ -125,7 +130,25 @@ class Registration(Aggregate):
     def pending_request_of(self, kind: str) -> str | None:
         return next((rid for rid, k in self.pending_requests.items() if k == kind), None)
 
+    def settings(self) -> dict[str, Any]:
+        """The settings support may change (rule 18)."""
+        return {name: getattr(self, name) for name in SETTINGS}
+
     # --- command methods -----------------------------------------------------------
+
+    def change_settings(self, ctx: Context, wanted: dict[str, Any]) -> dict[str, Any]:
+        """Rule 18: one event for the settings that differ; returns them (empty: none)."""
+        current = self.settings()
+        changed = {k: v for k, v in wanted.items() if k in SETTINGS and current[k] != v}
+        if changed:
+            emit(
+                self,
+                ctx,
+                self.SettingsChanged,
+                changes=changed,
+                previous={k: current[k] for k in changed},
+            )
+        return changed
 
     def open_session(
         self, ctx: Context, *, session_id: str, sync_type: str, request_id: str | None
@@ -420,3 +443,13 @@ class Registration(Aggregate):
 
         def apply(self, reg: Registration) -> None:
             reg.pending_requests.pop(self.request_id, None)
+
+    class SettingsChanged(Event):
+        """Rule 18: support changed settings (`changes`: the new values only)."""
+
+        changes: dict[str, Any]
+        previous: dict[str, Any]
+
+        def apply(self, reg: Registration) -> None:
+            for name, value in self.changes.items():
+                setattr(reg, name, value)

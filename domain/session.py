@@ -24,6 +24,12 @@ from domain.values import Context, Record, emit, session_aggregate_id
 
 
 class Session(Aggregate):
+    # Rule 15 (class-level defaults: sessions recorded before these existed load as well).
+    # When a write other than the start last renewed the session (records, error, heartbeat).
+    renewed_at: datetime | None = None
+    # The last activity time of the stuck spell already flagged (one flag per spell).
+    flagged_spell: datetime | None = None
+
     class Event(Aggregate.Event):
         actor: str
         correlation_id: str
@@ -106,6 +112,11 @@ class Session(Aggregate):
     @property
     def started_at(self) -> datetime:
         return self.created_on
+
+    @property
+    def last_activity_at(self) -> datetime:
+        """Rule 15: the last write that renewed this session (its start, at first)."""
+        return self.renewed_at or self.created_on
 
     # --- command methods -----------------------------------------------------------
 
@@ -201,6 +212,26 @@ class Session(Aggregate):
             records=[],
         )
 
+    def heartbeat(self, ctx: Context, *, cutoff: int) -> None:
+        """Rule 15: an alive but idle agent renews its session."""
+        self.ensure_live(cutoff)
+        emit(self, ctx, self.Heartbeat)
+
+    def flag_stuck(self, ctx: Context, *, stuck_after_minutes: int) -> bool:
+        """Rule 15: record once per stuck spell that the ledger noticed it (the caller has
+        decided it is stuck, domain/liveness.py). False when this spell is already flagged."""
+        if self.flagged_spell == self.last_activity_at:
+            return False
+        emit(
+            self,
+            ctx,
+            self.FlaggedStuck,
+            since=self.last_activity_at,
+            stuck_after_minutes=stuck_after_minutes,
+            worker=self.worker,
+        )
+        return True
+
     def restore(self, ctx: Context, *, undo_of: int, reason: str, reopened: bool) -> None:
         emit(self, ctx, self.Restored, undo_of=undo_of, reason=reason, reopened=reopened)
 
@@ -237,6 +268,7 @@ class Session(Aggregate):
             s.records_synced += len(self.records)
             s.duplicates += self.duplicates
             s.batches[self.batch_id] = [len(self.records), self.duplicates]
+            s.renewed_at = self.timestamp
 
     class ErrorRecorded(Event):
         message: str
@@ -245,6 +277,24 @@ class Session(Aggregate):
 
         def apply(self, s: Session) -> None:
             s.error_count += 1
+            s.renewed_at = self.timestamp
+
+    class Heartbeat(Event):
+        """Rule 15: the agent is alive; nothing else changes."""
+
+        def apply(self, s: Session) -> None:
+            s.renewed_at = self.timestamp
+
+    class FlaggedStuck(Event):
+        """Rule 15 (SessionFlaggedStuck): the ledger noticed the session is stuck, with no
+        activity since `since`. Recorded by the ledger itself (actor syncledger)."""
+
+        since: datetime
+        stuck_after_minutes: int
+        worker: str
+
+        def apply(self, s: Session) -> None:
+            s.flagged_spell = self.since
 
     class Completed(Event):
         def apply(self, s: Session) -> None:

@@ -51,15 +51,16 @@ class Undo(Removal):
 
     def _position_of(self, aggregate_id: UUID, version: int, near: int) -> int:
         """Position of an aggregate's event saved in the same transaction, just before `near`."""
-        window = self.recorder.select_notifications(
-            start=max(1, near - ACTION_WINDOW), limit=ACTION_WINDOW + 1, stop=near
-        )
-        for notification in reversed(window):
+        # One position at a time, nearest first (it is nearly always `near - 1`): a window
+        # read at once could hold big batch events of that session.
+        for position in range(near - 1, max(0, near - ACTION_WINDOW) - 1, -1):
+            found = self.recorder.select_notifications(start=position, limit=1, stop=position)
             if (
-                notification.originator_id == aggregate_id
-                and notification.originator_version == version
+                found
+                and found[0].originator_id == aggregate_id
+                and found[0].originator_version == version
             ):
-                return notification.id
+                return position
         raise NotFound(f"The action recorded with position {near} could not be found.")
 
     def _session_registration(self, aggregate_id: UUID) -> str:
@@ -86,8 +87,9 @@ class Undo(Removal):
                 position=position,
             )
         if isinstance(event, Session.Deleted):
-            before = self.session_before(event.originator_id, event.originator_version - 1)
-            reopen = before.in_progress
+            # A deleted session's status cannot change, so it is its status before the
+            # deletion (no replay of the session: that would hold every record it synced).
+            reopen = session.in_progress
             reg.reinstate_session(
                 ctx,
                 session.session_id,

@@ -145,11 +145,6 @@ class UnitOfWork(Application[UUID]):
         session: Session = self.load(aggregate_id)
         return session
 
-    def session_before(self, aggregate_id: UUID, version: int) -> Session:
-        """A session as it was at an earlier version (replayed, never cached)."""
-        session: Session = self.repository.get(aggregate_id, version=version)
-        return session
-
     def event_at(self, position: int) -> Any:
         """The domain event recorded at a global position, or None."""
         found = self.recorder.select_notifications(start=position, limit=1, stop=position)

@@ -23,7 +23,7 @@ from domain.registration import Registration
 from domain.session import Session
 from domain.values import Record, session_aggregate_id
 
-EVENTS_PER_READ = 4  # a RecordsSynced event carries up to 10,000 records
+EVENTS_PER_READ = 1  # a RecordsSynced event carries up to 10,000 records (~6 MB decoded)
 REG_EVENTS_PER_READ = 200
 
 

@@ -165,8 +165,8 @@ class ReadModelsProtocol(Protocol):
     def sync_requests(
         self, rid: UUID, *, status: str | None, limit: int, cursor: str | None
     ) -> Page:
-        """id, kind, status ("pending"|"fulfilled"), requested_by, requested_at,
-        fulfilled_by_session, fulfilled_at."""
+        """id, kind, status ("pending"|"fulfilled"|"cancelled"), requested_by, requested_at,
+        fulfilled_by_session, fulfilled_at, cancelled_by, cancelled_at, cancel_reason."""
 
     def audit(
         self,
@@ -190,6 +190,22 @@ class ReadModelsProtocol(Protocol):
         """Newest first by offset (page numbers), and how many entries match."""
 
     def audit_actors(self) -> list[str]: ...
+
+    # --- lifecycle (rules 15-17) -------------------------------------------------------
+    def list_approvals(self, *, status: str | None, limit: int, cursor: str | None) -> Page:
+        """Newest first: id, action, registration_id, session_id, requested_by,
+        requested_at, reason, ticket, status, decided_by, decided_at, decision_reason,
+        expires_at, result, position."""
+
+    def get_approval(self, approval_id: str) -> Row | None: ...
+
+    def unflagged_stuck(self, now: int, limit: int) -> list[tuple[str, str]]:
+        """(registration_id, session_id) stuck at `now` (micros), spell not yet flagged."""
+
+    def due_for_self_healing(self, now: int, limit: int) -> list[tuple[str, str]]:
+        """Candidates of rule 16 (the domain decides)."""
+
+    def approvals_to_expire(self, now: int, limit: int) -> list[str]: ...
 
 
 ProgressCallback = Callable[[int, int], None]  # (events_done, events_total)

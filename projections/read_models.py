@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from uuid import UUID
 
 from domain.infra.database import Database
+from domain.liveness import to_micros
 from projections import engine
 from projections.events import head
 from projections.interface import Page, ProgressCallback, Row
+from projections.reads import approvals as approval_reads
 from projections.reads import audit as audit_reads
+from projections.reads import liveness
 from projections.reads import receipts as receipt_reads
 from projections.reads import registrations as reg_reads
 from projections.reads import sessions as session_reads
@@ -30,6 +34,11 @@ class ReadModels:
         engine.ensure_views(self.store, self.views)
         self._step_lock = threading.Lock()
         self._runner = Runner(database.kind, self.run_once, self.store.listen_connection)
+        # What "now" is for time-based reads (stuck, rule 15); None: the real time.
+        self.clock: Callable[[], datetime] | None = None
+
+    def _now(self) -> int | None:
+        return None if self.clock is None else to_micros(self.clock())
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -111,6 +120,7 @@ class ReadModels:
                 q=q,
                 status=status,
                 ids=ids,
+                now=self._now(),
             )
 
     def search_registrations(
@@ -142,7 +152,7 @@ class ReadModels:
 
     def get_registration(self, rid: UUID) -> Row | None:
         with self.store.read() as tx:
-            return reg_reads.get_registration(tx, str(rid))
+            return reg_reads.get_registration(tx, str(rid), self._now())
 
     def list_sessions(
         self,
@@ -165,6 +175,7 @@ class ReadModels:
                 status=status,
                 has_errors=has_errors,
                 offset=offset,
+                now=self._now(),
             )
 
     def count_sessions(
@@ -190,7 +201,7 @@ class ReadModels:
 
     def get_session(self, rid: UUID, sid: str) -> Row | None:
         with self.store.read() as tx:
-            return session_reads.get_session(tx, str(rid), sid)
+            return session_reads.get_session(tx, str(rid), sid, self._now())
 
     def session_records(
         self,
@@ -265,3 +276,27 @@ class ReadModels:
     def audit_entry(self, position: int) -> Row | None:
         with self.store.read() as tx:
             return audit_reads.audit_entry(tx, position)
+
+    # --- lifecycle (rules 15-17) ---------------------------------------------------------
+
+    def list_approvals(
+        self, *, status: str | None = None, limit: int = 100, cursor: str | None = None
+    ) -> Page:
+        with self.store.read() as tx:
+            return approval_reads.list_approvals(tx, status=status, limit=limit, cursor=cursor)
+
+    def get_approval(self, approval_id: str) -> Row | None:
+        with self.store.read() as tx:
+            return approval_reads.approval(tx, approval_id)
+
+    def unflagged_stuck(self, now: int, limit: int = 1000) -> list[tuple[str, str]]:
+        with self.store.read() as tx:
+            return liveness.unflagged_stuck(tx, now, limit)
+
+    def due_for_self_healing(self, now: int, limit: int = 1000) -> list[tuple[str, str]]:
+        with self.store.read() as tx:
+            return liveness.due_for_self_healing(tx, now, limit)
+
+    def approvals_to_expire(self, now: int, limit: int = 1000) -> list[str]:
+        with self.store.read() as tx:
+            return liveness.approvals_to_expire(tx, now, limit)

@@ -241,6 +241,24 @@ def undo(
 
 
 @app.command()
+def unsynced(
+    ctx: typer.Context,
+    position: Annotated[int, typer.Argument(help="Position of a session deletion")],
+) -> None:
+    """The records a session deletion unsynced, read back from the log (JSON lines)."""
+    from replay.unsynced import unsynced_by_deletion
+
+    try:
+        records = unsynced_by_deletion(_database(ctx), position)
+    except ValueError as e:
+        raise _fail(str(e), 2) from None
+    for entity_type, key, digest in records:
+        sys.stdout.write(
+            orjson.dumps({"entity_type": entity_type, "key": key, "digest": digest}).decode() + "\n"
+        )
+
+
+@app.command()
 def rebuild(
     ctx: typer.Context,
     projections: Annotated[

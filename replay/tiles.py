@@ -178,12 +178,15 @@ class TileStore:
             return
         for key in keys:
             self._tiles[key] = b""
+        # One statement of point lookups (UNION ALL): each arm uses the primary key, where
+        # an OR of (level, idx) pairs makes SQLite scan the whole table.
+        point = (
+            f"SELECT level, idx, hashes FROM log_tiles WHERE level = {self.ph} AND idx = {self.ph}"
+        )
         for start in range(0, len(keys), 200):
             chunk = keys[start : start + 200]
-            marks = " OR ".join(f"(level = {self.ph} AND idx = {self.ph})" for _ in chunk)
             rows = self.conn.execute(
-                f"SELECT level, idx, hashes FROM log_tiles WHERE {marks}",
-                [v for key in chunk for v in key],
+                " UNION ALL ".join([point] * len(chunk)), [v for key in chunk for v in key]
             ).fetchall()
             for level, idx, hashes in rows:
                 self._tiles[(int(level), int(idx))] = bytes(hashes)

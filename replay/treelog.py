@@ -20,6 +20,8 @@ import hashlib
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,13 +42,14 @@ from replay.note import (
     open_checkpoint,
     sign_checkpoint,
 )
-from replay.store import open_store
+from replay.store import Store
 from replay.tiles import TILE_BYTES, TILE_HEIGHT, TILE_WIDTH, TileStore, pack_positions
 
 TileRow = tuple[int, int, bytes, int | None, bytes | None]
 
 FOLLOW_PAGE = 5_000
 POLL_SECONDS = 0.5
+MIN_GAP_SECONDS = 0.2  # between two passes of the follower thread
 log = logging.getLogger(__name__)
 _sha256 = hashlib.sha256
 
@@ -178,22 +181,41 @@ class TreeFollower:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._loop_ident: int | None = None
+        self._held: tuple[Store, TileStore] | None = None
 
     # --- the tiles ----------------------------------------------------------------------
 
+    @contextmanager
+    def _connections(self) -> Iterator[tuple[Store, TileStore]]:
+        """The event reader and the tiles. The follower's own thread keeps its two open
+        (woken after every save, it would otherwise connect twice per batch); any other
+        caller gets fresh ones (SQLite connections belong to the thread that made them)."""
+        if threading.get_ident() == self._loop_ident:
+            if self._held is None:
+                self._held = (Store(self.database), TileStore(self.database))
+            self._held[1].forget()  # rows read before may have grown since
+            yield self._held
+            return
+        events, tiles = Store(self.database), TileStore(self.database)
+        try:
+            yield events, tiles
+        finally:
+            tiles.close()
+            events.close()
+
+    def _release(self) -> None:
+        if self._held is not None:
+            for conn in self._held:
+                conn.close()
+            self._held = None
+
     def advance(self) -> int:
         """Hash every event after the last stored leaf into the tiles; returns the size."""
-        with self._lock, open_store(self.database) as events:
-            tiles = TileStore(self.database)
-            try:
-                return self._advance(tiles, events)
-            finally:
-                tiles.close()
+        with self._lock, self._connections() as (events, tiles):
+            return self._advance(tiles, events)
 
-    def _advance(self, tiles: TileStore, events: object) -> int:
-        from replay.store import Store
-
-        assert isinstance(events, Store)
+    def _advance(self, tiles: TileStore, events: Store) -> int:
         frontier = self._frontier
         if frontier is None or tiles.stored_size() != frontier.size:
             frontier = _load_frontier(tiles)
@@ -216,12 +238,8 @@ class TreeFollower:
         return frontier.size
 
     def size(self) -> int:
-        with self._lock:
-            tiles = TileStore(self.database)
-            try:
-                return tiles.stored_size()
-            finally:
-                tiles.close()
+        with self._lock, self._connections() as (_, tiles):
+            return tiles.stored_size()
 
     # --- checkpoints --------------------------------------------------------------------
 
@@ -254,13 +272,8 @@ class TreeFollower:
     def sign(self) -> Checkpoint:
         """Sign a checkpoint for the stored tree (ForkRefused if it does not extend the
         last one signed); returns the newest checkpoint."""
-        with self._lock:
-            signer = self.config.signer()
-            tiles = TileStore(self.database)
-            try:
-                return self._sign(tiles, signer)
-            finally:
-                tiles.close()
+        with self._lock, self._connections() as (_, tiles):
+            return self._sign(tiles, self.config.signer())
 
     def _sign(self, tiles: TileStore, signer: Signer) -> Checkpoint:
         size = tiles.stored_size()
@@ -340,12 +353,27 @@ class TreeFollower:
             self._thread = None
 
     def _loop(self) -> None:
+        self._loop_ident = threading.get_ident()
+        try:
+            self._follow()
+        finally:
+            self._release()
+            self._loop_ident = None
+
+    def _follow(self) -> None:
         warned = ""
+        last = 0.0
         while not self._stopping.is_set():
             self._wake.wait(POLL_SECONDS)
+            # Coalesce a burst of saves into one pass: a tile write per pass competes with
+            # the ledger's own writes for the database (SQLite: one writer at a time).
+            gap = time.monotonic() - last
+            if gap < MIN_GAP_SECONDS:
+                self._stopping.wait(MIN_GAP_SECONDS - gap)
             self._wake.clear()
             if self._stopping.is_set():
                 return
+            last = time.monotonic()
             try:
                 self.step()
             except (ForkRefused, KeyFileError) as e:

@@ -48,6 +48,10 @@ AUDIT_LABELS = {
     "registration_reset": "Registration reset",
     "deletion_undone": "Deletion undone",
     "reset_undone": "Reset undone",
+    "approval_requested": "Approval requested",
+    "approval_approved": "Approved (carried out)",
+    "approval_rejected": "Approval rejected",
+    "approval_expired": "Approval expired",
 }
 
 

@@ -18,8 +18,10 @@ from api.reads import (
     registration_row,
     settled,
 )
+from api.routers.approvals import APPROVAL_PENDING, pending_response
 from api.schemas import FileId, Product, RegistrationIn, ResetIn
 from api.services import Services
+from domain.approvals import ApprovalPending
 
 router = APIRouter(prefix="/v1/registrations", tags=["registrations"])
 
@@ -157,11 +159,12 @@ def get_registration(
         404,
         413,
         (422, "validation_error: e.g. confirm_file_id is not the registration's file_id"),
-    ),
+    )
+    | APPROVAL_PENDING,
 )
 def reset(
     rid: UUID, body: ResetIn, request: Request, services: ServicesDep, principal: Support
-) -> dict[str, Any]:
+) -> Any:  # a dict, or 202 when rule 17 holds the action
     ledger = services.ledger
     ledger.get_registration(rid)  # 404 before anything else
     result = ledger.reset_registration(
@@ -170,6 +173,8 @@ def reset(
         reason=body.reason,
         confirm_file_id=body.confirm_file_id,
     )
+    if isinstance(result, ApprovalPending):  # rule 17: waits for a second support token
+        return pending_response(result)
     unsynced = result.receipts
     if settled(services, result.position):
         entry = services.read_models.audit_entry(result.position - 1)

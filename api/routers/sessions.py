@@ -30,8 +30,10 @@ from api.reads import (
     settled,
 )
 from api.responses import ORJSONResponse
+from api.routers.approvals import APPROVAL_PENDING, pending_response
 from api.schemas import CompleteIn, DeleteIn, ErrorIn, FailIn, SessionIn
 from api.services import Services
+from domain.approvals import ApprovalPending
 from replay.asof import history_as_of as replay_history
 
 router = APIRouter(prefix="/v1/registrations/{rid}/sessions", tags=["sessions"])
@@ -372,7 +374,8 @@ def fail(
             "with a ticket); already_deleted: it was deleted before",
         ),
         413,
-    ),
+    )
+    | APPROVAL_PENDING,
 )
 def delete(
     rid: UUID,
@@ -381,7 +384,7 @@ def delete(
     request: Request,
     services: ServicesDep,
     principal: Support,
-) -> dict[str, Any]:
+) -> Any:  # a dict, or 202 when rule 17 holds the action
     ledger = services.ledger
     if body.dry_run:
         preview = ledger.preview_deletion(rid, str(sid))
@@ -403,6 +406,8 @@ def delete(
         override=body.override,
         ticket=body.ticket,
     )
+    if isinstance(result, ApprovalPending):  # rule 17: waits for a second support token
+        return pending_response(result)
     unsynced = result.unsynced
     if settled(services, result.position):
         entry = services.read_models.audit_entry(result.position - 1)

@@ -3,15 +3,24 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
 from api.dependencies import Reader, ServicesDep, Support, context_for
 from api.models import SyncRequest, SyncRequestList
 from api.openapi import AUTH, errors
 from api.reads import Cursor, Limit, MinPosition, WaitS, await_position, paged, registration_row
-from api.schemas import SyncRequestIn
+from api.schemas import SyncRequestCancelIn, SyncRequestIn
+from api.services import Services
 
 router = APIRouter(prefix="/v1/registrations/{rid}/sync-requests", tags=["sync requests"])
+
+
+def _requested_by(services: Services, rid: UUID, request_id: str, position: int) -> str | None:
+    """Who asked for a request that was already pending (the views know; rule 14 keeps at
+    most one pending request per kind)."""
+    services.read_models.wait_for(position, 2.0)
+    page = services.read_models.sync_requests(rid, status="pending", limit=10, cursor=None)
+    return next((r["requested_by"] for r in page.items if r["id"] == request_id), None)
 
 
 @router.post(
@@ -26,23 +35,62 @@ router = APIRouter(prefix="/v1/registrations/{rid}/sync-requests", tags=["sync r
     },
 )
 def request_sync(
-    rid: UUID, body: SyncRequestIn, request: Request, services: ServicesDep, principal: Support
+    rid: UUID,
+    body: SyncRequestIn,
+    request: Request,
+    response: Response,
+    services: ServicesDep,
+    principal: Support,
 ) -> dict[str, Any]:
     result = services.ledger.request_sync(
         context_for(request, principal), rid, kind=body.kind, confirm=body.confirm
     )
+    requested_by: str | None = principal.name
+    if not result.created:  # rule 14: asking again for a pending kind returns that request
+        response.status_code = 200
+        requested_by = _requested_by(services, rid, result.request_id, result.position)
     return {
         "id": result.request_id,
         "kind": result.kind,
         "status": "pending",
-        "requested_by": principal.name,
+        "requested_by": requested_by,
+        "position": result.position,
+    }
+
+
+@router.post(
+    "/{request_id}/cancel",
+    summary="Cancel a pending sync request, with a reason",
+    response_model=SyncRequest,
+    response_description="Cancelled",
+    responses=errors(
+        *AUTH, 404, 413, (409, "request_not_pending: it was fulfilled or cancelled already")
+    ),
+)
+def cancel_sync_request(
+    rid: UUID,
+    request_id: UUID,
+    body: SyncRequestCancelIn,
+    request: Request,
+    services: ServicesDep,
+    principal: Support,
+) -> dict[str, Any]:
+    result = services.ledger.cancel_sync_request(
+        context_for(request, principal), rid, str(request_id), reason=body.reason
+    )
+    return {
+        "id": result.request_id,
+        "kind": result.kind,
+        "status": "cancelled",
+        "cancelled_by": principal.name,
+        "cancel_reason": body.reason,
         "position": result.position,
     }
 
 
 @router.get(
     "",
-    summary="Sync requests, pending and fulfilled",
+    summary="Sync requests, pending, fulfilled and cancelled",
     response_model=SyncRequestList,
     responses=errors(*AUTH, 404),
 )
@@ -50,7 +98,7 @@ def list_sync_requests(
     rid: UUID,
     services: ServicesDep,
     principal: Reader,
-    status: Annotated[Literal["pending", "fulfilled"] | None, Query()] = None,
+    status: Annotated[Literal["pending", "fulfilled", "cancelled"] | None, Query()] = None,
     limit: Limit = 100,
     cursor: Cursor = None,
     min_position: MinPosition = None,

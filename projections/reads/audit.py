@@ -157,7 +157,8 @@ def sync_requests(tx: Tx, rid: str, *, status: str | None, limit: int, cursor: s
         params.append(int(start[0]))
     rows = tx.q(
         "SELECT request_id, kind, status, requested_by, requested_at, fulfilled_by_session, "
-        f"fulfilled_at, position FROM view_sync_requests WHERE {' AND '.join(where)} "
+        "fulfilled_at, cancelled_by, cancelled_at, cancel_reason, position "
+        f"FROM view_sync_requests WHERE {' AND '.join(where)} "
         "ORDER BY position LIMIT ?",
         (*params, limit + 1),
     )
@@ -170,8 +171,11 @@ def sync_requests(tx: Tx, rid: str, *, status: str | None, limit: int, cursor: s
             "requested_at": iso(at),
             "fulfilled_by_session": sess,
             "fulfilled_at": iso(fat),
+            "cancelled_by": cby,
+            "cancelled_at": iso(cat),
+            "cancel_reason": why,
         }
-        for rq, kind, st, by, at, sess, fat, _ in rows[:limit]
+        for rq, kind, st, by, at, sess, fat, cby, cat, why, _ in rows[:limit]
     ]
     nxt = encode_cursor([rows[limit - 1][7]]) if len(rows) > limit else None
     return Page(items, nxt)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from domain.liveness import is_stuck, stuck_cutoff
 from projections.fmt import clamp, decode_cursor, encode_cursor, iso, now_micros
 from projections.interface import Page, Row
 from projections.reads.receipts import REG_NO
@@ -29,7 +30,7 @@ def _item(tx: Tx, row: tuple[Any, ...], now: int) -> Row:
         "COALESCE(SUM(CASE WHEN s.status = 'in_progress' AND s.last_activity_at < ? "
         "THEN 1 ELSE 0 END), 0) "
         f"FROM view_sessions s WHERE s.registration_id = ? AND {NOT_REMOVED}",
-        (now - int(stuck_minutes) * 60_000_000, rid),
+        (stuck_cutoff(now, int(stuck_minutes)), rid),
     ) or (0, 0, 0)
     receipts = tx.one(f"SELECT COUNT(*) FROM view_receipts WHERE reg_no = {REG_NO}", (rid,))
     return {
@@ -45,6 +46,20 @@ def _item(tx: Tx, row: tuple[Any, ...], now: int) -> Row:
         "sync_interval_minutes": interval,
         "stuck_after_minutes": stuck_minutes,
         "created_at": iso(created),
+        **opt_in_settings(tx, rid),
+    }
+
+
+def opt_in_settings(tx: Tx, rid: str) -> Row:
+    """Rules 16 and 17: off unless support turned them on (rule 18)."""
+    row = tx.one(
+        "SELECT auto_remove_stuck_after_minutes, approvals_required "
+        "FROM view_registration_settings WHERE id = ?",
+        (rid,),
+    )
+    return {
+        "auto_remove_stuck_after_minutes": None if row is None or row[0] is None else int(row[0]),
+        "approvals_required": bool(row and row[1]),
     }
 
 
@@ -160,11 +175,13 @@ def list_registrations(
     q: str | None = None,
     status: str | None = None,
     ids: Sequence[str] | None = None,
+    now: int | None = None,
 ) -> Page:
     limit = clamp(limit)
     after = decode_cursor(cursor)
+    now = now_micros() if now is None else now
     inner, params = registration_filter(
-        product=product, file_id=file_id, q=q, status=status, now=now_micros(), ids=ids
+        product=product, file_id=file_id, q=q, status=status, now=now, ids=ids
     )
     where_inner = f"WHERE {' AND '.join(inner)}" if inner else ""
     outer = ""
@@ -177,13 +194,12 @@ def list_registrations(
         "ORDER BY x.lu DESC, x.id LIMIT ?",
         (*params, limit + 1),
     )
-    now = now_micros()
     items = [_item(tx, r, now) for r in rows[:limit]]
     nxt = encode_cursor([rows[limit - 1][7], rows[limit - 1][0]]) if len(rows) > limit else None
     return Page(items, nxt)
 
 
-def get_registration(tx: Tx, rid: str) -> Row | None:
+def get_registration(tx: Tx, rid: str, now: int | None = None) -> Row | None:
     row = tx.one(
         f"SELECT {', '.join('r.' + c for c in REG_COLS.split(', '))}, {_last_updated(tx)} "
         "FROM view_registrations r WHERE r.id = ?",
@@ -191,19 +207,35 @@ def get_registration(tx: Tx, rid: str) -> Row | None:
     )
     if row is None:
         return None
-    item = _item(tx, row, now_micros())
-    item["status"] = worker_status(tx, rid, int(row[4]), int(row[6]))
+    now = now_micros() if now is None else now
+    item = _item(tx, row, now)
+    item["status"] = worker_status(tx, rid, int(row[4]), int(row[6]), int(row[5]), now)
     return item
 
 
-def worker_status(tx: Tx, rid: str, interval: int, created: int) -> Row:
-    """Rule 10: in progress (which worker, since when) or the next scheduled sync."""
-    running = tx.one(
-        "SELECT s.worker, s.started_at, s.session_id FROM view_sessions s "
+def worker_status(
+    tx: Tx, rid: str, interval: int, created: int, stuck_minutes: int, now: int
+) -> Row:
+    """Rule 10: in progress (which worker, since when), stuck (which worker, no activity
+    since when: never reported as in progress), or the next scheduled sync."""
+    live = tx.q(
+        "SELECT s.worker, s.started_at, s.session_id, s.last_activity_at FROM view_sessions s "
         f"WHERE s.registration_id = ? AND s.status = 'in_progress' AND {NOT_REMOVED} "
-        "ORDER BY s.seq DESC LIMIT 1",
+        "ORDER BY s.seq DESC",
         (rid,),
     )
+    stuck = [
+        r
+        for r in live
+        if is_stuck(
+            status="in_progress",
+            removed=False,
+            last_activity_at=int(r[3]),
+            stuck_after_minutes=stuck_minutes,
+            now=now,
+        )
+    ]
+    running = next((r[:3] for r in live if r not in stuck), None)
     last_periodic = tx.one(
         "SELECT MAX(s.started_at) FROM view_sessions s WHERE s.registration_id = ? "
         f"AND s.sync_type = 'periodic' AND {NOT_REMOVED}",
@@ -219,6 +251,20 @@ def worker_status(tx: Tx, rid: str, interval: int, created: int) -> Row:
             + (f" on {worker}" if worker else ""),
             "worker": worker,
             "since": iso(since),
+            "session_id": sid,
+            "next_scheduled_sync": next_sync,
+        }
+    if stuck:
+        worker, _started, sid, last = stuck[0]
+        since = iso(last) or ""
+        return {
+            "state": "stuck",
+            "message": "Synchronisation is stuck"
+            + (f" on {worker}" if worker else "")
+            + f": no activity since {since[:16].replace('T', ' ')} UTC "
+            f"(more than {stuck_minutes} minutes)",
+            "worker": worker,
+            "since": since,
             "session_id": sid,
             "next_scheduled_sync": next_sync,
         }

@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 
+from domain.liveness import is_stuck
 from domain.policy import deletion_check
 from projections.fmt import clamp, decode_cursor, encode_cursor, iso, now_micros
 from projections.interface import Page, Row
@@ -114,11 +115,12 @@ def to_item(
     if restored_info is not None:
         restored_info["at"] = iso(restored_info["at"])
     removed = deleted_info is not None or removed_by is not None
-    stuck = (
-        status == "in_progress"
-        and not removed
-        and stuck_minutes is not None
-        and now - int(last) > stuck_minutes * 60_000_000
+    stuck = stuck_minutes is not None and is_stuck(
+        status=status,
+        removed=removed,
+        last_activity_at=int(last),
+        stuck_after_minutes=stuck_minutes,
+        now=now,
     )
     return {
         "id": sid,
@@ -173,11 +175,12 @@ def list_sessions(
     status: str | None = None,
     has_errors: bool | None = None,
     offset: int = 0,
+    now: int | None = None,
 ) -> Page:
     """Most recent first. `cursor` pages forward (the API); `offset` is for page numbers."""
     limit = clamp(limit)
     after = decode_cursor(cursor)
-    now = now_micros()
+    now = now_micros() if now is None else now
     where, params = _session_where(rid, include_deleted, status, has_errors, now)
     if after is not None:
         where.append("s.seq < ?")
@@ -232,14 +235,15 @@ def session_breakdown(tx: Tx, rid: str, sid: str) -> list[Row]:
     return [{"entity_type": et, "records": int(n), "current": int(c)} for et, n, c in rows]
 
 
-def get_session(tx: Tx, rid: str, sid: str) -> Row | None:
+def get_session(tx: Tx, rid: str, sid: str, now: int | None = None) -> Row | None:
     row = tx.one(
         f"SELECT {COLS} FROM view_sessions s WHERE s.registration_id = ? AND s.session_id = ?",
         (rid, sid),
     )
     if row is None:
         return None
-    item = to_item(row, resets(tx, rid), stuck_after(tx, rid), now_micros())
+    now = now_micros() if now is None else now
+    item = to_item(row, resets(tx, rid), stuck_after(tx, rid), now)
     errors = tx.q(
         "SELECT message, entity_type, key, at FROM view_session_errors WHERE agg_id = ? "
         "ORDER BY position",

@@ -13,6 +13,11 @@ AUDITED = {
     "Session.Restored": "deletion_undone",
     "Registration.RegistrationReset": "registration_reset",
     "Registration.ResetUndone": "reset_undone",
+    # Rule 17: each step of a four-eyes approval (the action itself is audited as above).
+    "Approval.Requested": "approval_requested",
+    "Approval.Approved": "approval_approved",
+    "Approval.Rejected": "approval_rejected",
+    "Approval.Expired": "approval_expired",
 }
 
 
@@ -45,15 +50,21 @@ class AuditView(View):
                     (e.originator_id, s["registration_id"], s["session_id"]),
                 )
                 continue
+            if e.kind == "Approval.Requested":  # its later steps name only the approval
+                tx.x(
+                    f"INSERT INTO {sessions} VALUES (?, ?, ?)",
+                    (e.originator_id, s["registration_id"], s.get("session_id") or ""),
+                )
             kind = AUDITED.get(e.kind)
             if kind is None:
                 continue
-            if e.kind.startswith("Session."):
+            if e.kind.startswith(("Session.", "Approval.")):
                 row = tx.one(
                     f"SELECT registration_id, session_id FROM {sessions} WHERE agg_id = ?",
                     (e.originator_id,),
                 )
                 rid, sid = row if row else ("", None)
+                sid = sid or None
             else:
                 rid, sid = e.originator_id, None
             override = s.get("override")

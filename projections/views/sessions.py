@@ -66,6 +66,11 @@ class SessionsView(View):
                     "WHERE agg_id = ?",
                     (len(s["records"]), e.at, e.originator_id),
                 )
+            elif k == "Session.Heartbeat":
+                tx.x(
+                    f"UPDATE {t} SET last_activity_at = ? WHERE agg_id = ?",
+                    (e.at, e.originator_id),
+                )
             elif k == "Session.ErrorRecorded":
                 tx.x(
                     f"UPDATE {t} SET error_count = error_count + 1, last_activity_at = ? "

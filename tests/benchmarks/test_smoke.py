@@ -22,8 +22,15 @@ def test_every_suite_runs_and_reports_figures_with_baselines(tmp_path: Path) -> 
     rows = json.loads(out.read_text())
     assert not [r for r in rows if r["name"].startswith("FAILED")]
     groups = {r["group"] for r in rows}
-    assert {"domain", "projections", "http", "replay", "append latency vs log size"} <= groups
-    assert len(SUITES) == 5
+    assert {
+        "domain",
+        "projections",
+        "http",
+        "replay",
+        "append latency vs log size",
+        "deletion of a big session",
+    } <= groups
+    assert len(SUITES) == 6
     for row in rows:
         assert row["value"] >= 0 and row["unit"], row
         if row["baseline_value"]:

@@ -13,7 +13,9 @@ import sys
 import pytest
 
 RULE_MODULES = [
+    "domain.approval",
     "domain.errors",
+    "domain.liveness",
     "domain.policy",
     "domain.recent",
     "domain.registration",

@@ -773,3 +773,15 @@ def test_snapshots_and_fresh_ledger_equals_live(
         assert fresh.get_session(rid, sid) == ledger.get_session(rid, sid)
     finally:
         fresh.close()
+
+
+def test_a_version_1_snapshot_upcasts_to_the_bounded_most_recent_state() -> None:
+    """Snapshots taken before domain/recent.py kept reset-hidden sessions apart."""
+    state: dict[str, object] = {
+        "recent": {"time": [["a", 1], ["c", 5]]},
+        "hidden_recent": {"time": [["b", 3]], "custom": [["d", 2]]},
+    }
+    Registration.upcast_v1_v2(state)
+    assert state["recent"] == {"time": [["c", 5]], "custom": [["d", 2]]}
+    assert state["truncated"] == {"time": True, "custom": True}
+    assert "hidden_recent" not in state

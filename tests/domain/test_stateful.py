@@ -74,6 +74,25 @@ class Model:
     def open_of(self, sync_type: str) -> list[str]:
         return [s.sid for s in self.sessions.values() if s.sync_type == sync_type and self.live(s)]
 
+    def most_recent(self, sync_type: str) -> str | None:
+        """Rule 5's definition: the not-removed session of the type with the highest seq."""
+        kept = [
+            s for s in self.sessions.values() if s.sync_type == sync_type and not self.removed(s)
+        ]
+        return max(kept, key=lambda s: s.seq).sid if kept else None
+
+    def would_unsync(self, s: ModelSession) -> int:
+        """Receipts a deletion of `s` takes away: its records no newer live session synced."""
+        if self.removed(s):
+            return 0
+        newer = {
+            k
+            for o in self.sessions.values()
+            if o.seq > s.seq and not self.removed(o)
+            for k in o.records
+        }
+        return len(set(s.records) - newer)
+
     def receipts(self) -> Receipts:
         out: dict[tuple[str, str], tuple[int, str, str]] = {}
         for s in self.sessions.values():
@@ -284,6 +303,18 @@ class LedgerMachine(RuleBasedStateMachine):
             expected = self.model.open_of(sync_type)
             assert len(expected) <= 1
             assert reg.session_in_progress(sync_type) == (expected[0] if expected else None)
+
+    @invariant()
+    def deletion_checks_and_dry_runs_match_the_model(self) -> None:
+        """Findings 4 and 5: most recent and the dry run, against the model's definitions."""
+        if not hasattr(self, "rid"):
+            return
+        for s in self.model.sessions.values():
+            check = self.ledger.check_deletion(self.rid, s.sid)
+            recent = self.model.most_recent(s.sync_type) == s.sid
+            assert ("not_most_recent" not in check.failed_checks) == recent, (s, check)
+            preview = self.ledger.preview_deletion(self.rid, s.sid)
+            assert preview.would_unsync == self.model.would_unsync(s), (s, preview)
 
     @invariant()
     def receipts_match_the_model(self) -> None:

@@ -116,3 +116,19 @@ def test_as_of_and_undo(database: Database) -> None:
 def test_bad_database_url_is_a_usage_error(url: str) -> None:
     result = runner.invoke(app, ["--database-url", url, "verify"])
     assert result.exit_code == 2
+
+
+def test_unsynced_reads_back_what_a_deletion_unsynced(sqlite_database: Database) -> None:
+    ledger = Ledger(database=sqlite_database)
+    try:
+        rid = ledger.register(CTX, product="p", file_id="u").registration_id
+        sid = ledger.start_session(CTX, rid, sync_type="time").session_id
+        ledger.record_batch(CTX, rid, sid, [["A", "1", "x"], ["A", "2", "y"]])
+        deleted = ledger.delete_session(CTX, rid, sid, reason="r", override=True, ticket="T")
+    finally:
+        ledger.close()
+    result = invoke(sqlite_database, "unsynced", str(deleted.position))
+    assert result.exit_code == 0, result.output
+    lines = [orjson.loads(line) for line in result.stdout.splitlines()]
+    assert [(r["key"], r["digest"]) for r in lines] == [("1", "x"), ("2", "y")]
+    assert invoke(sqlite_database, "unsynced", "1").exit_code == 2

@@ -1,0 +1,73 @@
+"""Bodies of the lifecycle endpoints: heartbeat, settings (rule 18), approvals (rule 17)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from api.models import Registration
+from api.schemas import Body, Minutes, Name, Reason
+
+
+class HeartbeatIn(Body):
+    pass
+
+
+class HeartbeatOut(BaseModel):
+    last_activity_at: str = Field(description="The session's last activity: now")
+    position: int
+
+
+class SettingsIn(Body):
+    """Any of the settings; omitted ones stay as they are (rule 18)."""
+
+    name: Name | None = None
+    sync_interval_minutes: Minutes | None = None
+    stuck_after_minutes: Minutes | None = None
+    auto_remove_stuck_after_minutes: Minutes | None = Field(
+        None,
+        description="Self-healing (rule 16): null turns it off; at least stuck_after_minutes",
+    )
+    approvals_required: bool | None = Field(
+        None, description="Four-eyes (rule 17) for override deletions and resets"
+    )
+
+
+class SettingsOut(Registration):
+    changed: list[str] = Field(description="The settings this request changed (rule 18)")
+
+
+class ApprovalPendingOut(BaseModel):
+    approval_id: str
+    status: Literal["pending"] = "pending"
+    action: str
+    position: int
+
+
+class DecisionIn(Body):
+    reason: Reason | None = None
+
+
+class ApprovalOut(BaseModel):
+    id: str
+    action: Literal["delete", "reset"]
+    registration_id: str
+    session_id: str | None
+    requested_by: str
+    requested_at: str | None
+    reason: str
+    ticket: str | None
+    status: Literal["pending", "approved", "rejected", "expired"]
+    decided_by: str | None
+    decided_at: str | None
+    decision_reason: str | None = None
+    expires_at: str | None
+    result: dict[str, Any] | None = None
+    position: int
+
+
+class ApprovalList(BaseModel):
+    items: list[ApprovalOut]
+    next_cursor: str | None
+    position: int

@@ -1,0 +1,1 @@
+"""Webhooks (Standard Webhooks): subscriptions, an outbox tracked like a projection, delivery."""
