@@ -49,7 +49,6 @@ TileRow = tuple[int, int, bytes, int | None, bytes | None]
 
 FOLLOW_PAGE = 5_000
 POLL_SECONDS = 0.5
-MIN_GAP_SECONDS = 0.2  # between two passes of the follower thread
 log = logging.getLogger(__name__)
 _sha256 = hashlib.sha256
 
@@ -365,11 +364,12 @@ class TreeFollower:
         last = 0.0
         while not self._stopping.is_set():
             self._wake.wait(POLL_SECONDS)
-            # Coalesce a burst of saves into one pass: a tile write per pass competes with
-            # the ledger's own writes for the database (SQLite: one writer at a time).
-            gap = time.monotonic() - last
-            if gap < MIN_GAP_SECONDS:
-                self._stopping.wait(MIN_GAP_SECONDS - gap)
+            # Coalesce a burst of saves into one pass per checkpoint interval: a pass after
+            # every save costs the ingest path about a third of its throughput (measured in
+            # benchmarks/bench_replay.py), one per interval costs nothing measurable.
+            pause = self.config.checkpoint_every_s - (time.monotonic() - last)
+            if pause > 0:
+                self._stopping.wait(pause)
             self._wake.clear()
             if self._stopping.is_set():
                 return
