@@ -3,9 +3,10 @@
 In "thread" mode they run as threads of the API process (tests, small installs). In
 "process" mode (`syncledger serve`'s default) they run in one child process, so the API
 and the views each get a core of their own instead of sharing one interpreter lock. The
-API process wakes the child after each save through a multiprocessing Event; the child
-also polls, so writes from other processes are seen. Reads wait for positions through the
-database, so they work the same in both modes.
+API process wakes the child after each save through a pipe; the child also polls, so
+writes from other processes are seen. The child reports each position its views commit
+back through a second pipe, so a request waiting to read its own write wakes the moment
+the page holding it commits (the tracking table stays the truth: waits also look there).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import logging
 import multiprocessing
 import os
 import select
+import struct
 import threading
 from typing import Any
 
@@ -25,11 +27,30 @@ MODES = ("thread", "process")
 MODE_ENV = "SYNCLEDGER_RUNNERS"
 POLL_SECONDS = 0.5
 BENCH_WITHOUT_TREE = "SYNCLEDGER_BENCH_WITHOUT_TREE"
+POSITION = struct.Struct("<q")
 
 
-def _child_main(database: Database, reader: Any, log_config: Any) -> None:
+def _report_to(writer: Any) -> Any:
+    """A listener writing each position the views reach to `writer` (never blocks: if the
+    pipe is full the API process is behind reading it, and a later position will do)."""
+    fd = writer.fileno()
+    os.set_blocking(fd, False)
+
+    def report(position: int) -> None:
+        try:
+            os.write(fd, POSITION.pack(position))
+        except (BlockingIOError, BrokenPipeError, OSError):
+            pass
+
+    return report
+
+
+def _child_main(
+    database: Database, reader: Any, reporter: Any = None, log_config: Any = None
+) -> None:
     """The runner process: views and tree follower (which signs checkpoints), woken by
-    bytes on `reader`.
+    bytes on `reader`; each
+    position the views commit goes back on `reporter`.
 
     A pipe, not a multiprocessing Event: an Event is a shared lock, and a child killed
     while holding it would block the API's next wake-up. b"q" asks the child to stop.
@@ -41,9 +62,16 @@ def _child_main(database: Database, reader: Any, log_config: Any) -> None:
     from replay.treelog import TreeFollower
 
     models = ReadModels(database)
+    if reporter is not None:
+        models.on_advance(_report_to(reporter))
     # Benchmarks only (benchmarks/bench_replay.py): measure ingest without the tree follower,
     # to show what keeping the tree costs. Never set it in production: no checkpoints.
     tree = None if os.environ.get(BENCH_WITHOUT_TREE) else TreeFollower(database, log_config)
+    # The tree follows the views, not the wake-up: woken together, the two raced for the
+    # file's write lock and a request waiting to read its own write often waited for the
+    # tree's commit too. (The tree still polls, so it never depends on the views.)
+    if tree is not None:
+        models.on_advance(tree.notify)
     ledger = Ledger(database=database)
     ledger.on_saved(models.notify)  # a flag or a self-healing deletion shows at once
     clock = service_clock()
@@ -63,8 +91,6 @@ def _child_main(database: Database, reader: Any, log_config: Any) -> None:
             if not data or b"q" in data:  # stop asked, or the API process is gone
                 break
             models.notify(0)
-            if tree is not None:
-                tree.notify(0)
             housekeeping.notify(0)
     finally:
         housekeeping.close()
@@ -107,6 +133,7 @@ class BackgroundWork:
             services.ledger.on_saved(self.housekeeping.notify)
             return
         services.ledger.on_saved(lambda _position: self._send(b"x"))
+        services.read_models.expect_reports()  # the child reports its pages (_hear_positions)
         self._spawn()
         self._supervisor = threading.Thread(target=self._supervise, name="runners", daemon=True)
         self._supervisor.start()
@@ -132,14 +159,43 @@ class BackgroundWork:
         old, self._writer = self._writer, writer
         if old is not None:
             old.close()
-        self._child = self._ctx.Process(
+        positions, reporter = self._ctx.Pipe(duplex=False)
+        child = self._ctx.Process(
             target=_child_main,
-            args=(self.services.database, reader, self.services.tree.config),
+            args=(self.services.database, reader, reporter, self.services.tree.config),
             name="syncledger-runners",
             daemon=True,
         )
-        self._child.start()
+        child.start()
+        self._child = child  # only once started: `child_pid` is never None in between
         reader.close()
+        reporter.close()
+        threading.Thread(
+            target=self._hear_positions, args=(positions,), name="runner-positions", daemon=True
+        ).start()
+
+    def _hear_positions(self, positions: Any) -> None:
+        """Feed the positions the runner process reports to the read models' waiters; ends
+        when the child is gone (end of file)."""
+        fd = positions.fileno()
+        size = POSITION.size
+        pending = b""
+        try:
+            while True:
+                data = os.read(fd, size * 512)
+                if not data:
+                    return
+                pending += data
+                whole = len(pending) - len(pending) % size
+                if whole:
+                    self.services.read_models.advanced(
+                        POSITION.unpack_from(pending, whole - size)[0]
+                    )
+                    pending = pending[whole:]
+        except OSError:
+            return
+        finally:
+            positions.close()
 
     def _supervise(self) -> None:
         while not self._stopping.wait(1.0):

@@ -56,7 +56,7 @@ def await_position(services: Services, min_position: int | None, wait_s: float) 
             position=read_models.position(),
             wait_s=wait_s,
         )
-    return read_models.position()
+    return read_models.reflected()
 
 
 def paged(call: Callable[[], Page], cursor: str | None, position: int) -> dict[str, Any]:

@@ -2,6 +2,13 @@
 
 Prints one table (each figure beside its baseline from the same run, and the ratio) and
 writes it as JSON to benchmarks/results/<timestamp>.json so two runs can be compared.
+
+Regression marker: each figure is also compared with the same figure of a stored previous
+result (benchmarks/results/baseline.json, committed; `--previous FILE` for another one).
+The comparison uses the figure's ratio to its same-run baseline when it has one (the machine
+may be busier or idler than last time; the ratio cancels that out), else the raw value; a
+figure more than 25% worse than before is marked REGRESSED. `--save-baseline` stores this
+run as the new previous result.
 """
 
 from __future__ import annotations
@@ -29,8 +36,15 @@ SUITES = [
     "bench_replay",
     "bench_growth",
     "bench_deletion",
+    "bench_small",
+    "bench_storage",
+    "bench_load",
 ]
 RESULTS_DIR = Path(__file__).parent / "results"
+BASELINE = RESULTS_DIR / "baseline.json"
+REGRESSION_TOLERANCE = 0.25
+# Units where a smaller figure is better; every other unit is a rate (bigger is better).
+LOWER_IS_BETTER = ("ms", "bytes/record", "MB", "s", "%", "errors")
 
 
 def as_result(suite: str, row: Any) -> Result:
@@ -62,7 +76,47 @@ def run_suites(names: list[str], quick: bool, tiny: bool = False) -> list[Result
     return results
 
 
-def print_table(results: list[Result]) -> None:
+def _comparable(row: dict[str, Any]) -> float | None:
+    """The figure two runs are compared on: the ratio to its same-run baseline if any."""
+    ratio = row.get("ratio")
+    if ratio:
+        return float(ratio)
+    value = row.get("value")
+    return float(value) if value else None
+
+
+def compare(results: list[Result], previous: list[dict[str, Any]]) -> dict[str, str]:
+    """{figure name: "+12%" or "-40% REGRESSED"} against the previous run's same figures."""
+    before = {(r["group"], r["name"]): r for r in previous}
+    out: dict[str, str] = {}
+    for r in results:
+        old = before.get((r.group, r.name))
+        if old is None or r.unit == "note":
+            continue
+        then, now = _comparable(old), _comparable(r.as_dict())
+        if not then or now is None:
+            continue
+        change = now / then - 1
+        # A ratio to "health" or "raw" is better when bigger, except for ms/bytes figures
+        # whose baseline is itself a cost (e.g. support's list ms): smaller is better there.
+        worse = (
+            change > REGRESSION_TOLERANCE
+            if r.unit in LOWER_IS_BETTER
+            else (change < -REGRESSION_TOLERANCE)
+        )
+        out[f"{r.group}/{r.name}"] = f"{change:+.0%}" + (" REGRESSED" if worse else "")
+    return out
+
+
+def load_previous(path: Path | None) -> list[dict[str, Any]]:
+    path = path or BASELINE
+    if not path.exists():
+        return []
+    data: list[dict[str, Any]] = json.loads(path.read_text())
+    return data
+
+
+def print_table(results: list[Result], changes: dict[str, str] | None = None) -> None:
     table = Table(title="syncledger benchmarks")
     for column in (
         "group",
@@ -73,6 +127,8 @@ def print_table(results: list[Result]) -> None:
         "ratio",
         "target",
         "met",
+        "vs previous",
+        "detail",
     ):
         table.add_column(
             column, justify="right" if column in ("value", "baseline value", "ratio") else "left"
@@ -87,8 +143,10 @@ def print_table(results: list[Result]) -> None:
             "" if r.ratio is None else f"{r.ratio:.2f}",
             r.target,
             {True: "yes", False: "NO", None: ""}[r.met],
+            (changes or {}).get(f"{r.group}/{r.name}", ""),
+            r.detail,
         )
-    Console(width=200).print(table)
+    Console(width=260).print(table)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,13 +157,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", choices=SUITES, help="run only these suites")
     parser.add_argument("--tiny", action="store_true", help="smoke-test sizes (used by the tests)")
     parser.add_argument("--out", type=Path, default=None, help="JSON output file")
+    parser.add_argument(
+        "--previous", type=Path, default=None, help=f"previous result (default {BASELINE})"
+    )
+    parser.add_argument(
+        "--save-baseline", action="store_true", help=f"store this run as {BASELINE}"
+    )
     args = parser.parse_args(argv)
     results = run_suites(args.only or SUITES, quick=not args.full, tiny=args.tiny)
-    print_table(results)
+    changes = compare(results, load_previous(args.previous))
+    print_table(results, changes)
+    regressed = sorted(name for name, change in changes.items() if "REGRESSED" in change)
+    if regressed:
+        print(f"{len(regressed)} figure(s) REGRESSED against the previous result:")
+        for name in regressed:
+            print(f"  {name}: {changes[name]}")
     out = args.out or RESULTS_DIR / f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps([r.as_dict() for r in results], indent=2))
+    payload = json.dumps([r.as_dict() for r in results], indent=2)
+    out.write_text(payload)
     print(f"results written to {out}")
+    if args.save_baseline:
+        BASELINE.write_text(payload)
+        print(f"stored as the previous result for the next run: {BASELINE}")
     return 1 if any(r.name.startswith("FAILED") for r in results) else 0
 
 

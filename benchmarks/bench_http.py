@@ -19,14 +19,9 @@ server; `--postgres ""` skips it), each run in a fresh schema that is dropped af
 from __future__ import annotations
 
 import argparse
-import os
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,6 +30,7 @@ from typing import Any
 import httpx
 import orjson
 
+from benchmarks import served
 from benchmarks.common import (
     Result,
     make_records,
@@ -52,53 +48,12 @@ JSON = {"content-type": "application/json"}
 Row = tuple[str, str, str]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def serve(tmp: Path, url: str | None = None) -> Iterator[tuple[str, str]]:
     """A `syncledger serve` process (fresh SQLite file unless `url`); yields (base url, worker
     token). Ingest and reads use a worker token, as sync agents do (worker scope included)."""
-    binary = Path(sys.executable).parent / "syncledger"
-    env = {**os.environ, "SYNCLEDGER_DATABASE_URL": url or f"sqlite:///{tmp / 'bench.db'}"}
-    created = subprocess.run(
-        [str(binary), "tokens", "create", f"bench-{uuid.uuid4().hex[:6]}", "--role", "worker"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    token = created.stdout.strip().splitlines()[-1]
-    port = _free_port()
-    proc = subprocess.Popen(
-        [str(binary), "serve", "--port", str(port)],
-        env=env,
-        cwd=tmp,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("syncledger serve did not start")
-            time.sleep(0.2)
-        yield base, token
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with served.serve(tmp, url, roles=("worker",)) as instance:
+        yield instance.base, instance.tokens["worker"]
 
 
 def _client(url: str, token: str) -> httpx.Client:
@@ -209,48 +164,6 @@ def read_latency(url: str, token: str, requests: int, rate: float) -> tuple[floa
     return percentile(samples, 50), percentile(samples, 99)
 
 
-# --- PostgreSQL -------------------------------------------------------------------------------
-
-
-def _postgres_url(postgres: str | None) -> str | None:
-    url = (
-        postgres
-        if postgres is not None
-        else os.environ.get("SYNCLEDGER_BENCH_POSTGRES", DEFAULT_PG)
-    )
-    if not url:
-        return None
-    try:
-        import psycopg
-
-        from domain.infra.database import Database
-
-        with psycopg.connect(Database.from_url(url).conninfo, connect_timeout=2):
-            pass
-    except Exception:  # noqa: BLE001 - not reachable: no PostgreSQL figures
-        return None
-    return url
-
-
-@contextmanager
-def _pg_schema(url: str) -> Iterator[tuple[str, str, str]]:
-    """A fresh schema; yields (database url for it, conninfo, schema). Dropped afterwards."""
-    import psycopg
-
-    from domain.infra.database import Database
-
-    schema = f"bench_http_{uuid.uuid4().hex[:8]}"
-    conninfo = Database.from_url(url).conninfo
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        sep = "&" if "?" in url else "?"
-        yield f"{url}{sep}schema={schema}", conninfo, schema
-    finally:
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-
-
 # --- the suite --------------------------------------------------------------------------------
 
 
@@ -321,9 +234,9 @@ def run(
         results += _backend(
             "sqlite", url, token, rows, clients, reads, rate, raw, "raw sqlite3.executemany"
         )
-    pg = _postgres_url(postgres)
+    pg = served.postgres_url(postgres)
     if pg is not None:
-        with _pg_schema(pg) as (schema_url, conninfo, schema):
+        with served.pg_schema(pg, "bench_http") as (schema_url, conninfo, schema):
             raw = raw_postgres_copy(conninfo, schema, rows)
             with tempfile.TemporaryDirectory() as tmp, serve(Path(tmp), schema_url) as (url, token):
                 results += _backend(

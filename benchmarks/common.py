@@ -25,6 +25,7 @@ class Result:
     baseline_value: float | None = None
     target: str = ""
     met: bool | None = None
+    detail: str = ""  # e.g. a load test's p50/p95/p99, calls and errors
 
     @property
     def ratio(self) -> float | None:

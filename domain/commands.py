@@ -7,11 +7,12 @@ their command methods (which own the rules and refuse), and names what to save.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from uuid import UUID, uuid4
 
 from domain import validation as v
 from domain.errors import ValidationFailed
+from domain.infra.recorders import SideWrite
 from domain.policy import DeletionCheck, check_deletion, is_removed
 from domain.registration import Registration
 from domain.results import BatchRecorded, Registered, SessionStarted, SyncRequest
@@ -61,7 +62,10 @@ class Commands(UnitOfWork):
         name: str | None = None,
         sync_interval_minutes: int = 30,
         stuck_after_minutes: int = 120,
+        side_writes: Callable[[UUID], Sequence[SideWrite]] | None = None,
     ) -> Registered:
+        """`side_writes(rid)`: rows that commit with the Registered event, in its
+        transaction (the API's worker-scope claim); not run when nothing is recorded."""
         v.text("product", product, v.MAX_NAME_LENGTH)
         v.text("file_id", file_id, v.MAX_TEXT_LENGTH)
         v.optional_text("name", name, v.MAX_NAME_LENGTH)
@@ -72,6 +76,8 @@ class Commands(UnitOfWork):
         def command(pending: Pending) -> Registered:
             if rid in self.repository:
                 return Registered(rid, created=False, position=self.current_position())
+            if side_writes is not None:
+                pending.side_writes += side_writes(rid)
             pending.add(
                 Registration.register(
                     ctx,

@@ -28,6 +28,7 @@ from eventsourcing.utils import EnvType
 from domain.errors import Conflict, NotFound
 from domain.infra.database import Database
 from domain.infra.locks import schema_setup_lock
+from domain.infra.recorders import SIDE_WRITES, SideWrite
 from domain.registration import Registration
 from domain.session import Session
 from domain.values import session_aggregate_id
@@ -42,6 +43,8 @@ class Pending:
     """The aggregates a command changed, saved together in this order."""
 
     aggregates: list[Aggregate] = field(default_factory=list)
+    # Rows that commit with these events, in their transaction (domain/infra/recorders.py).
+    side_writes: list[SideWrite] = field(default_factory=list)
 
     def add(self, *aggregates: Aggregate) -> None:
         self.aggregates.extend(aggregates)
@@ -79,7 +82,8 @@ class UnitOfWork(Application[UUID]):
                 try:
                     result = command(pending)
                     if pending.aggregates:
-                        recordings = self.save(*pending.aggregates)
+                        extra = {SIDE_WRITES: pending.side_writes} if pending.side_writes else {}
+                        recordings = self.save(*pending.aggregates, **extra)
                         position = recordings[-1].notification.id
                         result = _with_position(result, position)
                         for listener in self._listeners:

@@ -90,9 +90,14 @@ def read_page(
     return events
 
 
+def head_sql(tx: Tx, table: str) -> str:
+    """A scalar subquery for the log's last position (an index's last key, not a scan)."""
+    pos = "notification_id" if tx.pg else "rowid"
+    return f"(SELECT MAX({pos}) FROM {table})"
+
+
 def head(tx: Tx, table: str) -> int:
     if not tx.table_exists(table):
         return 0
-    pos = "notification_id" if tx.pg else "rowid"
-    row = tx.one(f"SELECT MAX({pos}) FROM {table}")
+    row = tx.one(f"SELECT {head_sql(tx, table)}")
     return int(row[0]) if row and row[0] is not None else 0

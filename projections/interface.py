@@ -48,6 +48,17 @@ class ReadModelsProtocol(Protocol):
     def wait_for(self, position: int, timeout: float) -> bool:
         """Block until every view has processed `position`; False on timeout."""
 
+    reporting: bool  # a runner reports each committed page through `advanced`
+
+    def expect_reports(self) -> None:
+        """A runner reports its pages from now on (through `advanced`)."""
+
+    def reflected(self) -> int:
+        """A lower bound of what every later read reflects (no query when reported)."""
+
+    def advanced(self, position: int) -> None:
+        """Every view has committed `position` (reported by a runner): wake its waiters."""
+
     def health(self) -> dict[str, dict[str, int]]:
         """{view_name: {"position": N, "lag": head - N}} for /v1/health."""
 

@@ -11,7 +11,7 @@ from uuid import UUID
 from domain.infra.database import Database
 from domain.liveness import to_micros
 from projections import engine
-from projections.events import head
+from projections.events import head_sql
 from projections.interface import Page, ProgressCallback, Row
 from projections.reads import approvals as approval_reads
 from projections.reads import audit as audit_reads
@@ -25,6 +25,8 @@ from projections.runner import Runner
 from projections.store import Store
 from projections.views import VIEW_TYPES, View
 
+FALLBACK_POLL_S = 0.05
+
 
 class ReadModels:
     def __init__(self, database: Database) -> None:
@@ -34,6 +36,16 @@ class ReadModels:
         engine.ensure_views(self.store, self.views)
         self._step_lock = threading.Lock()
         self._runner = Runner(database.kind, self.run_once, self.store.listen_connection)
+        # The highest position every view is known to have committed, and a condition that
+        # waiters sleep on: a write's read-your-writes wait ends the moment the page holding
+        # it commits (woken by this process's runner, or by `advanced()` fed from a runner
+        # process), instead of polling the tracking table on a back-off timer.
+        self._reached = 0
+        self._advance = threading.Condition()
+        self._advance_listeners: list[Callable[[int], None]] = []
+        # True when a runner reports its pages here (this process's, or a runner process
+        # through `advanced`): waits then sleep until told instead of reading the table.
+        self.reporting = False
         # What "now" is for time-based reads (stuck, rule 15); None: the real time.
         self.clock: Callable[[], datetime] | None = None
 
@@ -43,7 +55,13 @@ class ReadModels:
     # --- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> None:
+        self.expect_reports()
         self._runner.start()
+
+    def expect_reports(self) -> None:
+        """From now on a runner reports its pages here; start from where the views are."""
+        self.advanced(self.position())
+        self.reporting = True
 
     def stop(self) -> None:
         self._runner.stop()
@@ -57,8 +75,23 @@ class ReadModels:
 
     def run_once(self) -> int:
         with self._step_lock:
-            engine.catch_up(self.store, self.views)
+            engine.catch_up(self.store, self.views, progress=self.advanced)
         return self.position()
+
+    def on_advance(self, listener: Callable[[int], None]) -> None:
+        """Call `listener(position)` after each page the runner commits (in its thread)."""
+        self._advance_listeners.append(listener)
+
+    def advanced(self, position: int) -> None:
+        """Every view has committed `position` (this process's runner, or a runner process
+        reporting back): wake the readers waiting for it."""
+        with self._advance:
+            if position <= self._reached:
+                return
+            self._reached = position
+            self._advance.notify_all()
+        for listener in self._advance_listeners:
+            listener(position)
 
     # --- positions ---------------------------------------------------------------------
 
@@ -70,25 +103,48 @@ class ReadModels:
     def position(self) -> int:
         return min(self.positions().values(), default=0)
 
+    def reflected(self) -> int:
+        """A position every read from now on reflects at least: the last page a runner
+        reported here (no query), else the tracking table's."""
+        return self._reached if self.reporting else self.position()
+
     def wait_for(self, position: int, timeout: float) -> bool:
+        if position <= self._reached:
+            return True
         deadline = time.monotonic() + timeout
-        delay = 0.002
+        look = not self.reporting  # nobody reports here: the tracking table is the news
         while True:
-            if self.position() >= position:
-                return True
+            if look:
+                reached = self.position()
+                if reached >= position:
+                    self.advanced(reached)
+                    return True
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
             self._runner.wake.set()
-            time.sleep(min(delay, remaining))
-            delay = min(delay * 2, 0.05)
+            with self._advance:
+                self._advance.wait_for(
+                    lambda: self._reached >= position, min(remaining, FALLBACK_POLL_S)
+                )
+            if self._reached >= position:
+                return True
+            look = True  # a report may have been dropped (full pipe): look at the table
 
     def health(self) -> dict[str, dict[str, int]]:
-        positions = self.positions()
+        """Each view's position and lag behind the log's head, from one statement: the
+        tracking rows (one per view) and the head (the last key of the events' primary
+        index, not a scan)."""
         with self.store.read() as tx:
-            top = head(tx, self.store.events_table)
+            rows = tx.q(
+                f"SELECT view, position FROM {engine.TRACKING} UNION ALL "
+                f"SELECT '', {head_sql(tx, self.store.events_table)}"
+            )
+        top = max((int(pos or 0) for name, pos in rows if name == ""), default=0)
         return {
-            name: {"position": pos, "lag": max(0, top - pos)} for name, pos in positions.items()
+            str(name): {"position": int(pos), "lag": max(0, top - int(pos))}
+            for name, pos in rows
+            if name in VIEW_TYPES
         }
 
     def rebuild(

@@ -34,6 +34,9 @@ class Store:
         if self.kind == "sqlite":
             self.conn = sqlite3.connect(database.path, timeout=30, isolation_level=None)
             self.conn.execute("PRAGMA busy_timeout=30000")
+            # The ledger's durability (WAL + NORMAL): with the default FULL every chain
+            # commit waited for an fsync while holding the file's write lock.
+            self.conn.execute("PRAGMA synchronous=NORMAL")
             self.events_table = "stored_events"
             self.pos = "rowid"
             self.ph = "?"

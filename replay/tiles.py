@@ -69,6 +69,9 @@ class TileStore:
         if self.kind == "sqlite":
             self.conn = sqlite3.connect(database.path, timeout=30, isolation_level=None)
             self.conn.execute("PRAGMA busy_timeout=30000")
+            # The ledger's durability (WAL + NORMAL): FULL would fsync every tile commit
+            # while holding the file's write lock.
+            self.conn.execute("PRAGMA synchronous=NORMAL")
             self.ph = "?"
         else:
             self.conn = psycopg.connect(database.conninfo, autocommit=True)

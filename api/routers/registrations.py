@@ -70,9 +70,12 @@ def register(
         name=body.name,
         sync_interval_minutes=body.sync_interval_minutes,
         stuck_after_minutes=body.stuck_after_minutes,
+        # Worker scope: the registration belongs to the token that registered it, a row
+        # committed in the Registered event's own transaction (no second commit).
+        side_writes=lambda rid: [services.tokens.claim_write(principal.name, rid)],
     )
-    # Worker scope: the registration belongs to the token that registered it (again).
-    services.tokens.claim(principal.name, str(result.registration_id))
+    if not result.created:  # registered before (maybe by another token): claim it too
+        services.tokens.claim(principal.name, str(result.registration_id))
     response.status_code = 201 if result.created else 200
     return registration_body(services, result.registration_id, result.position)
 

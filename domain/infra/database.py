@@ -74,12 +74,14 @@ class Database:
         if self.kind == "sqlite":
             env.update(
                 PERSISTENCE_MODULE="domain.infra.sqlite_store:Factory",
+                APPLICATION_RECORDER_TOPIC="domain.infra.recorders:SQLiteSideWriteRecorder",
                 SQLITE_DBNAME=self.path,
                 SQLITE_LOCK_TIMEOUT="30",
             )
         else:
             env.update(
                 PERSISTENCE_MODULE="eventsourcing.postgres",
+                APPLICATION_RECORDER_TOPIC="domain.infra.recorders:PostgresSideWriteRecorder",
                 POSTGRES_DBNAME=self.dbname,
                 POSTGRES_HOST=self.host,
                 POSTGRES_PORT=str(self.port),

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
+
 from domain.liveness import is_stuck, stuck_cutoff
 from projections.fmt import clamp, decode_cursor, encode_cursor, iso, now_micros
 from projections.interface import Page, Row
@@ -89,6 +91,7 @@ def registration_filter(
     status: str | None = None,
     now: int = 0,
     ids: Sequence[str] | None = None,
+    pg: bool = False,
 ) -> tuple[list[str], list[Any]]:
     """WHERE fragments over view_registrations r: exact product/file id, text search `q` in
     product, file id and name, and `status`: has a stuck session, has a sync type whose last
@@ -103,8 +106,10 @@ def registration_filter(
         params.append(file_id)
     if ids is not None:
         # A worker's own registrations (worker scope): an empty holding matches nothing.
-        where.append(f"r.id IN ({', '.join('?' for _ in ids)})" if ids else "1 = 0")
-        params += list(ids)
+        # One parameter however many ids (3,000 holdings made 3,000 placeholders to parse
+        # and plan): an array on PostgreSQL, a JSON list on SQLite.
+        where.append("r.id = ANY(?)" if pg else "r.id IN (SELECT value FROM json_each(?))")
+        params.append(list(ids) if pg else orjson.dumps(list(ids)).decode())
     if q:
         pattern = like_pattern(q)
         where.append(
@@ -181,7 +186,7 @@ def list_registrations(
     after = decode_cursor(cursor)
     now = now_micros() if now is None else now
     inner, params = registration_filter(
-        product=product, file_id=file_id, q=q, status=status, now=now, ids=ids
+        product=product, file_id=file_id, q=q, status=status, now=now, ids=ids, pg=tx.pg
     )
     where_inner = f"WHERE {' AND '.join(inner)}" if inner else ""
     outer = ""

@@ -22,7 +22,9 @@ class SessionsView(View):
             "worker TEXT, entity_types TEXT, request_id TEXT, last_activity_at BIGINT, "
             "fail_reason TEXT, deleted TEXT, restored TEXT, is_deleted BIGINT NOT NULL",
             ("agg_id",),
-            (("registration_id", "seq"), ("registration_id", "session_id")),
+            # ("status",): the background tasks and /metrics find the few in-progress
+            # sessions without scanning the whole history (rule 15 candidates).
+            (("registration_id", "seq"), ("registration_id", "session_id"), ("status",)),
         ),
         Table(
             "view_session_errors",

@@ -29,10 +29,38 @@ def test_every_suite_runs_and_reports_figures_with_baselines(tmp_path: Path) -> 
         "replay",
         "append latency vs log size",
         "deletion of a big session",
+        "small",
+        "storage",
+        "load",
     } <= groups
-    assert len(SUITES) == 6
+    assert len(SUITES) == 9
+    small = {r["name"] for r in rows if r["group"] == "small"}
+    for op in ("register", "start", "complete", "delete stuck session", "read receipts page"):
+        assert any(name.startswith(op) for name in small), (op, small)
+    assert any(r["group"] == "load" and r["name"].startswith("errors") for r in rows)
     for row in rows:
         assert row["value"] >= 0 and row["unit"], row
         if row["baseline_value"]:
             assert row["ratio"] == row["value"] / row["baseline_value"]
     assert "syncledger benchmarks" in done.stdout
+    assert "vs previous" in done.stdout
+
+
+def test_a_figure_much_worse_than_the_previous_result_is_marked_regressed() -> None:
+    from benchmarks.__main__ import compare
+    from benchmarks.common import Result
+
+    now = [
+        Result("g", "rate", 50.0, "req/s", "health", 100.0),  # ratio 0.5, was 1.0
+        Result("g", "bytes", 300.0, "bytes/record", "raw", 100.0),  # ratio 3.0, was 2.0
+        Result("g", "steady", 10.0, "ms"),
+    ]
+    before = [
+        {"group": "g", "name": "rate", "value": 90.0, "ratio": 1.0},
+        {"group": "g", "name": "bytes", "value": 200.0, "ratio": 2.0},
+        {"group": "g", "name": "steady", "value": 10.5, "ratio": None},
+    ]
+    changes = compare(now, before)
+    assert changes["g/rate"] == "-50% REGRESSED"
+    assert changes["g/bytes"] == "+50% REGRESSED"
+    assert changes["g/steady"] == "-5%"
