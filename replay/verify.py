@@ -31,6 +31,7 @@ import orjson
 from eventsourcing.utils import resolve_topic
 
 from domain.infra.database import Database
+from domain.infra.transcoder import OrjsonTranscoder
 from replay.keys import KeyFileError, known_verifiers
 from replay.merkle import EMPTY_ROOT, CompactRange, leaf_hash
 from replay.note import Checkpoint, NoteError, Verifier, open_checkpoint, peek_checkpoint
