@@ -42,7 +42,7 @@ class LedgerCollector(Collector):
     def collect(self) -> Iterable[Metric]:
         store = self.webhooks.store
         with store.read() as tx:
-            top = head(tx, store.events_table)
+            top = head(tx)
             views = tx.q("SELECT view, position FROM view_tracking")
             records = tx.one("SELECT COALESCE(SUM(records_synced), 0) FROM view_sessions")
             live, stuck = count_live_sessions(tx, to_micros(self.clock()))

@@ -87,7 +87,7 @@ def process_page(
     with gc_paused(), store.write() as tx:
         positions = lock_positions(tx, [v.name for v in views], table)
         start = min(positions.values(), default=0)
-        events = read_page(tx, store.events_table, start, page_size, max_records)
+        events = read_page(tx, start, page_size, max_records)
         if not events:
             return None
         for view in views:

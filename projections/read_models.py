@@ -137,8 +137,7 @@ class ReadModels:
         index, not a scan)."""
         with self.store.read() as tx:
             rows = tx.q(
-                f"SELECT view, position FROM {engine.TRACKING} UNION ALL "
-                f"SELECT '', {head_sql(tx, self.store.events_table)}"
+                f"SELECT view, position FROM {engine.TRACKING} UNION ALL SELECT '', {head_sql(tx)}"
             )
         top = max((int(pos or 0) for name, pos in rows if name == ""), default=0)
         return {

@@ -60,7 +60,7 @@ def rebuild(store: Store, names: Sequence[str], progress: ProgressCallback | Non
         for view in shadows:
             view.create(tx)
             tx.x(f"INSERT INTO {SHADOW_TRACKING} VALUES (?, 0)", (view.name,))
-        total = head(tx, store.events_table)
+        total = head(tx)
 
     def report(done: int) -> None:
         if progress is not None:
@@ -71,9 +71,7 @@ def rebuild(store: Store, names: Sequence[str], progress: ProgressCallback | Non
         engine.lock_positions(tx, list(names))
         pos = engine.lock_positions(tx, list(names), SHADOW_TRACKING)
         reached = min(pos.values(), default=0)
-        while events := read_page(
-            tx, store.events_table, reached, engine.PAGE_SIZE, engine.MAX_RECORDS
-        ):
+        while events := read_page(tx, reached, engine.PAGE_SIZE, engine.MAX_RECORDS):
             for view in shadows:
                 view.apply(tx, events)
             reached = events[-1].position

@@ -15,11 +15,11 @@ from typing import Any
 from psycopg import IsolationLevel
 
 from domain.infra.database import Database
+from domain.infra.eventlog import table_name
 from domain.infra.locks import sqlite_write_lock
 
-SQLITE_EVENTS = "stored_events"
-PG_EVENTS = "syncledger_events"
-PG_CHANNEL = "syncledger_events"
+# eventsourcing's PostgreSQL recorder NOTIFYs on a channel named after its events table.
+PG_CHANNEL = table_name("postgresql")
 
 
 class Tx:
@@ -68,7 +68,6 @@ class Store:
     def __init__(self, database: Database) -> None:
         self.database = database
         self.kind = database.kind
-        self.events_table = PG_EVENTS if self.kind == "postgresql" else SQLITE_EVENTS
         self._local = threading.local()
         self._pool: Any = None
         if self.kind == "postgresql":

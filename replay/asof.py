@@ -239,7 +239,7 @@ Decoded = tuple[int, str, int, str, dict[str, Any]]
 
 def _decoded(store: Store, ids: list[UUID], stop: int | None) -> list[Decoded]:
     return [
-        (p, oid, v, event_type(topic), decode_state(state))
+        (p, oid, v, event_type(topic), decode_state(state, topic))
         for p, oid, v, topic, state in store.events_of(ids, stop)
     ]
 
@@ -248,5 +248,5 @@ def _time_at(store: Store, position: int) -> datetime | None:
     """The time of the last event at or before `position` (when the log stood there)."""
     for page in store.event_pages(max(position - 50, 1), position):
         if page:
-            return decode_state(page[-1][4])["timestamp"]  # type: ignore[no-any-return]
+            return decode_state(page[-1][4], page[-1][3])["timestamp"]  # type: ignore[no-any-return]
     return None

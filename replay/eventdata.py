@@ -6,17 +6,15 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from domain.infra.transcoder import OrjsonTranscoder
+from domain.infra.eventlog import DECODER, event_type
 
-_transcoder = OrjsonTranscoder()
 META = ("timestamp", "actor", "correlation_id", "originator_topic")
 
 
-def decode_state(state: bytes) -> dict[str, Any]:
-    data = _transcoder.decode(state)
-    if not isinstance(data, dict):
-        raise ValueError("event state is not an object")
-    return data
+def decode_state(state: bytes, topic: str = "") -> dict[str, Any]:
+    """The event's attributes through the one decoder, upcast to its class's current
+    version when the topic is given."""
+    return DECODER.state(topic, state)
 
 
 def rfc3339(moment: datetime | None) -> str | None:
@@ -39,6 +37,4 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def event_type(topic: str) -> str:
-    """`domain.session:Session.RecordsSynced` -> `Session.RecordsSynced`."""
-    return topic.rpartition(":")[2]
+__all__ = ["META", "decode_state", "event_type", "jsonable", "rfc3339"]

@@ -22,6 +22,7 @@ from uuid import UUID
 import orjson
 
 from domain.infra.database import Database
+from domain.infra.eventlog import DECODER
 from replay.chain import GENESIS, canonical_bytes, parse_digest
 from replay.eventdata import META, decode_state, jsonable
 from replay.store import StoredEvent, open_store
@@ -59,7 +60,7 @@ def describe(event: StoredEvent) -> dict[str, Any]:
         "data": None,
     }
     try:
-        decoded = decode_state(state)
+        decoded = decode_state(state, topic)
     except Exception:
         return row
     row["timestamp"] = jsonable(decoded.get("timestamp"))
@@ -87,7 +88,7 @@ def _rows(
                 ).digest()
                 if registration_id is not None:
                     if topic == SESSION_STARTED and originator_id not in wanted:
-                        started = orjson.loads(state)
+                        started = DECODER.raw_state(topic, state)
                         if started.get("registration_id") == str(registration_id):
                             wanted.add(originator_id)
                     if originator_id not in wanted:

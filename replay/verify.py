@@ -25,7 +25,7 @@ from typing import Any
 from eventsourcing.utils import resolve_topic
 
 from domain.infra.database import Database
-from domain.infra.transcoder import OrjsonTranscoder
+from domain.infra.eventlog import DECODER
 from replay.chain import GENESIS, canonical_bytes, parse_digest
 from replay.store import Store, open_store
 
@@ -59,7 +59,6 @@ class Decoder:
     """Decodes stored event state the way the application would (without building objects)."""
 
     def __init__(self) -> None:
-        self.transcoder = OrjsonTranscoder()
         self.topics: dict[str, bool] = {}
 
     def check(self, topic: str, state: bytes) -> str | None:
@@ -75,7 +74,7 @@ class Decoder:
         if not known:
             return f"unknown topic {topic!r}"
         try:
-            data = self.transcoder.decode(state)
+            data = DECODER.state(topic, state)
         except Exception as e:
             return f"state does not decode ({type(e).__name__}: {e})"
         if not isinstance(data, dict) or "timestamp" not in data:

@@ -98,7 +98,7 @@ class WebhookStore:
         """A new webhook; the returned row holds the secret (shown this once)."""
         hook_id, secret = str(uuid.uuid4()), new_secret()
         with self.store.write() as tx:
-            start = head(tx, self.store.events_table)  # only what happens from now on
+            start = head(tx)  # only what happens from now on
             tx.x(
                 "INSERT INTO webhooks (id, url, events, description, secret, created_by, "
                 "created_at, from_position) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -200,9 +200,7 @@ class WebhookStore:
                 # Nobody listens; a webhook made later starts after the head anyway.
                 self._move(tx, upto)
                 return 0
-            events = [
-                e for e in read_page(tx, self.store.events_table, done, page) if e.position <= upto
-            ]
+            events = [e for e in read_page(tx, done, page) if e.position <= upto]
             if not events:
                 self._move(tx, upto)
                 return 0

@@ -6,9 +6,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from uuid import UUID
 
-import psycopg
-
 from domain.infra.database import Database
+from domain.infra.eventlog import EventLog, table_name
 from domain.ledger import Ledger
 from domain.registration import Registration
 from domain.session import Session
@@ -30,18 +29,10 @@ def all_events(ledger: Ledger, start: int = 1) -> Iterator[tuple[int, Any]]:
 
 
 def count_rows(database: Database, table: str) -> int:
-    """Rows in an eventsourcing table: `stored_<table>` (SQLite) / `syncledger_<table>`."""
-    if database.kind == "sqlite":
-        import sqlite3
-
-        with sqlite3.connect(database.path) as conn:
-            return int(conn.execute(f"SELECT count(*) FROM stored_{table}").fetchone()[0])
-    with psycopg.connect(database.conninfo) as conn:
-        row = conn.execute(
-            f'SELECT count(*) FROM "{database.schema}".syncledger_{table}'
-        ).fetchone()
-        assert row is not None
-        return int(row[0])
+    """Rows in an eventsourcing table ("events" or "snapshots") on either backend."""
+    with EventLog.open(database) as log:
+        row = log.conn.execute(f"SELECT count(*) FROM {table_name(database.kind, table)}")
+        return int(row.fetchone()[0])
 
 
 def receipts_from_log(ledger: Ledger, rid: UUID) -> Receipts:

@@ -203,3 +203,41 @@ def test_only_subscribed_events_and_only_from_creation_on(driven: Driven) -> Non
         fail_session(driven, rid, driven.start(rid), "not subscribed")
         driven.tick()
         assert rx.received == []
+
+
+def test_stuck_deleted_undone_and_reset_are_announced(driven: Driven) -> None:
+    with receiver() as rx:
+        hook = subscribe(
+            driven,
+            rx.url,
+            ["session.stuck", "session.deleted", "action.undone", "registration.reset"],
+        )
+        rid = driven.register()
+        sid = driven.start(rid)
+        driven.clock.advance(minutes=121)
+        driven.tick()  # flags the stuck session
+        r = driven.post(
+            f"/v1/registrations/{rid}/sessions/{sid}/delete", json={"reason": "stuck agent"}
+        )
+        assert r.status_code == 200, r.text
+        driven.settle()
+        audit = driven.get("/v1/audit", params={"registration_id": rid}).json()["items"]
+        r = driven.post(f"/v1/audit/{audit[0]['position']}/undo", json={"reason": "back"})
+        assert r.status_code == 200, r.text
+        r = driven.post(
+            f"/v1/registrations/{rid}/reset",
+            json={"reason": "again", "confirm_file_id": "acme.qbw"},
+        )
+        assert r.status_code == 200, r.text
+        driven.tick()
+        bodies = [Webhook(str(hook["secret"])).verify(m.body, m.headers) for m in rx.received]
+        bodies.sort(key=lambda b: b["data"]["position"])  # sent concurrently: any order
+        assert [b["type"] for b in bodies] == [
+            "session.stuck",
+            "session.deleted",
+            "action.undone",
+            "registration.reset",
+        ]
+        stuck = bodies[0]["data"]
+        assert stuck["session_id"] == sid and stuck["actor"] == "syncledger" and stuck["since"]
+        assert bodies[2]["data"]["undo_of"] == audit[0]["position"]

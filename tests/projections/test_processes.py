@@ -35,7 +35,7 @@ while True:
         pages += 1
         continue
     with models.store.read() as tx:
-        top = head(tx, models.store.events_table)
+        top = head(tx)
     if not stop or (os.path.exists(stop) and models.position() >= top):
         break
     time.sleep(0.005)

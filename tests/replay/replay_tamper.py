@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
-import psycopg
-
 from domain.infra.database import Database
+from domain.infra.eventlog import forge
 
 
-@contextmanager
-def _conn(database: Database) -> Iterator[tuple[Any, str, str, str]]:
-    """(connection, events table, position column, placeholder); commits on exit."""
-    if database.kind == "sqlite":
-        conn = sqlite3.connect(database.path)
-        try:
-            yield conn, "stored_events", "rowid", "?"
-            conn.commit()
-        finally:
-            conn.close()
-    else:
-        with psycopg.connect(database.conninfo) as pg:
-            pg.execute(f'SET search_path TO "{database.schema}"')
-            yield pg, "syncledger_events", "notification_id", "%s"
+def _conn(database: Database) -> AbstractContextManager[tuple[Any, str, str, str]]:
+    """(connection, events table, position column, placeholder); commits on exit. The one
+    deliberate way around the event-log reader: `domain.infra.eventlog.forge`."""
+    return forge(database)
 
 
 def modify(database: Database, position: int) -> None:
