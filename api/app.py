@@ -32,6 +32,8 @@ from api.routers import (
     sync_requests,
     webhooks,
 )
+from api.routers import log as log_router
+from api.routers import proofs as record_proofs
 from api.services import build_services
 from api.settings import get_settings
 from domain.infra.database import Database
@@ -86,7 +88,17 @@ def create_app(
         """A browser pointed at the server lands on the console (the API lives under /v1)."""
         return RedirectResponse("/console", status_code=307)
 
-    for module in (health, registrations, sessions, receipts, sync_requests, events, audit):
+    for module in (
+        health,
+        registrations,
+        sessions,
+        receipts,
+        sync_requests,
+        events,
+        audit,
+        log_router,
+        record_proofs,
+    ):
         app.include_router(module.router)
     for extra in (lifecycle, approvals, webhooks):
         app.include_router(extra.router)

@@ -1,4 +1,4 @@
-"""The background work of `serve`: the view runners and the hash-chain follower.
+"""The background work of `serve`: the view runners and the Merkle tree follower.
 
 In "thread" mode they run as threads of the API process (tests, small installs). In
 "process" mode (`syncledger serve`'s default) they run in one child process, so the API
@@ -26,6 +26,7 @@ log = logging.getLogger("syncledger.background")
 MODES = ("thread", "process")
 MODE_ENV = "SYNCLEDGER_RUNNERS"
 POLL_SECONDS = 0.5
+BENCH_WITHOUT_TREE = "SYNCLEDGER_BENCH_WITHOUT_TREE"
 POSITION = struct.Struct("<q")
 
 
@@ -44,8 +45,11 @@ def _report_to(writer: Any) -> Any:
     return report
 
 
-def _child_main(database: Database, reader: Any, reporter: Any = None) -> None:
-    """The runner process: views and chain follower, woken by bytes on `reader`; each
+def _child_main(
+    database: Database, reader: Any, reporter: Any = None, log_config: Any = None
+) -> None:
+    """The runner process: views and tree follower (which signs checkpoints), woken by
+    bytes on `reader`; each
     position the views commit goes back on `reporter`.
 
     A pipe, not a multiprocessing Event: an Event is a shared lock, and a child killed
@@ -55,23 +59,27 @@ def _child_main(database: Database, reader: Any, reporter: Any = None) -> None:
     from api.settings import service_clock
     from domain.ledger import Ledger
     from projections import ReadModels
-    from replay.chain import ChainFollower
+    from replay.treelog import TreeFollower
 
     models = ReadModels(database)
     if reporter is not None:
         models.on_advance(_report_to(reporter))
-    chain = ChainFollower(database)
-    # The chain follows the views, not the wake-up: woken together, the two raced for the
+    # Benchmarks only (benchmarks/bench_replay.py): measure ingest without the tree follower,
+    # to show what keeping the tree costs. Never set it in production: no checkpoints.
+    tree = None if os.environ.get(BENCH_WITHOUT_TREE) else TreeFollower(database, log_config)
+    # The tree follows the views, not the wake-up: woken together, the two raced for the
     # file's write lock and a request waiting to read its own write often waited for the
-    # chain's commit too. (The chain still polls, so it never depends on the views.)
-    models.on_advance(chain.notify)
+    # tree's commit too. (The tree still polls, so it never depends on the views.)
+    if tree is not None:
+        models.on_advance(tree.notify)
     ledger = Ledger(database=database)
     ledger.on_saved(models.notify)  # a flag or a self-healing deletion shows at once
     clock = service_clock()
     ledger.clock = clock
     housekeeping = Housekeeping(database, clock=clock, ledger=ledger, read_models=models)
     models.start()
-    chain.start()
+    if tree is not None:
+        tree.start()
     housekeeping.start()
     fd = reader.fileno()
     try:
@@ -86,7 +94,8 @@ def _child_main(database: Database, reader: Any, reporter: Any = None) -> None:
             housekeeping.notify(0)
     finally:
         housekeeping.close()
-        chain.stop()
+        if tree is not None:
+            tree.stop()
         models.stop()
 
 
@@ -109,9 +118,8 @@ class BackgroundWork:
         if self.mode == "thread":
             services.read_models.start()
             services.ledger.on_saved(services.read_models.notify)
-            if services.chain is not None:
-                services.chain.start()
-                services.ledger.on_saved(services.chain.notify)
+            services.tree.start()
+            services.ledger.on_saved(services.tree.notify)
             from api.housekeeping import Housekeeping
 
             self.housekeeping = Housekeeping(
@@ -154,7 +162,7 @@ class BackgroundWork:
         positions, reporter = self._ctx.Pipe(duplex=False)
         child = self._ctx.Process(
             target=_child_main,
-            args=(self.services.database, reader, reporter),
+            args=(self.services.database, reader, reporter, self.services.tree.config),
             name="syncledger-runners",
             daemon=True,
         )
@@ -202,7 +210,7 @@ class BackgroundWork:
         if self.mode == "thread":
             parts = (
                 ("housekeeping", self.housekeeping),
-                ("chain", services.chain),
+                ("tree", services.tree),
                 ("read models", services.read_models),
             )
             for name, part in parts:

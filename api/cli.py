@@ -1,4 +1,4 @@
-"""The `syncledger` command line: serve, tokens, projections, demo (and replay, mounted)."""
+"""The `syncledger` command line: serve, tokens, projections, demo (replay, log, keys mounted)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from domain.infra.database import (
     unreachable,
 )
 from replay.cli import app as replay_app
+from replay.log_cli import keys_app, log_app
 
 app = typer.Typer(
     name="syncledger",
@@ -212,6 +213,8 @@ def demo(
 
 
 app.add_typer(replay_app, name="replay")
+app.add_typer(log_app, name="log")
+app.add_typer(keys_app, name="keys")
 
 
 def main() -> None:

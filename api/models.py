@@ -244,6 +244,9 @@ class SessionRecord(Out):
     digest: str
     synced_at: Timestamp | None = None
     receipt_current: bool = Field(description="Is this session's the record's current receipt?")
+    position: int | None = Field(
+        None, description="Position of the event that recorded it (proof: …/records/proof)"
+    )
 
 
 class SessionRecordList(Listed):
@@ -287,6 +290,9 @@ class Receipt(Out):
     digest: str
     session_id: UUID
     synced_at: Timestamp | None = None
+    position: int | None = Field(
+        None, description="Position of the event that recorded it (proof: …/receipts/proof)"
+    )
 
 
 class ReceiptList(Listed):
@@ -402,18 +408,3 @@ class UndoOut(Written):
     session_id: UUID | None = None
     receipts_restored: int
     receipts_skipped: int
-
-
-class ChainHead(Out):
-    position: int
-    digest: str
-
-
-class VerifyOut(Out):
-    ok: bool
-    checked: int
-    head: ChainHead
-    first_bad_position: int | None = None
-    problems: list[str] = Field(default_factory=list)
-    undecodable: list[int] = Field(default_factory=list)
-    recorded_through: int = 0

@@ -1,4 +1,4 @@
-"""What a request handler needs: the database, the Ledger, the read models, tokens, chain."""
+"""What a request handler needs: the database, the Ledger, the read models, tokens, tree."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from domain.ledger import Ledger
 from domain.liveness import system_clock
 from projections import ReadModels
 from projections.interface import ReadModelsProtocol
-from replay.chain import ChainFollower
+from replay.treelog import LogConfig, TreeFollower
 
 
 @dataclass
@@ -23,7 +23,7 @@ class Services:
     ledger: Ledger
     read_models: ReadModelsProtocol
     tokens: TokenStore
-    chain: ChainFollower | None = None
+    tree: TreeFollower
     # Time for time-based rules (stuck, self-healing, approval expiry): tests replace it.
     clock: Callable[[], datetime] = system_clock
     _webhooks: WebhookStore | None = field(default=None, repr=False)
@@ -45,8 +45,8 @@ def build_services(database: Database) -> Services:
     """Construct the Ledger on top of the read models (its receipt counter)."""
     read_models = ReadModels(database)
     ledger = Ledger(database=database)
-    chain = ChainFollower(database)
-    services = Services(database, ledger, read_models, TokenStore(database), chain)
+    tree = TreeFollower(database, LogConfig.from_settings())
+    services = Services(database, ledger, read_models, TokenStore(database), tree)
     services.clock = service_clock()
     if services.clock is not system_clock:
         read_models.clock = services.clock  # "stuck" in reads follows the shifted clock

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     signing_key: Path = Path("syncledger-signing.key")
     # Where each new signed checkpoint is also written, so copies accumulate outside.
     checkpoint_dir: Path | None = None
+    # serve signs a checkpoint at most this often (seconds) while the log grows.
+    checkpoint_every_s: float = 1.0
     # One JSON line per request (correlation id, route, status, duration) on stderr.
     log_json: bool = False
 

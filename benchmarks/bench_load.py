@@ -36,10 +36,9 @@ def load(instance: served.Served, agents: int, readers: int, seconds: float) -> 
             "benchmarks.loadtest",
             "--host",
             instance.base,
-            "--worker-token",
-            instance.tokens["worker"],
-            "--support-token",
-            instance.tokens["support"],
+            # `=` form: a token may begin with "-", which argparse would take for an option.
+            f"--worker-token={instance.tokens['worker']}",
+            f"--support-token={instance.tokens['support']}",
             "--agents",
             str(agents),
             "--readers",

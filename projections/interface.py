@@ -140,9 +140,19 @@ class ReadModelsProtocol(Protocol):
         """A list item plus "errors": [{message, entity_type, key, at}] and
         "deletion_check": {"safe": bool, "failed_checks": [...]} (domain.policy)."""
 
-    def session_records(self, rid: UUID, sid: str, *, limit: int, cursor: str | None) -> Page:
+    def session_records(
+        self,
+        rid: UUID,
+        sid: str,
+        *,
+        limit: int,
+        cursor: str | None,
+        entity_type: str | None = None,
+        key: str | None = None,
+    ) -> Page:
         """Records this session synced: entity_type, key, digest, synced_at,
-        receipt_current (is this session's the current receipt for the record?)."""
+        receipt_current (is this session's the current receipt for the record?), position
+        (of the event that recorded it); optionally only one entity type / key."""
 
     # --- receipts ----------------------------------------------------------------------
     def receipts(

@@ -259,10 +259,19 @@ class ReadModels:
             return session_reads.get_session(tx, str(rid), sid, self._now())
 
     def session_records(
-        self, rid: UUID, sid: str, *, limit: int = 100, cursor: str | None = None
+        self,
+        rid: UUID,
+        sid: str,
+        *,
+        limit: int = 100,
+        cursor: str | None = None,
+        entity_type: str | None = None,
+        key: str | None = None,
     ) -> Page:
         with self.store.read() as tx:
-            return session_reads.session_records(tx, str(rid), sid, limit=limit, cursor=cursor)
+            return session_reads.session_records(
+                tx, str(rid), sid, limit=limit, cursor=cursor, entity_type=entity_type, key=key
+            )
 
     def receipts(
         self,

@@ -1,4 +1,4 @@
-"""The event log (through the one reader) and the chain heads, page by page, on both backends.
+"""The event log (through the one reader), page by page, on both backends.
 
 The event log is read as stored rows (not through eventsourcing) so that verification sees
 the exact stored bytes; `domain.infra.eventlog` owns the tables and the backend switch.
@@ -7,19 +7,13 @@ Every PostgreSQL connection sets `search_path` to the database's schema.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
 from domain.infra.database import Database
 from domain.infra.eventlog import PAGE_SIZE, EventLog, StoredEvent, connect
-from domain.infra.locks import sqlite_write_lock
-
-HEADS_DDL = (
-    "CREATE TABLE IF NOT EXISTS chain_heads ("
-    "position {int} PRIMARY KEY, digest TEXT NOT NULL, recorded_at TEXT NOT NULL)"
-)
 
 
 class Store:
@@ -60,66 +54,6 @@ class Store:
     def events_of(self, originator_ids: Sequence[UUID], stop: int | None) -> list[StoredEvent]:
         """Every event of the given aggregates (up to `stop`), in position order."""
         return self.log.of_aggregates(originator_ids, stop=stop)
-
-    # --- chain heads --------------------------------------------------------------------
-
-    def ensure_heads(self) -> None:
-        self.conn.execute(HEADS_DDL.format(int="INTEGER" if self.kind == "sqlite" else "BIGINT"))
-
-    def last_head(self) -> tuple[int, str] | None:
-        self.ensure_heads()
-        row = self.conn.execute(
-            "SELECT position, digest FROM chain_heads ORDER BY position DESC LIMIT 1"
-        ).fetchone()
-        return (int(row[0]), str(row[1])) if row else None
-
-    def head_at(self, position: int) -> str | None:
-        self.ensure_heads()
-        row = self.conn.execute(
-            f"SELECT digest FROM chain_heads WHERE position = {self.ph}", (position,)
-        ).fetchone()
-        return str(row[0]) if row else None
-
-    def save_heads(self, heads: Iterable[tuple[int, str, str]]) -> None:
-        """Insert (position, digest, recorded_at) rows in one transaction."""
-        rows = list(heads)
-        if not rows:
-            return
-        verb = "INSERT OR IGNORE" if self.kind == "sqlite" else "INSERT"
-        tail = "" if self.kind == "sqlite" else " ON CONFLICT (position) DO NOTHING"
-        marks = ", ".join([self.ph] * 3)
-        sql = f"{verb} INTO chain_heads (position, digest, recorded_at) VALUES ({marks}){tail}"
-        if self.kind == "sqlite":
-            with sqlite_write_lock(self.database.path):
-                self.conn.execute("BEGIN IMMEDIATE")
-                try:
-                    self.conn.executemany(sql, rows)
-                    self.conn.execute("COMMIT")
-                except BaseException:
-                    self.conn.execute("ROLLBACK")
-                    raise
-        else:
-            with self.conn.transaction(), self.conn.cursor() as cur:
-                cur.executemany(sql, rows)
-
-    def head_pages(
-        self, start: int = 1, stop: int | None = None, page_size: int = PAGE_SIZE
-    ) -> Iterator[list[tuple[int, str]]]:
-        self.ensure_heads()
-        sql = f"SELECT position, digest FROM chain_heads WHERE position >= {self.ph}"
-        if stop is not None:
-            sql += f" AND position <= {self.ph}"
-        sql += f" ORDER BY position LIMIT {self.ph}"
-        position = start
-        while True:
-            params = (position, stop, page_size) if stop is not None else (position, page_size)
-            rows = [(int(r[0]), str(r[1])) for r in self.conn.execute(sql, params).fetchall()]
-            if not rows:
-                return
-            yield rows
-            if len(rows) < page_size:
-                return
-            position = rows[-1][0] + 1
 
 
 @contextmanager

@@ -1,35 +1,62 @@
-"""Verification: re-read every stored event, re-hash the chain, compare with the heads.
+"""Verification: recompute the Merkle tree from the stored events and compare it with a
+signed checkpoint — trusting no other table of the database.
 
-The recorded heads hold a digest per event (see replay/chain.py), so the report names the
-exact first position where the log and the chain disagree:
+What is compared, and what that proves:
 
-- an event whose recomputed link differs from its recorded head (bytes changed, events
-  swapped or moved, or an earlier event changed the chain);
-- a recorded position with no event any more (deleted);
-- an event at a position inside the recorded range that the chain never saw (inserted).
-
-Events after the last recorded head are hashed too (the follower may simply not have
-reached them yet) but can only be checked against `digest=HEX@POSITION`, the digest an
-auditor kept elsewhere: that check also catches rewriting the log and the heads together.
-Every event is also decoded (orjson transcoder + topic resolution); failures are listed in
-`undecodable` and make the report not ok.
+- **A checkpoint kept outside the database** (`--checkpoint FILE`: a witness's copy, a file
+  from SYNCLEDGER_CHECKPOINT_DIR, the trailer of an earlier export). Its signature is
+  checked with the log's public keys, and the root recomputed from the events at its tree
+  size must equal it: any edit, deletion, reordering or insertion of an event at or below
+  that size is detected, whatever else in the database was changed or emptied.
+- **An earlier export** (`--against FILE`): its leaf hashes, themselves checked against the
+  export's signed checkpoint, are compared leaf by leaf, so the first changed position is
+  named.
+- **Without either**, the newest checkpoint stored in the database is used (its signature
+  checked). It still catches changes to the events it covers, but whoever can rewrite the
+  database can also delete the newer checkpoints and leave an older one, and whoever holds
+  the signing key can sign a rewritten log: only a copy kept elsewhere rules that out.
+- The stored tiles (replay/tiles.py) are never used to decide: where they disagree with
+  the recomputed leaves the report names that position as a hint.
+Every event is also decoded (orjson + topic); failures are listed in `undecodable`.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import orjson
 from eventsourcing.utils import resolve_topic
 
 from domain.infra.database import Database
-from domain.infra.eventlog import DECODER
-from replay.chain import GENESIS, canonical_bytes, parse_digest
-from replay.store import Store, open_store
+from domain.infra.transcoder import OrjsonTranscoder
+from replay.keys import KeyFileError, known_verifiers
+from replay.merkle import EMPTY_ROOT, CompactRange, leaf_hash
+from replay.note import Checkpoint, NoteError, Verifier, open_checkpoint, peek_checkpoint
+from replay.store import open_store
+from replay.verify_refs import CacheLeaves, ExportLeaves, parse_digest
 
 Progress = Callable[[int, int], None]
+
+LIMITS_OUTSIDE = (
+    "Compared with a checkpoint kept outside the database: any edit, deletion, reordering or "
+    "insertion of an event at or below its tree size is detected. Events after it were only "
+    "hashed and decoded."
+)
+LIMITS_DATABASE = (
+    "Compared with the newest checkpoint stored in the database itself. Its signature shows "
+    "the log's key signed it, so the events it covers cannot be changed unnoticed by someone "
+    "without the key — but someone who can rewrite the database can also delete the newer "
+    "checkpoints and leave an older one, and someone with the signing key can sign a "
+    "rewritten log. Only a checkpoint kept elsewhere (SYNCLEDGER_CHECKPOINT_DIR, `syncledger "
+    "log witness`, an earlier export) rules that out: pass it with --checkpoint."
+)
+LIMITS_NONE = (
+    "No signed checkpoint to compare with: only that every event decodes was checked. An "
+    "edited, deleted, reordered or inserted event cannot be detected this way."
+)
 
 
 @dataclass
@@ -40,8 +67,10 @@ class VerifyReport:
     first_bad_position: int | None
     problems: list[str] = field(default_factory=list)
     undecodable: list[int] = field(default_factory=list)
-    # Heads were compared up to here (0: none recorded yet; later events were only hashed).
-    recorded_through: int = 0
+    checkpoint: dict[str, Any] | None = None
+    checks: list[str] = field(default_factory=list)
+    limits: str = LIMITS_NONE
+    cache_mismatch_position: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -51,7 +80,10 @@ class VerifyReport:
             "first_bad_position": self.first_bad_position,
             "problems": list(self.problems),
             "undecodable": list(self.undecodable),
-            "recorded_through": self.recorded_through,
+            "checkpoint": self.checkpoint,
+            "checks": list(self.checks),
+            "limits": self.limits,
+            "cache_mismatch_position": self.cache_mismatch_position,
         }
 
 
@@ -59,6 +91,7 @@ class Decoder:
     """Decodes stored event state the way the application would (without building objects)."""
 
     def __init__(self) -> None:
+        self.transcoder = OrjsonTranscoder()
         self.topics: dict[str, bool] = {}
 
     def check(self, topic: str, state: bytes) -> str | None:
@@ -74,119 +107,232 @@ class Decoder:
         if not known:
             return f"unknown topic {topic!r}"
         try:
-            data = DECODER.state(topic, state)
+            data = orjson.loads(state)
+            if not isinstance(data, dict) or "timestamp" not in data:
+                return "state is not an event (no timestamp)"
+            # The typed values the application decodes first (timestamp, ids) sit at the
+            # top level; large record lists hold plain strings, so they are not walked.
+            for value in data.values():
+                if isinstance(value, dict) and "_type_" in value:
+                    self.transcoder.decode(orjson.dumps(value))
         except Exception as e:
             return f"state does not decode ({type(e).__name__}: {e})"
-        if not isinstance(data, dict) or "timestamp" not in data:
-            return "state is not an event (no timestamp)"
         return None
 
 
-class _Checker:
-    """Walks the log and the recorded heads side by side."""
-
-    def __init__(self, store: Store, at_position: int | None) -> None:
-        self.heads = _iter_heads(store, at_position)
-        self.next_head = next(self.heads, None)
-        self.last_head = store.last_head()
-        self.first_bad: int | None = None
-        self.problems: list[str] = []
-
-    def bad(self, position: int, problem: str) -> None:
-        if self.first_bad is None:
-            self.first_bad = position
-            self.problems.append(problem)
-
-    def see(self, position: int, digest: str) -> None:
-        while self.next_head is not None and self.next_head[0] < position:
-            missing = self.next_head[0]
-            self.bad(missing, f"position {missing}: recorded in the chain but missing from the log")
-            self.next_head = next(self.heads, None)
-        head = self.next_head
-        if head is not None and head[0] == position:
-            if head[1] != digest:
-                self.bad(
-                    position,
-                    f"position {position}: the event does not match the chain "
-                    "(changed, moved, or an earlier event was)",
-                )
-            self.next_head = next(self.heads, None)
-        elif self.last_head is not None and position < self.last_head[0]:
-            self.bad(position, f"position {position}: an event the chain never recorded (inserted)")
-
-    def finish(self) -> None:
-        while self.next_head is not None:
-            missing = self.next_head[0]
-            self.bad(missing, f"position {missing}: recorded in the chain but missing from the log")
-            self.next_head = next(self.heads, None)
+@dataclass
+class _Target:
+    checkpoint: Checkpoint
+    source: str  # "file" | "export" | "database"
+    signature: str
+    signed_ok: bool
 
 
-def _iter_heads(store: Store, stop: int | None) -> Iterator[tuple[int, str]]:
-    # A second connection, so the heads and the events are paged independently.
-    other = Store(store.database)
+def _stored_checkpoint(database: Database) -> str | None:
+    from replay.tiles import open_tiles
+
     try:
-        for page in other.head_pages(1, stop):
-            yield from page
-    finally:
-        other.close()
+        with open_tiles(database) as tiles:
+            return tiles.latest_checkpoint_note()
+    except Exception:  # noqa: BLE001 - the table may be gone or altered: nothing to use
+        return None
+
+
+def _target(note: str, source: str, verifiers: list[Verifier]) -> _Target:
+    """The checkpoint a note claims, and whether its signature verifies (NoteError if the
+    note is not even a checkpoint)."""
+    claimed = peek_checkpoint(note)
+    if not verifiers:
+        return _Target(claimed, source, "not checked: no public key given or found", False)
+    try:
+        checkpoint, by = open_checkpoint(note, verifiers)
+    except NoteError as e:
+        return _Target(claimed, source, f"INVALID: {e}", False)
+    keys = ", ".join(f"{v.name}+{v.key_id}" for v in by)
+    return _Target(checkpoint, source, f"verified with {keys}", True)
+
+
+def _default_verifiers() -> list[Verifier]:
+    from replay.treelog import LogConfig
+
+    try:
+        return known_verifiers(LogConfig.from_settings().signing_key)
+    except KeyFileError:
+        return []
 
 
 def verify_log(
     database: Database,
     *,
+    checkpoint_note: str | None = None,
+    against: str | Path | None = None,
+    verifiers: list[Verifier] | None = None,
     digest: str | None = None,
     at_position: int | None = None,
     progress: Progress | None = None,
 ) -> VerifyReport:
-    """Recompute the chain over the stored log (up to `at_position`) and check it."""
-    expected = parse_digest(digest) if digest else None
+    """Recompute the tree over the stored log (up to `at_position`) and check it."""
+    keys = verifiers if verifiers is not None else _default_verifiers()
+    problems: list[str] = []
+    checks: list[str] = []
+    reference = ExportLeaves.load(Path(against), keys) if against is not None else None
+    if reference is not None:
+        problems += reference.problems
+        checks += reference.checks
+    target: _Target | None = None
+    if checkpoint_note is not None:
+        target = _target(checkpoint_note, "file", keys)
+    elif reference is not None and reference.checkpoint_note is not None:
+        target = _target(reference.checkpoint_note, "export", keys)
+    else:
+        stored = _stored_checkpoint(database)
+        if stored is not None:
+            try:
+                target = _target(stored, "database", keys)
+            except NoteError as e:
+                problems.append(f"the checkpoint stored in the database is malformed: {e}")
+    if target is not None and not target.signed_ok:
+        problems.append(f"checkpoint signature {target.signature}")
+    expected_digest = parse_digest(digest) if digest else None
+
     decoder = Decoder()
     undecodable: list[int] = []
+    tree = CompactRange()
+    cache = CacheLeaves(database)
+    size_wanted = target.checkpoint.tree_size if target else None
+    root_at_target: bytes | None = EMPTY_ROOT if size_wanted == 0 else None
+    last_at_target = 0
+    position = 0
+    digest_root: bytes | None = None
+    first_changed: int | None = None
     with open_store(database) as store:
         total = store.count_events(at_position)
-        checker = _Checker(store, at_position)
-        prev = bytes.fromhex(GENESIS)
-        position = 0
-        checked = 0
-        digest_seen = False
-        sha256 = hashlib.sha256
         for page in store.event_pages(1, at_position):
-            for position, originator_id, version, topic, state in page:
-                prev = sha256(
-                    prev + canonical_bytes(position, originator_id, version, topic, state)
-                ).digest()
-                hex_digest = prev.hex()
-                checker.see(position, hex_digest)
-                if decoder.check(topic, state) is not None:
-                    undecodable.append(position)
-                if expected is not None and position == expected[1]:
-                    digest_seen = True
-                    if hex_digest != expected[0]:
-                        checker.problems.append(
-                            f"position {position}: digest differs from the one given "
-                            f"({expected[0]}); the log was rewritten at or before it"
-                        )
-                        if checker.first_bad is None:
-                            checker.first_bad = position
-            checked += len(page)
+            start = tree.size
+            leaves = [leaf_hash(*event) for event in page]
+            positions = [event[0] for event in page]
+            if reference is not None and first_changed is None:
+                for i, leaf in enumerate(leaves):
+                    first_changed = reference.compare(start + i, positions[i], leaf)
+                    if first_changed is not None:
+                        break
+            cache.see_page(start, positions, leaves)
+            # The roots asked for (checkpoint size, --digest) may fall inside this page.
+            stops = []
+            if size_wanted is not None and start < size_wanted <= start + len(page):
+                stops.append(size_wanted - start)
+            if expected_digest is not None and expected_digest[1] in positions:
+                stops.append(positions.index(expected_digest[1]) + 1)
+            done = 0
+            for stop in sorted(stops):
+                tree.extend(leaves[done:stop])
+                done = stop
+                if tree.size == size_wanted:
+                    root_at_target, last_at_target = tree.root(), positions[stop - 1]
+                if expected_digest is not None and positions[stop - 1] == expected_digest[1]:
+                    digest_root = tree.root()
+            tree.extend(leaves[done:])
+            position = positions[-1]
+            for event in page:
+                if decoder.check(event[3], event[4]) is not None:
+                    undecodable.append(event[0])
             if progress is not None:
-                progress(checked, total)
-        checker.finish()
-        if expected is not None and not digest_seen:
-            checker.problems.append(
-                f"position {expected[1]}: no such event to check the given digest against"
+                progress(tree.size, total)
+    cache.close()
+    root = tree.root()
+    first_bad: int | None = None
+
+    def bad(where: int | None, problem: str) -> None:
+        nonlocal first_bad
+        problems.append(problem)
+        if where is not None and (first_bad is None or where < first_bad):
+            first_bad = where
+
+    if reference is not None:
+        if first_changed is None:
+            first_changed = reference.missing_after(tree.size)
+        if first_changed is not None:
+            bad(first_changed, reference.describe(first_changed))
+        checks.append(
+            f"leaf hashes compared with the export's {reference.size:,} rows "
+            f"({'first change at position ' + str(first_changed) if first_changed else 'equal'})"
+        )
+    checkpoint_info: dict[str, Any] | None = None
+    if target is not None:
+        cp = target.checkpoint
+        matches = root_at_target == cp.root_hash
+        checkpoint_info = {
+            "tree_size": cp.tree_size,
+            "root_hash": cp.root_hash.hex(),
+            "origin": cp.origin,
+            "timestamp": cp.timestamp,
+            "source": target.source,
+            "signature": target.signature,
+            "root_matches": matches,
+        }
+        checks.append(
+            f"root recomputed from the events at tree size {cp.tree_size:,} "
+            f"{'equals' if matches else 'DIFFERS from'} the checkpoint's "
+            f"({target.source}; signature {target.signature})"
+        )
+        if root_at_target is None:
+            where = cache.first_mismatch if first_bad is None else None
+            bad(
+                where,
+                f"the log holds {tree.size:,} events, fewer than the {cp.tree_size:,} the "
+                "checkpoint covers: events were deleted or the log was truncated",
             )
-            if checker.first_bad is None or expected[1] < checker.first_bad:
-                checker.first_bad = expected[1]
+        elif not matches:
+            where = cache.first_mismatch
+            hint = (
+                f"; the stored tiles first disagree at position {where} (a hint: they are "
+                "not trusted — an export names the position for certain)"
+                if where is not None
+                else ""
+            )
+            bad(
+                where if first_bad is None else None,
+                f"the events at or below tree size {cp.tree_size:,} (position "
+                f"{last_at_target}) do not match the checkpoint: an event was edited, "
+                f"deleted, reordered or inserted{hint}",
+            )
+    if expected_digest is not None:
+        checks.append(f"root at position {expected_digest[1]} compared with the digest given")
+        if digest_root is None:
+            bad(expected_digest[1], f"position {expected_digest[1]}: no such event")
+        elif digest_root.hex() != expected_digest[0]:
+            bad(
+                expected_digest[1],
+                f"position {expected_digest[1]}: the root differs from the digest given; "
+                "the log was rewritten at or before it",
+            )
     for p in undecodable[:100]:
-        checker.problems.append(f"position {p}: the event cannot be decoded")
-    ok = checker.first_bad is None and not undecodable
+        problems.append(f"position {p}: the event cannot be decoded")
+    if undecodable and (first_bad is None or undecodable[0] < first_bad):
+        first_bad = undecodable[0]
+    checks.append(f"{tree.size:,} events re-read, hashed and decoded")
+    if cache.first_mismatch is not None:
+        checks.append(
+            f"the stored tiles disagree with the events from position {cache.first_mismatch} "
+            "(tiles are a cache, never trusted; an event changed after it was hashed, or the "
+            "tiles were altered)"
+        )
+    limits = (
+        LIMITS_NONE
+        if target is None
+        else LIMITS_DATABASE
+        if target.source == "database"
+        else LIMITS_OUTSIDE
+    )
     return VerifyReport(
-        ok=ok,
-        checked=checked,
-        head={"position": position, "digest": prev.hex()},
-        first_bad_position=checker.first_bad,
-        problems=checker.problems,
+        ok=not problems and not undecodable,
+        checked=tree.size,
+        head={"position": position, "digest": root.hex(), "tree_size": tree.size},
+        first_bad_position=first_bad,
+        problems=problems,
         undecodable=undecodable,
-        recorded_through=min(checker.last_head[0], position) if checker.last_head else 0,
+        checkpoint=checkpoint_info,
+        checks=checks,
+        limits=limits,
+        cache_mismatch_position=cache.first_mismatch,
     )

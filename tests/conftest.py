@@ -8,6 +8,7 @@ with a visible reason, unless SYNCLEDGER_REQUIRE_POSTGRES=1 (as in .ci/run), whi
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,13 @@ import psycopg
 import pytest
 
 from domain.infra.database import Database
+
+# Checkpoints are signed with a key file outside the database (created on first use): keep
+# the tests' key out of the working tree.
+os.environ.setdefault(
+    "SYNCLEDGER_SIGNING_KEY",
+    str(Path(tempfile.mkdtemp(prefix="syncledger-test-key-")) / "signing.key"),
+)
 
 PG_URL = os.environ.get("SYNCLEDGER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("SYNCLEDGER_REQUIRE_POSTGRES") == "1"

@@ -189,7 +189,7 @@ class EventLog:
             rows = cur.execute(sql, params).fetchall()
         finally:
             cur.close()
-        return [(int(p), _hex(o), int(v), t, bytes(s)) for p, o, v, t, s in rows]
+        return [_row(r) for r in rows]
 
 
 def connect(database: Database) -> Any:
@@ -206,13 +206,31 @@ def connect(database: Database) -> Any:
     return pg
 
 
+def _row(row: Sequence[Any]) -> StoredEvent:
+    """A stored row. Rows edited by hand may hold other types (SQLite keeps what it is
+    given): they become something that hashes differently instead of an exception, so
+    verification reports them (replay/verify.py) rather than failing."""
+    position, originator_id, version, topic, state = row
+    if not isinstance(state, bytes):
+        state = state.encode() if isinstance(state, str) else bytes(state or b"")
+    if not isinstance(version, int):
+        try:
+            version = int(version)
+        except (TypeError, ValueError):
+            version = -1
+    return (int(position), _hex(originator_id), version, str(topic), state)
+
+
 def _hex(originator_id: Any) -> str:
     if isinstance(originator_id, UUID):
         return originator_id.hex
     text = str(originator_id)
     if len(text) == 32:
         return text.lower()
-    return UUID(text).hex
+    try:
+        return UUID(text).hex
+    except ValueError:
+        return text  # not an id at all: hashed as it is
 
 
 def event_type(topic: str) -> str:

@@ -37,14 +37,22 @@ def receipts(
         where.append("(r.entity_type > ? OR (r.entity_type = ? AND r.key > ?))")
         params += [after[0], after[0], after[1]]
     rows = tx.q(
-        "SELECT r.entity_type, r.key, r.digest, s.session_id, r.synced_at FROM view_receipts r "
+        "SELECT r.entity_type, r.key, r.digest, s.session_id, r.synced_at, r.position "
+        "FROM view_receipts r "
         "JOIN view_receipt_sessions s ON s.sess_no = r.sess_no "
         f"WHERE {' AND '.join(where)} ORDER BY r.entity_type, r.key LIMIT ?",
         (*params, limit + 1),
     )
     items = [
-        {"entity_type": et, "key": k, "digest": d, "session_id": sid, "synced_at": iso(at)}
-        for et, k, d, sid, at in rows[:limit]
+        {
+            "entity_type": et,
+            "key": k,
+            "digest": d,
+            "session_id": sid,
+            "synced_at": iso(at),
+            "position": int(pos),  # the event that recorded it (proofs: /receipts/proof)
+        }
+        for et, k, d, sid, at, pos in rows[:limit]
     ]
     nxt = encode_cursor(list(rows[limit - 1][:2])) if len(rows) > limit else None
     return Page(items, nxt)

@@ -267,7 +267,16 @@ def get_session(tx: Tx, rid: str, sid: str, now: int | None = None) -> Row | Non
     return item
 
 
-def session_records(tx: Tx, rid: str, sid: str, *, limit: int, cursor: str | None) -> Page:
+def session_records(
+    tx: Tx,
+    rid: str,
+    sid: str,
+    *,
+    limit: int,
+    cursor: str | None,
+    entity_type: str | None = None,
+    key: str | None = None,
+) -> Page:
     limit = clamp(limit)
     after = decode_cursor(cursor)
     found = tx.one(
@@ -277,12 +286,19 @@ def session_records(tx: Tx, rid: str, sid: str, *, limit: int, cursor: str | Non
     if found is None:
         return Page([], None)
     sess = int(found[0])
-    where, params = "sr.sess_no = ?", [sess]
+    where = "sr.sess_no = ?"
+    params: list[Any] = [sess]
+    if entity_type is not None:
+        where += " AND sr.entity_type = ?"
+        params.append(entity_type)
+    if key is not None:
+        where += " AND sr.key = ?"
+        params.append(key)
     if after is not None:
         where += " AND (sr.entity_type > ? OR (sr.entity_type = ? AND sr.key > ?))"
         params += [after[0], after[0], after[1]]
     rows = tx.q(
-        "SELECT sr.entity_type, sr.key, sr.digest, sr.synced_at, r.sess_no "
+        "SELECT sr.entity_type, sr.key, sr.digest, sr.synced_at, r.sess_no, sr.position "
         "FROM view_session_records sr LEFT JOIN view_receipts r "
         "ON r.reg_no = sr.reg_no AND r.entity_type = sr.entity_type "
         f"AND r.key = sr.key WHERE {where} ORDER BY sr.entity_type, sr.key LIMIT ?",
@@ -295,8 +311,9 @@ def session_records(tx: Tx, rid: str, sid: str, *, limit: int, cursor: str | Non
             "digest": d,
             "synced_at": iso(at),
             "receipt_current": cur == sess,
+            "position": int(pos),  # the event that recorded it
         }
-        for et, k, d, at, cur in rows[:limit]
+        for et, k, d, at, cur, pos in rows[:limit]
     ]
     nxt = encode_cursor(list(rows[limit - 1][:2])) if len(rows) > limit else None
     return Page(items, nxt)

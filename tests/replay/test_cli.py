@@ -9,7 +9,6 @@ from replay_history import CTX, build_history
 from typer.testing import CliRunner
 
 from domain import Database, Ledger
-from replay.chain import ChainFollower
 from replay.cli import app
 
 runner = CliRunner()
@@ -19,27 +18,74 @@ def invoke(database: Database, *args: str):  # type: ignore[no-untyped-def]
     return runner.invoke(app, ["--database-url", database.url, *args])
 
 
+def root_invoke(database: Database, *args: str):  # type: ignore[no-untyped-def]
+    from api.cli import app as root
+
+    return runner.invoke(root, ["--database-url", database.url, *args])
+
+
 def test_verify_export_and_tamper(database: Database, tmp_path: Path) -> None:
     ledger = Ledger(database=database)
     build_history(ledger, steps=20)
-    ChainFollower(database).advance()
     ok = invoke(database, "verify", "--json")
     assert ok.exit_code == 0, ok.output
     report = orjson.loads(ok.stdout)  # --json: the JSON alone on standard output
+    assert "cannot be detected" in report["limits"]  # no checkpoint anywhere yet
     kept = f"{report['head']['digest']}@{report['head']['position']}"
     assert invoke(database, "verify", "--digest", kept).exit_code == 0
     assert invoke(database, "verify", "--digest", "nothex@3").exit_code == 2
 
+    checkpoint = tmp_path / "kept.checkpoint"
+    made = root_invoke(database, "log", "checkpoint", "--out", str(checkpoint))
+    assert made.exit_code == 0, made.output
     out = tmp_path / "all.csv"
     exported = invoke(database, "export", "--out", str(out), "--format", "csv")
     assert exported.exit_code == 0, exported.output
     assert out.read_text().startswith("position,")
     assert invoke(database, "export", "--out", str(out), "--format", "xml").exit_code == 2
+    good = invoke(database, "verify", "--checkpoint", str(checkpoint))
+    assert good.exit_code == 0, good.output
+    assert "equals the checkpoint" in good.stdout
+    assert invoke(database, "verify", "--checkpoint", str(tmp_path / "none")).exit_code == 2
 
     tamper.modify(database, 4)
-    broken = invoke(database, "verify")
+    broken = invoke(database, "verify", "--checkpoint", str(checkpoint))
     assert broken.exit_code == 1
-    assert "position 4" in broken.stderr
+    assert "do not match the checkpoint" in broken.stderr
+    named = invoke(database, "verify", "--against", str(out), "--json")
+    assert named.exit_code == 1
+    assert orjson.loads(named.stdout)["first_bad_position"] == 4
+    assert "position 4" in named.stderr
+
+
+def test_log_and_keys_commands(database: Database, tmp_path: Path) -> None:
+    ledger = Ledger(database=database)
+    build_history(ledger, steps=10)
+    head = ledger.current_position()
+    shown = root_invoke(database, "log", "checkpoint", "--json")
+    assert shown.exit_code == 0, shown.output
+    cp = orjson.loads(shown.stdout)
+    assert cp["tree_size"] == head and "\n\n\u2014 " in cp["note"]
+    proved = root_invoke(database, "log", "prove", "3", "--json")
+    assert proved.exit_code == 0, proved.output
+    assert orjson.loads(proved.stdout)["verified"] is True
+    note = tmp_path / "cp.txt"
+    note.write_text(cp["note"])
+    assert root_invoke(database, "log", "prove", "3", "--checkpoint", str(note)).exit_code == 0
+    assert root_invoke(database, "log", "prove", "999", "--checkpoint", str(note)).exit_code == 1
+    stranger = tmp_path / "stranger.key"
+    created = root_invoke(database, "keys", "create", "--out", str(stranger), "--name", "x/y")
+    assert created.exit_code == 0, created.output
+    verifier = created.stdout.strip().splitlines()[-1]
+    assert verifier.startswith("x/y+")
+    again = root_invoke(database, "keys", "create", "--out", str(stranger))
+    assert again.exit_code == 1 and "--rotate" in again.stderr
+    foreign = root_invoke(
+        database, "log", "prove", "3", "--checkpoint", str(note), "--key", verifier
+    )
+    assert foreign.exit_code == 1 and "does not verify" in foreign.stderr
+    rotated = root_invoke(database, "keys", "create", "--out", str(stranger), "--rotate")
+    assert rotated.exit_code == 0 and rotated.stdout.strip().startswith("x/y+")
 
 
 def test_as_of_and_undo(database: Database) -> None:

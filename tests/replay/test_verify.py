@@ -1,108 +1,139 @@
+"""Tamper matrix: each way of rewriting the event log, with the helper tables (tiles,
+stored checkpoints) left, altered or emptied, is caught by `verify` given a checkpoint kept
+outside the database, and named at its position given an earlier export."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import replay_tamper as tamper
+from log_fixtures import config
 from replay_history import build_history
 
 from domain import Database, Ledger
-from replay.chain import GENESIS, ChainFollower
-from replay.verify import verify_log
+from replay.export import export_events
+from replay.merkle import EMPTY_ROOT
+from replay.tiles import open_tiles
+from replay.treelog import TreeFollower
+from replay.verify import LIMITS_DATABASE, LIMITS_NONE, LIMITS_OUTSIDE, verify_log
 
 
-def _ledger_with_chain(database: Database) -> tuple[Ledger, int]:
+def _history(database: Database, tmp_path: Path) -> tuple[int, str, Path]:
+    """A signed log: (head position, the checkpoint note kept outside, an export)."""
     ledger = Ledger(database=database)
     build_history(ledger, steps=30)
-    head = ChainFollower(database, page_size=7).advance()
-    assert head == ledger.current_position()
-    return ledger, head
+    head = ledger.current_position()
+    ledger.close()
+    follower = TreeFollower(database, config(tmp_path))
+    follower.step(force=True)
+    note = follower.latest_note()
+    assert note is not None
+    export = tmp_path / "before.jsonl"
+    export_events(database, export, log_config=config(tmp_path))
+    return head, note, export
 
 
-def test_untouched_log_verifies(database: Database) -> None:
-    ledger, head = _ledger_with_chain(database)
-    report = verify_log(database)
-    assert report.ok, report.problems
-    assert report.checked == head
-    assert report.head["position"] == head
-    assert report.first_bad_position is None
-    assert report.undecodable == []
-    assert report.recorded_through == head
-    # The recorded tip equals the recomputed head, and an auditor's copy of it checks out.
-    assert ChainFollower(database).head() == (head, report.head["digest"])
-    assert verify_log(database, digest=f"{report.head['digest']}@{head}").ok
-    mid = verify_log(database, at_position=head // 2)
-    assert mid.ok and mid.head["position"] == head // 2
-
-
-def test_empty_log_verifies(database: Database) -> None:
-    report = verify_log(database)
-    assert report.ok and report.checked == 0
-    assert report.head == {"position": 0, "digest": GENESIS}
-
-
-TAMPERINGS: dict[str, Callable[[Database, int], int]] = {
-    "modify": lambda db, p: (tamper.modify(db, p), p)[1],
-    "delete": lambda db, p: (tamper.delete(db, p), p)[1],
-    "swap": lambda db, p: (tamper.swap(db, p, p + 3), p)[1],
-    "insert": lambda db, p: tamper.insert_after(db, p),
+# Each returns the first position that changed.
+TAMPERINGS: dict[str, Callable[[Database, int, int], int]] = {
+    "edit": lambda db, p, head: (tamper.modify(db, p), p)[1],
+    "delete": lambda db, p, head: (tamper.delete(db, p), p)[1],
+    "swap": lambda db, p, head: (tamper.swap(db, p, p + 3), p)[1],
+    "insert": lambda db, p, head: tamper.insert_after(db, p),
+    "truncate": lambda db, p, head: ([tamper.delete(db, q) for q in (head, head - 1)], head - 1)[1],
 }
 
 
+def _helpers(database: Database, how: str, tmp_path: Path) -> None:
+    """What the attacker does to the tables beside the events."""
+    if how == "left":
+        return
+    with open_tiles(database) as tiles, tiles.transaction():
+        tiles.clear_tiles()
+        tiles.conn.execute("DELETE FROM log_checkpoints")
+    if how == "altered":  # tiles recomputed over the forged log, as a follower would
+        TreeFollower(database, config(tmp_path / "attacker")).advance()
+
+
+@pytest.mark.parametrize("helpers", ["left", "altered", "emptied"])
 @pytest.mark.parametrize("how", list(TAMPERINGS))
-def test_tampering_is_caught_at_its_position(database: Database, how: str) -> None:
-    _, head = _ledger_with_chain(database)
-    target = head // 2
-    bad = TAMPERINGS[how](database, target)
-    report = verify_log(database)
-    assert not report.ok
-    assert report.first_bad_position == bad, report.problems
-    assert str(bad) in report.problems[0]
+def test_tampering_is_caught(database: Database, tmp_path: Path, how: str, helpers: str) -> None:
+    head, kept, export = _history(database, tmp_path)
+    changed = TAMPERINGS[how](database, head // 2, head)
+    _helpers(database, helpers, tmp_path)
+    keys = [config(tmp_path).signer().verifier]
+
+    with_checkpoint = verify_log(database, checkpoint_note=kept, verifiers=keys)
+    assert not with_checkpoint.ok, with_checkpoint.as_dict()
+    assert with_checkpoint.limits == LIMITS_OUTSIDE
+    assert with_checkpoint.checkpoint is not None
+    assert with_checkpoint.checkpoint["root_matches"] is False
+
+    named = verify_log(database, against=export, verifiers=keys)
+    assert not named.ok
+    assert named.first_bad_position == changed, named.problems
+    assert f"position {changed}" in " ".join(named.problems)
 
 
-def test_rewriting_chain_and_heads_together_is_caught_by_kept_digest(database: Database) -> None:
-    _, head = _ledger_with_chain(database)
-    kept = verify_log(database).head["digest"]
+@pytest.mark.parametrize("helpers", ["left", "altered", "emptied"])
+def test_untouched_log_verifies_whatever_the_helper_tables(
+    database: Database, tmp_path: Path, helpers: str
+) -> None:
+    head, kept, export = _history(database, tmp_path)
+    _helpers(database, helpers, tmp_path)
+    keys = [config(tmp_path).signer().verifier]
+    report = verify_log(database, checkpoint_note=kept, verifiers=keys)
+    assert report.ok, report.problems
+    assert report.checked == head and report.head["position"] == head
+    assert report.checkpoint is not None and report.checkpoint["root_matches"]
+    assert verify_log(database, against=export, verifiers=keys).ok
+    # The root at the head, kept as HEX@POSITION, checks too; a wrong one does not.
+    assert verify_log(database, digest=f"{report.head['digest']}@{head}", verifiers=keys).ok
+    wrong = verify_log(database, digest=f"{'0' * 64}@{head}", verifiers=keys)
+    assert not wrong.ok and wrong.first_bad_position == head
+
+
+def test_without_a_checkpoint_kept_elsewhere_the_report_says_what_it_cannot_see(
+    database: Database, tmp_path: Path
+) -> None:
+    ledger = Ledger(database=database)
+    build_history(ledger, steps=10)
+    keys = [config(tmp_path).signer().verifier]
+    nothing = verify_log(database, verifiers=keys)
+    assert nothing.ok and nothing.checkpoint is None and nothing.limits == LIMITS_NONE
+    TreeFollower(database, config(tmp_path)).step(force=True)
+    stored = verify_log(database, verifiers=keys)
+    assert stored.ok and stored.limits == LIMITS_DATABASE
+    assert stored.checkpoint is not None and stored.checkpoint["source"] == "database"
     tamper.modify(database, 3)
-    # The attacker recomputes and rewrites every recorded head as well.
-    from replay.store import open_store
+    caught = verify_log(database, verifiers=keys)
+    assert not caught.ok  # the stored, signed checkpoint still catches a plain edit
+    assert caught.first_bad_position == 3  # located with the tiles (a hint)
 
-    with open_store(database) as store:
-        store.conn.execute("DELETE FROM chain_heads")
-    ChainFollower(database).advance()
-    assert verify_log(database).ok  # the chain alone no longer tells
-    report = verify_log(database, digest=f"{kept}@{head}")
+
+def test_a_checkpoint_signed_by_another_key_is_not_accepted(
+    database: Database, tmp_path: Path
+) -> None:
+    _, kept, _ = _history(database, tmp_path)
+    stranger = config(tmp_path / "other").signer().verifier
+    report = verify_log(database, checkpoint_note=kept, verifiers=[stranger])
     assert not report.ok
-    assert report.first_bad_position == head
-    assert verify_log(database, digest=f"{kept}@{head + 100}").first_bad_position == head + 100
+    assert "INVALID" in report.problems[0]
 
 
-def test_undecodable_events_are_reported(database: Database) -> None:
-    _, head = _ledger_with_chain(database)
-    from replay_tamper import _conn
+def test_empty_log_verifies(database: Database, tmp_path: Path) -> None:
+    report = verify_log(database, verifiers=[])
+    assert report.ok and report.checked == 0
+    assert report.head == {"position": 0, "digest": EMPTY_ROOT.hex(), "tree_size": 0}
 
-    with _conn(database) as (conn, table, pos, ph):
+
+def test_undecodable_events_are_reported(database: Database, tmp_path: Path) -> None:
+    Ledger(database=database)
+    build_history(Ledger(database=database), steps=10)
+    with tamper._conn(database) as (conn, table, pos, ph):
         conn.execute(f"UPDATE {table} SET state = {ph} WHERE {pos} = {ph}", (b"{not json", 5))
-    ChainFollower(database).advance()
-    report = verify_log(database)
+    report = verify_log(database, verifiers=[])
     assert not report.ok
     assert report.undecodable == [5]
     assert report.first_bad_position == 5
-
-
-def test_follower_thread_keeps_up(database: Database) -> None:
-    ledger = Ledger(database=database)
-    follower = ChainFollower(database)
-    ledger.on_saved(follower.notify)
-    follower.start()
-    try:
-        build_history(ledger, steps=15)
-        import time
-
-        deadline = time.monotonic() + 10
-        while follower.head()[0] < ledger.current_position() and time.monotonic() < deadline:
-            time.sleep(0.05)
-    finally:
-        follower.stop()
-    assert follower.head()[0] == ledger.current_position()
-    assert verify_log(database).ok
