@@ -30,10 +30,10 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from psycopg_pool import ConnectionPool
 
 from domain.infra.database import Database
 from domain.infra.locks import sqlite_write_lock
+from domain.infra.pgpool import GuardedPool, acquire_shared, release_shared
 from domain.infra.recorders import SideWrite
 
 ROLES = ("worker", "support", "auditor")
@@ -73,7 +73,7 @@ class TokenStore:
         self.database = database
         self._lock = threading.RLock()
         self._ready = False
-        self._pool: ConnectionPool | None = None
+        self._pool: GuardedPool | None = None
         self._local = threading.local()
         self._sqlite_conns: list[sqlite3.Connection] = []
         if database.kind == "postgresql":
@@ -112,24 +112,19 @@ class TokenStore:
                 self._sqlite_conns.append(conn)
         return conn
 
-    def _pg_pool(self) -> ConnectionPool:
+    def _pg_pool(self) -> GuardedPool:
+        """The process's shared pool for the schema (autocommit; domain/infra/pgpool.py)."""
         if self._pool is None:
             with self._lock:
                 if self._pool is None:
-                    self._pool = ConnectionPool(
-                        self.database.conninfo,
-                        min_size=1,
-                        max_size=8,
-                        open=True,
-                        kwargs={"autocommit": True},
-                    )
+                    self._pool = acquire_shared(self.database)
         return self._pool
 
     def close(self) -> None:
         with self._lock:
             if self._pool is not None:
-                self._pool.close()
                 self._pool = None
+                release_shared(self.database)
             conns, self._sqlite_conns = self._sqlite_conns, []
             self._local = threading.local()
         for conn in conns:

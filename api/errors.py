@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
+import psycopg
+from eventsourcing.persistence import PersistenceError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.responses import ORJSONResponse
 from domain.errors import LedgerError
+from domain.infra.outage import RETRY_AFTER_S, DatabaseFault, classify, describe
 
 log = logging.getLogger("syncledger.api")
 
@@ -27,6 +32,15 @@ HTTP_CODES = {
     501: "not_implemented",
     503: "projection_lagging",
 }
+
+# Exceptions that may be a fault of the database (down, unreachable, full): answered 503
+# with Retry-After when `classify` recognises one, left to the 500 handler otherwise.
+DATABASE_EXCEPTIONS: tuple[type[Exception], ...] = (
+    DatabaseFault,
+    psycopg.Error,
+    sqlite3.Error,
+    PersistenceError,
+)
 
 # How each domain error code is answered over HTTP (domain errors carry no status).
 # A code missing here answers 409: a refused command that conflicts with the ledger's state.
@@ -144,6 +158,26 @@ def install_handlers(app: FastAPI) -> None:
             message = f"No such endpoint: {request.method} {request.url.path}. See /docs."
         headers = dict(exc.headers) if exc.headers else None
         return error_response(exc.status_code, code, message, headers=headers)
+
+    async def database_fault(request: Request, exc: Exception) -> Response:
+        code = classify(exc)
+        if code is None:
+            raise exc
+        kind = request.app.state.services.database.kind
+        log.warning("database fault on %s %s: %s: %s", request.method, request.url.path, code, exc)
+        headers = {"Retry-After": str(RETRY_AFTER_S)}
+        message = describe(code, kind)
+        if request.url.path.startswith("/console"):
+            from api.console.auth import refusal
+
+            page = refusal(request, "The ledger is unavailable", message, 503)
+            page.headers.update(headers)
+            return page
+        details = {"database": kind, "retry_after_s": RETRY_AFTER_S}
+        return error_response(503, code, message, details, headers)
+
+    for exc_type in DATABASE_EXCEPTIONS:
+        app.add_exception_handler(exc_type, database_fault)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> ORJSONResponse:

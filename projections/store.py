@@ -17,6 +17,7 @@ from psycopg import IsolationLevel
 from domain.infra.database import Database
 from domain.infra.eventlog import table_name
 from domain.infra.locks import sqlite_write_lock
+from domain.infra.pgpool import acquire_shared, listen_connection, release_shared
 
 # eventsourcing's PostgreSQL recorder NOTIFYs on a channel named after its events table.
 PG_CHANNEL = table_name("postgresql")
@@ -71,22 +72,9 @@ class Store:
         self._local = threading.local()
         self._pool: Any = None
         if self.kind == "postgresql":
-            from psycopg_pool import ConnectionPool
-
-            self._pool = ConnectionPool(
-                database.conninfo,
-                min_size=1,
-                max_size=8,
-                configure=self._configure_pg,
-                open=True,
-            )
-
-    def _configure_pg(self, conn: Any) -> None:
-        conn.autocommit = True
-        conn.execute(f'SET search_path TO "{self.database.schema}"')
-        # Room for a page of records in the projections' temporary staging table.
-        conn.execute("SET temp_buffers = '64MB'")
-        conn.autocommit = False
+            # The process's one pool for this schema (domain/infra/pgpool.py): it fails
+            # fast while the server is away and drops connections a restart closed.
+            self._pool = acquire_shared(database)
 
     def _sqlite(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -140,15 +128,14 @@ class Store:
 
     def listen_connection(self) -> Any:
         """A dedicated autocommit PostgreSQL connection (for LISTEN)."""
-        import psycopg
-
-        conn = psycopg.connect(self.database.conninfo, autocommit=True)
+        conn = listen_connection(self.database)
         conn.execute(f'LISTEN "{PG_CHANNEL}"')
         return conn
 
     def close(self) -> None:
         if self._pool is not None:
-            self._pool.close()
+            self._pool = None
+            release_shared(self.database)
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()

@@ -80,7 +80,7 @@ class Database:
             )
         else:
             env.update(
-                PERSISTENCE_MODULE="eventsourcing.postgres",
+                PERSISTENCE_MODULE="domain.infra.pg_store:Factory",
                 APPLICATION_RECORDER_TOPIC="domain.infra.recorders:PostgresSideWriteRecorder",
                 POSTGRES_DBNAME=self.dbname,
                 POSTGRES_HOST=self.host,

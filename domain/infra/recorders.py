@@ -11,6 +11,7 @@ so nothing is added to what concurrent writers queue behind.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,8 @@ from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from psycopg import Cursor
 from psycopg.rows import DictRow
+
+from domain.infra.outage import CommitUnknown, classify
 
 SIDE_WRITES = "side_writes"  # the keyword `Application.save(...)` passes them under
 
@@ -42,6 +45,36 @@ class SQLiteSideWriteRecorder(SQLiteApplicationRecorder):
 
 
 class PostgresSideWriteRecorder(PostgresApplicationRecorder):
+    """Also tells a lost commit from a refused write: once the events' statements have all
+    run, only COMMIT is left, and a connection lost then leaves the outcome unknown."""
+
+    _phase = threading.local()
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        self._phase.committing = False
+        try:
+            ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
+            return ids
+        except Exception as exc:
+            # The library retries a lost connection; if an earlier attempt got as far as
+            # its COMMIT, that commit's outcome is still unknown whatever happened after.
+            if self._phase.committing and classify(exc) is not None:
+                raise CommitUnknown(f"the connection was lost during COMMIT: {exc}") from exc
+            raise
+        finally:
+            self._phase.committing = False
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids: Sequence[int] | None = super()._fetch_ids_after_insert_events(
+            curs, stored_events, **kwargs
+        )
+        self._phase.committing = True
+        return ids
+
     def _insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> None:

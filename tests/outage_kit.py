@@ -1,0 +1,151 @@
+"""Database faults on demand, for outage tests.
+
+`PgProxy`: a TCP proxy in front of the shared PostgreSQL server that a test cuts (every
+connection closed, new ones refused: what clients see when the server stops) and restores,
+or arms to cut the moment a client sends a given statement (a connection lost during COMMIT).
+The shared server itself is never touched.
+
+`sqlite_page_cap`: every SQLite connection opened meanwhile gets `PRAGMA max_page_count`, the
+file's size limit, standing in for a full disk (SQLite answers SQLITE_FULL, as on a full disk).
+"""
+
+from __future__ import annotations
+
+import socket
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from domain.infra.database import Database
+
+
+class PgProxy:
+    def __init__(self, target: Database) -> None:
+        self.target = (target.host, target.port)
+        self.port = 0
+        self._listener: socket.socket | None = None
+        self._pairs: list[tuple[socket.socket, socket.socket]] = []
+        self._lock = threading.Lock()
+        self._cut_on: bytes | None = None
+        self.cuts = 0
+        self._listen()
+
+    def url(self, database: Database) -> str:
+        """`database`'s URL, through the proxy."""
+        return database.url.replace(f":{database.port}/", f":{self.port}/", 1)
+
+    def _listen(self) -> None:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        self.port = listener.getsockname()[1]
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # closed: the "server" is down
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            with self._lock:
+                if self._listener is not listener:  # cut meanwhile: this one goes too
+                    _close(client)
+                    _close(upstream)
+                    return
+                self._pairs.append((client, upstream))
+            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket, from_client: bool) -> None:
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                pattern = self._cut_on
+                if from_client and pattern is not None and pattern in data:
+                    self._cut_on = None
+                    self.cut()  # the statement never reaches the server
+                    return
+                dst.sendall(data)
+        except OSError:
+            pass
+        for sock in (src, dst):
+            _close(sock)
+
+    def cut(self) -> None:
+        """The server is gone: every connection dropped, new ones refused."""
+        self.cuts += 1
+        with self._lock:
+            listener, self._listener = self._listener, None
+            pairs, self._pairs = self._pairs, []
+        if listener is not None:
+            listener.close()
+        for pair in pairs:
+            for sock in pair:
+                _close(sock)
+
+    def restore(self) -> None:
+        """The server is back (on the same port)."""
+        if self._listener is None:
+            self._listen()
+
+    def cut_when_sent(self, pattern: bytes) -> None:
+        """Cut (as `cut`) when a client next sends `pattern`, before it reaches the server."""
+        self._cut_on = pattern
+
+    def close(self) -> None:
+        self.cut()
+
+
+def _close(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    sock.close()
+
+
+@pytest.fixture
+def pg_proxy(postgres_database: Database) -> Iterator[tuple[PgProxy, Database]]:
+    """A proxy to the test's PostgreSQL schema, and the database as reached through it."""
+    proxy = PgProxy(postgres_database)
+    try:
+        yield proxy, Database.from_url(proxy.url(postgres_database))
+    finally:
+        proxy.close()
+
+
+@contextmanager
+def sqlite_page_cap(pages: int, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    real = sqlite3.connect
+
+    def capped(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        conn = real(*args, **kwargs)
+        conn.execute(f"PRAGMA max_page_count = {int(pages)}")
+        return conn
+
+    with monkeypatch.context() as patch:
+        patch.setattr(sqlite3, "connect", capped)
+        yield
+
+
+def sqlite_pages(database: Database) -> int:
+    conn = sqlite3.connect(database.path)
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return int(conn.execute("PRAGMA page_count").fetchone()[0])
+    finally:
+        conn.close()
