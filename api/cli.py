@@ -9,6 +9,7 @@ from uuid import UUID, uuid4
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from api.auth import ROLES, TokenError, TokenStore
@@ -20,6 +21,7 @@ from domain.infra.database import (
     DatabaseURLError,
     unreachable,
 )
+from domain.infra.outage import classify, first_line
 from replay.cli import app as replay_app
 from replay.log_cli import keys_app, log_app
 
@@ -289,5 +291,8 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - a message on stderr, not a traceback
-        err.print(f"[bold red]error:[/] {type(exc).__name__}: {exc}", highlight=False)
+        code = classify(exc)
+        what = code if code is not None else type(exc).__name__
+        # One line: driver messages (psycopg's) run over several.
+        err.print(f"[bold red]error:[/] {what}: {escape(first_line(exc))}", highlight=False)
         sys.exit(1)

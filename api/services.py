@@ -36,9 +36,14 @@ class Services:
         return self._webhooks
 
     def close(self) -> None:
+        """Every pool and connection the services hold (the app's lifespan ends with this:
+        an app that is shut down leaves no connection open on the server)."""
+        self.tree.stop()
+        self.read_models.close()
         self.tokens.close()
         if self._webhooks is not None:
             self._webhooks.close()
+        self.ledger.close()
 
 
 def build_services(database: Database) -> Services:

@@ -35,6 +35,9 @@ class ReadModelsProtocol(Protocol):
 
     def stop(self) -> None: ...
 
+    def close(self) -> None:
+        """Stop, and close the connections (the process's pool, once its last user goes)."""
+
     def notify(self, position: int) -> None:
         """Wake the runners: an event up to `position` was just saved."""
 

@@ -14,16 +14,23 @@ from uuid import UUID
 
 from domain.infra.database import Database
 from domain.infra.eventlog import PAGE_SIZE, EventLog, StoredEvent, connect
+from domain.infra.pgpool import GuardedPool, borrow, give_back
 
 
 class Store:
-    """One connection to the database: the event log through the one reader
-    (`domain.infra.eventlog.EventLog`), plus the few other queries replay/ needs."""
+    """One connection to the database (on PostgreSQL, borrowed from the process's shared
+    pool): the event log through the one reader (`domain.infra.eventlog.EventLog`), plus
+    the few other queries replay/ needs."""
 
     def __init__(self, database: Database) -> None:
         self.database = database
         self.kind = database.kind
-        self.conn: Any = connect(database)
+        self._pool: GuardedPool | None = None
+        self.conn: Any
+        if self.kind == "postgresql":
+            self._pool, self.conn = borrow(database)  # autocommit, search_path set
+        else:
+            self.conn = connect(database)
         self.log = EventLog(self.conn, self.kind)
         self.ph = self.log.ph
         if self.kind == "sqlite":
@@ -32,7 +39,11 @@ class Store:
             self.conn.execute("PRAGMA synchronous=NORMAL")
 
     def close(self) -> None:
-        self.conn.close()
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            give_back(self.database, pool, self.conn)
+        else:
+            self.conn.close()
 
     # --- event log ----------------------------------------------------------------------
 

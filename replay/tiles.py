@@ -24,6 +24,7 @@ import psycopg
 
 from domain.infra.database import Database
 from domain.infra.locks import sqlite_write_lock
+from domain.infra.pgpool import GuardedPool, borrow, give_back
 from replay.merkle import EMPTY_ROOT, HASH_SIZE, node_hash
 
 TILE_HEIGHT = 8  # 2^8 hashes to a row
@@ -60,12 +61,15 @@ def decompose(start: int, end: int) -> list[tuple[int, int]]:
 
 
 class TileStore:
-    """One connection; the tile and checkpoint tables on either backend."""
+    """One connection (on PostgreSQL, borrowed from the process's shared pool: a proof costs
+    no connect, and answers 503 at once while the server is away); the tile and checkpoint
+    tables on either backend."""
 
     def __init__(self, database: Database) -> None:
         self.database = database
         self.kind = database.kind
         self.conn: Any
+        self._pool: GuardedPool | None = None
         if self.kind == "sqlite":
             self.conn = sqlite3.connect(database.path, timeout=30, isolation_level=None)
             self.conn.execute("PRAGMA busy_timeout=30000")
@@ -74,9 +78,7 @@ class TileStore:
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.ph = "?"
         else:
-            self.conn = psycopg.connect(database.conninfo, autocommit=True)
-            schema = database.schema.replace('"', '""')
-            self.conn.execute(f'SET search_path TO "{schema}"')
+            self._pool, self.conn = borrow(database)  # autocommit, search_path set
             self.ph = "%s"
         self._tiles: dict[tuple[int, int], bytes] = {}
         key = (database.url, database.schema)
@@ -85,7 +87,11 @@ class TileStore:
             _ensured.add(key)
 
     def close(self) -> None:
-        self.conn.close()
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            give_back(self.database, pool, self.conn)
+        else:
+            self.conn.close()
 
     def ensure(self) -> None:
         blob = "BLOB" if self.kind == "sqlite" else "BYTEA"

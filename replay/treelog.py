@@ -382,6 +382,8 @@ class TreeFollower:
                     warned = str(e)
             except Exception:  # keep following; the next wake retries
                 log.exception("tree follower failed to advance")
+                # Its connections may be dead (the database went away): fresh ones next time.
+                self._release()
 
 
 class _Retry(Exception):

@@ -32,6 +32,7 @@ class PgProxy:
         self._lock = threading.Lock()
         self._cut_on: bytes | None = None
         self.cuts = 0
+        self.accepted = 0  # connections opened through the proxy so far
         self._listen()
 
     def url(self, database: Database) -> str:
@@ -65,6 +66,7 @@ class PgProxy:
                     _close(upstream)
                     return
                 self._pairs.append((client, upstream))
+                self.accepted += 1
             threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
             threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
 

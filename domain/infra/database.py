@@ -109,10 +109,11 @@ def unreachable(database: Database, timeout_s: int = 3) -> str | None:
         return None
     import psycopg
 
+    from domain.infra.outage import first_line
+
     try:
         psycopg.connect(database.conninfo, connect_timeout=max(2, timeout_s)).close()
     except psycopg.Error as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         where = f"{database.host}:{database.port}/{database.dbname}"
-        return f"cannot reach the PostgreSQL database at {where}: {reason.strip()}"
+        return f"cannot reach the PostgreSQL database at {where}: {first_line(exc)}"
     return None

@@ -200,7 +200,7 @@ def connect(database: Database) -> Any:
         return conn
     import psycopg
 
-    pg = psycopg.connect(database.conninfo, autocommit=True)
+    pg = psycopg.connect(database.conninfo, autocommit=True, connect_timeout=2)
     schema = database.schema.replace('"', '""')
     pg.execute(f'SET search_path TO "{schema}"')
     return pg

@@ -24,7 +24,7 @@ def schema_setup_lock(database: Database | None) -> Iterator[None]:
         return
     import psycopg
 
-    with psycopg.connect(database.conninfo, autocommit=True) as conn:
+    with psycopg.connect(database.conninfo, autocommit=True, connect_timeout=2) as conn:
         key = f"syncledger-schema:{database.schema}"
         conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,))
         try:

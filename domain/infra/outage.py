@@ -87,6 +87,12 @@ def classify(exc: BaseException) -> str | None:
     return None
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (psycopg's run over several)."""
+    text = str(exc).strip()
+    return text.splitlines()[0].strip() if text else type(exc).__name__
+
+
 def describe(code: str, kind: str) -> str:
     """A message a person can act on, for each answer."""
     name = "PostgreSQL" if kind == "postgresql" else "SQLite"

@@ -26,7 +26,7 @@ import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from domain.infra.database import Database
-from domain.infra.outage import DatabaseUnavailable
+from domain.infra.outage import DatabaseUnavailable, first_line
 
 POOL_TIMEOUT_S = 1.5
 DOWN_TIMEOUT_S = 0.25  # the wait for a connection once the server is known to be away
@@ -70,7 +70,7 @@ class GuardedPoolMixin:
         try:
             conn = super()._connect(timeout)  # type: ignore[misc]
         except Exception as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            reason = first_line(exc)
             if self._down_since is None:
                 self._down_since = monotonic()
             self._down_reason = reason
@@ -186,3 +186,24 @@ def release_shared(database: Database) -> None:
             return
         del _shared[key]
     pool.close()
+
+
+def borrow(database: Database) -> tuple[GuardedPool, Any]:
+    """A connection of the shared pool held for a while (a reader's or the tiles' own);
+    hand it back with `give_back`."""
+    pool = acquire_shared(database)
+    try:
+        return pool, pool.getconn()
+    except BaseException:
+        release_shared(database)
+        raise
+
+
+def give_back(database: Database, pool: GuardedPool, conn: Any) -> None:
+    try:
+        if not pool.closed:
+            pool.putconn(conn)
+        else:
+            conn.close()
+    finally:
+        release_shared(database)

@@ -194,3 +194,105 @@ def test_sqlite_full_disk_answers_storage_full(
 
     with EventLog.open(sqlite_database) as log:
         assert log.max_position() == position
+
+
+def test_console_page_and_sign_in_say_unavailable_in_html(
+    served: tuple[PgProxy, TestClient, dict[str, str]],
+) -> None:
+    proxy, client, tokens = served
+    signed = client.post(
+        "/console/sign-in", data={"token": tokens["support"]}, follow_redirects=False
+    )
+    assert signed.status_code == 303, signed.text
+    assert client.get("/console/registrations").status_code == 200
+    proxy.cut()
+    for method, path in (("GET", "/console/registrations"), ("POST", "/console/sign-in")):
+        started = time.monotonic()
+        kw: dict[str, Any] = {"data": {"token": tokens["support"]}} if method == "POST" else {}
+        page = client.request(method, path, follow_redirects=False, **kw)
+        assert time.monotonic() - started < 2.0
+        assert page.status_code == 503, page.text
+        assert page.headers["content-type"].startswith("text/html")
+        assert int(page.headers["Retry-After"]) > 0
+        assert "The ledger is unavailable" in page.text and "Traceback" not in page.text
+    proxy.restore()
+
+
+def test_proofs_reuse_pooled_connections(
+    served: tuple[PgProxy, TestClient, dict[str, str]],
+) -> None:
+    """A proof borrows a connection of the process's pool: twenty proofs open none."""
+    proxy, client, tokens = served
+    worker, support = _bearer(tokens["worker"]), _bearer(tokens["support"])
+    for n in range(3):
+        client.post("/v1/registrations", json={"product": "p", "file_id": f"f{n}"}, headers=worker)
+    assert client.get("/v1/log/checkpoint").status_code == 200
+
+    def proof() -> Any:
+        return client.get("/v1/log/proof/inclusion", params={"position": 1}, headers=support)
+
+    assert proof().status_code == 200, proof().text
+    accepted = proxy.accepted
+    for _ in range(20):
+        assert proof().status_code == 200
+    assert proxy.accepted == accepted
+    proxy.cut()
+    started = time.monotonic()
+    assert_unavailable(proof())
+    assert time.monotonic() - started < 2.0
+    proxy.restore()
+
+
+def test_ledger_on_a_cut_database_fails_fast_with_an_outage(
+    pg_proxy: tuple[PgProxy, Database],
+) -> None:
+    """eventsourcing's own pool and retries: the Ledger gives up within two seconds."""
+    from domain.infra.outage import classify
+    from domain.ledger import Ledger
+    from domain.values import Context
+
+    proxy, database = pg_proxy
+    ledger = Ledger(database=database)
+    agent = Context.system("outage")
+    try:
+        rid = ledger.register(agent, product="p", file_id="f").registration_id
+        proxy.cut()
+        started = time.monotonic()
+        with pytest.raises(Exception) as raised:
+            ledger.start_session(agent, rid, sync_type="time")
+        assert time.monotonic() - started < 2.0
+        assert classify(raised.value) == "database_unavailable"
+        proxy.restore()
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                ledger.start_session(agent, rid, sync_type="time")
+                break
+            except Exception as exc:
+                assert classify(exc) == "database_unavailable" and time.monotonic() < deadline
+                time.sleep(0.05)
+    finally:
+        ledger.close()
+
+
+def test_cli_says_one_line_on_a_full_disk(
+    sqlite_database: Database, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    from api.cli import main
+
+    def run(*args: str) -> int:
+        monkeypatch.setattr(
+            sys, "argv", ["syncledger", "--database-url", sqlite_database.url, *args]
+        )
+        with pytest.raises(SystemExit) as done:
+            main()
+        return int(done.value.code or 0)
+
+    assert run("tokens", "create", "first", "--role", "support") == 0
+    capsys.readouterr()
+    with sqlite_page_cap(sqlite_pages(sqlite_database), monkeypatch):
+        assert run("demo", "--sessions", "12") == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: storage_full:"), lines
