@@ -12,6 +12,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -75,6 +76,29 @@ def make_database(kind: str, tmp_path: Path) -> Iterator[Database]:
                 (schema,),
             )
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture(autouse=True)
+def close_ledgers(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every Ledger a test opens is closed when the test ends, whether the test closed it or
+    not: its pool's connections and threads go with it (the teardown below only ends the
+    connections). Ledgers of module-scoped fixtures are made before this runs: not touched."""
+    from domain.unit_of_work import UnitOfWork
+
+    opened: list[UnitOfWork] = []
+    init = UnitOfWork.__init__
+
+    def tracked(self: UnitOfWork, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        opened.append(self)
+
+    monkeypatch.setattr(UnitOfWork, "__init__", tracked)
+    yield
+    for ledger in opened:
+        try:
+            ledger.close()
+        except Exception:  # noqa: BLE001 - already closed, or its database already dropped
+            pass
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -88,8 +88,10 @@ class Database:
                 POSTGRES_USER=self.user,
                 POSTGRES_PASSWORD=self.password,
                 POSTGRES_SCHEMA=self.schema,
-                POSTGRES_POOL_SIZE="5",
-                POSTGRES_MAX_OVERFLOW="10",
+                # 2 kept open, up to 15 under load: every Ledger (each process, each test)
+                # otherwise holds 5 connections from its first use.
+                POSTGRES_POOL_SIZE="2",
+                POSTGRES_MAX_OVERFLOW="13",
                 POSTGRES_LOCK_TIMEOUT="10",
                 POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT="30",
             )

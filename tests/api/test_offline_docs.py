@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,9 +17,10 @@ EXTERNAL = re.compile(r"(?:https?:)?//[A-Za-z0-9.-]+")
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> TestClient:
+def client(tmp_path: Path) -> Iterator[TestClient]:
     app = create_app(Database.from_url(f"sqlite:///{tmp_path}/docs.db"), start_background=False)
-    return TestClient(app)
+    with TestClient(app) as client:  # the lifespan closes the app's connections
+        yield client
 
 
 @pytest.mark.parametrize("page", ["/docs", "/redoc"])

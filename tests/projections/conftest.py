@@ -11,8 +11,10 @@ from projections import ReadModels
 
 
 @pytest.fixture
-def ledger(database: Database) -> Ledger:
-    return Ledger(database=database)
+def ledger(database: Database) -> Iterator[Ledger]:
+    ledger = Ledger(database=database)
+    yield ledger
+    ledger.close()
 
 
 @pytest.fixture
