@@ -5,17 +5,23 @@ connection closed, new ones refused: what clients see when the server stops) and
 or arms to cut the moment a client sends a given statement (a connection lost during COMMIT).
 The shared server itself is never touched.
 
+`PrivatePostgres`: a server of the test's own, really stopped and started.
+
 `sqlite_page_cap`: every SQLite connection opened meanwhile gets `PRAGMA max_page_count`, the
 file's size limit, standing in for a full disk (SQLite answers SQLITE_FULL, as on a full disk).
 """
 
 from __future__ import annotations
 
+import shutil
 import socket
 import sqlite3
+import subprocess
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -151,3 +157,62 @@ def sqlite_pages(database: Database) -> int:
         return int(conn.execute("PRAGMA page_count").fetchone()[0])
     finally:
         conn.close()
+
+
+class PrivatePostgres:
+    """A PostgreSQL server of the test's own (initdb as user postgres in a temporary
+    directory, a free port) that the test stops and starts: what a real server does to its
+    clients when it goes away, and when it comes back."""
+
+    def __init__(self) -> None:
+        found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+        if not found or shutil.which("runuser") is None:
+            pytest.skip("no PostgreSQL server binaries (or runuser) to start a private server")
+        self.bin = found[-1].parent
+        self.dir = Path(tempfile.mkdtemp(prefix="syncledger-pg-"))
+        shutil.chown(self.dir, "postgres", "postgres")
+        self.data = self.dir / "data"
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self._as_postgres(
+            "initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync"
+        )
+
+    def _as_postgres(self, tool: str, *args: str) -> None:
+        done = subprocess.run(
+            ["runuser", "-u", "postgres", "--", str(self.bin / tool), *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr or done.stdout
+
+    @property
+    def database(self) -> Database:
+        return Database.from_url(f"postgresql://postgres@127.0.0.1:{self.port}/postgres")
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        log = str(self.dir / "server.log")
+        self._as_postgres("pg_ctl", "-D", str(self.data), "-o", options, "-l", log, "-w", "start")
+
+    def stop(self) -> None:
+        self._as_postgres("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def remove(self) -> None:
+        try:
+            self.stop()
+        except AssertionError:
+            pass  # already stopped
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    server = PrivatePostgres()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.remove()
