@@ -29,7 +29,7 @@ from domain.infra.database import Database
 from domain.infra.outage import DatabaseUnavailable, first_line
 
 POOL_TIMEOUT_S = 1.5
-DOWN_TIMEOUT_S = 0.25  # the wait for a connection once the server is known to be away
+DOWN_TIMEOUT_S = 0.1  # the wait for a connection once the server is known to be away
 RECONNECT_TIMEOUT_S = 2.0
 CONNECT_TIMEOUT_S = 2  # libpq's connect_timeout (whole seconds; 2 is its minimum)
 

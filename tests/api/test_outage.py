@@ -354,3 +354,56 @@ def test_postgres_out_of_resources_is_storage_full(postgres_database: Database) 
     assert (raised.value.sqlstate or "").startswith("53")
     assert classify(raised.value) == "storage_full"
     assert classify(psycopg.errors.TooManyConnections()) == "database_unavailable"
+
+
+def test_every_endpoint_answers_503_not_500_while_the_server_is_away(
+    served: tuple[PgProxy, TestClient, dict[str, str]],
+) -> None:
+    proxy, client, tokens = served
+    spec = client.get("/openapi.json").json()
+    proxy.cut()
+    seen = 0
+    for path, operations in spec["paths"].items():
+        url = path
+        for name in ("rid", "sid", "aid", "approval_id", "webhook_id", "request_id", "token_name"):
+            url = url.replace("{" + name + "}", "7b0c1f8e-4d6a-4f1e-9c3b-2a5d8e9f0a1b")
+        for method in operations:
+            started = time.monotonic()
+            r = client.request(
+                method.upper(),
+                url,
+                headers=_bearer(tokens["support"]),
+                json={} if method in ("post", "patch", "put", "delete") else None,
+            )
+            took = time.monotonic() - started
+            seen += 1
+            assert r.status_code != 500, f"{method.upper()} {url}: {r.text}"
+            assert took < 2.0, f"{method.upper()} {url} took {took:.2f} s"
+            if r.status_code == 503:
+                assert r.headers.get("Retry-After"), f"{method.upper()} {url}"
+                assert r.json()["error"]["code"] in ("database_unavailable", "commit_unknown")
+    assert seen > 40
+    proxy.restore()
+
+
+def test_first_requests_after_a_restart_succeed_on_fresh_connections(
+    served: tuple[PgProxy, TestClient, dict[str, str]],
+) -> None:
+    """Every pooled connection dies while idle (a restart nobody saw): the next requests,
+    reads and writes, are served on fresh connections at the first attempt."""
+    proxy, client, tokens = served
+    worker = _bearer(tokens["worker"])
+    r = client.post("/v1/registrations", json={"product": "p", "file_id": "f"}, headers=worker)
+    assert r.status_code == 201, r.text
+    rid = r.json()["id"]
+    proxy.cut()
+    proxy.restore()
+    r = client.post(f"/v1/registrations/{rid}/sessions", json={"sync_type": "time"}, headers=worker)
+    assert r.status_code == 201, r.text
+    r = client.get(
+        f"/v1/registrations/{rid}/sessions",
+        params={"min_position": r.json()["position"]},
+        headers=worker,
+    )
+    assert r.status_code == 200, r.text
+    assert client.get("/v1/health").status_code == 200
