@@ -16,9 +16,11 @@ from __future__ import annotations
 import shutil
 import socket
 import sqlite3
+import struct
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -48,7 +50,15 @@ class PgProxy:
     def _listen(self) -> None:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", self.port))
+        deadline = time.monotonic() + 5
+        while True:  # the port's last connections may still be closing
+            try:
+                listener.bind(("127.0.0.1", self.port))
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
         self.port = listener.getsockname()[1]
         listener.listen(64)
         self._listener = listener
@@ -100,6 +110,10 @@ class PgProxy:
             listener, self._listener = self._listener, None
             pairs, self._pairs = self._pairs, []
         if listener is not None:
+            try:
+                listener.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept()
+            except OSError:
+                pass
             listener.close()
         for pair in pairs:
             for sock in pair:
@@ -119,8 +133,11 @@ class PgProxy:
 
 
 def _close(sock: socket.socket) -> None:
+    """Reset, not a polite close: the port is free again at once (no FIN_WAIT sockets
+    holding it until the other side notices), as after a cut cable or a killed server."""
     try:
-        sock.shutdown(socket.SHUT_RDWR)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.shutdown(socket.SHUT_RD)  # wakes the pump thread blocked reading it
     except OSError:
         pass
     sock.close()

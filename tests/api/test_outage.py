@@ -222,29 +222,35 @@ def test_console_page_and_sign_in_say_unavailable_in_html(
     proxy.restore()
 
 
-def test_proofs_reuse_pooled_connections(
-    served: tuple[PgProxy, TestClient, dict[str, str]],
-) -> None:
-    """A proof borrows a connection of the process's pool: twenty proofs open none."""
-    proxy, client, tokens = served
-    worker, support = _bearer(tokens["worker"]), _bearer(tokens["support"])
-    for n in range(3):
-        client.post("/v1/registrations", json={"product": "p", "file_id": f"f{n}"}, headers=worker)
-    assert client.get("/v1/log/checkpoint").status_code == 200
+def test_proofs_reuse_pooled_connections(pg_proxy: tuple[PgProxy, Database]) -> None:
+    """A proof borrows a connection of the process's pool: twenty proofs open none (before,
+    each opened two), and a proof answers 503 at once while the server is away."""
+    proxy, database = pg_proxy
+    app = create_app(database, start_background=False)  # only requests use the pools
+    services = app.state.services
+    worker = _bearer(services.tokens.create("proof-worker", "worker"))
+    support = _bearer(services.tokens.create("proof-support", "support"))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for n in range(3):
+            client.post(
+                "/v1/registrations", json={"product": "p", "file_id": f"f{n}"}, headers=worker
+            )
+        services.tree.step(force=True)
 
-    def proof() -> Any:
-        return client.get("/v1/log/proof/inclusion", params={"position": 1}, headers=support)
+        def proof() -> Any:
+            return client.get("/v1/log/proof/inclusion", params={"position": 2}, headers=support)
 
-    assert proof().status_code == 200, proof().text
-    accepted = proxy.accepted
-    for _ in range(20):
-        assert proof().status_code == 200
-    assert proxy.accepted == accepted
-    proxy.cut()
-    started = time.monotonic()
-    assert_unavailable(proof())
-    assert time.monotonic() - started < 2.0
-    proxy.restore()
+        for _ in range(3):
+            assert proof().status_code == 200, proof().text
+        accepted = proxy.accepted
+        for _ in range(20):
+            assert proof().status_code == 200
+        assert proxy.accepted == accepted
+        proxy.cut()
+        started = time.monotonic()
+        assert_unavailable(proof())
+        assert time.monotonic() - started < 2.0
+        proxy.restore()
 
 
 def test_ledger_on_a_cut_database_fails_fast_with_an_outage(
@@ -387,23 +393,26 @@ def test_every_endpoint_answers_503_not_500_while_the_server_is_away(
 
 
 def test_first_requests_after_a_restart_succeed_on_fresh_connections(
-    served: tuple[PgProxy, TestClient, dict[str, str]],
+    pg_proxy: tuple[PgProxy, Database],
 ) -> None:
-    """Every pooled connection dies while idle (a restart nobody saw): the next requests,
-    reads and writes, are served on fresh connections at the first attempt."""
-    proxy, client, tokens = served
-    worker = _bearer(tokens["worker"])
-    r = client.post("/v1/registrations", json={"product": "p", "file_id": "f"}, headers=worker)
-    assert r.status_code == 201, r.text
-    rid = r.json()["id"]
-    proxy.cut()
-    proxy.restore()
-    r = client.post(f"/v1/registrations/{rid}/sessions", json={"sync_type": "time"}, headers=worker)
-    assert r.status_code == 201, r.text
-    r = client.get(
-        f"/v1/registrations/{rid}/sessions",
-        params={"min_position": r.json()["position"]},
-        headers=worker,
-    )
-    assert r.status_code == 200, r.text
-    assert client.get("/v1/health").status_code == 200
+    """Every pooled connection dies while idle (a restart nobody saw: no runner running to
+    notice it): the next requests, reads and writes, are served on fresh connections at the
+    first attempt (before, each took a stale one and answered 500)."""
+    proxy, database = pg_proxy
+    app = create_app(database, start_background=False)
+    worker = _bearer(app.state.services.tokens.create("restart-worker", "worker"))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        r = client.post("/v1/registrations", json={"product": "p", "file_id": "f"}, headers=worker)
+        assert r.status_code == 201, r.text
+        rid = r.json()["id"]
+        assert client.get("/v1/registrations", headers=worker).status_code == 200
+        proxy.cut()
+        proxy.restore()
+        r = client.post(
+            f"/v1/registrations/{rid}/sessions", json={"sync_type": "time"}, headers=worker
+        )
+        assert r.status_code == 201, r.text
+        app.state.services.read_models.run_once()
+        r = client.get(f"/v1/registrations/{rid}/sessions", headers=worker)
+        assert r.status_code == 200 and len(r.json()["items"]) == 1, r.text
+        assert client.get("/v1/health").status_code == 200

@@ -1,8 +1,9 @@
 """Our persistence passes eventsourcing's own abstract test cases (issue 10).
 
 - `InfrastructureFactoryTestCase`: the factories as `Database.eventsourcing_env()`
-  configures them (domain.infra.sqlite_store.Factory on its tuned pool; eventsourcing's
-  PostgreSQL factory with our recorder topic and pool settings).
+  configures them (domain.infra.sqlite_store.Factory on its tuned pool;
+  domain.infra.pg_store.Factory, eventsourcing's PostgreSQL factory on the guarded pool, with
+  our recorder topic and pool settings).
 - `ApplicationRecorderTestCase` and `NonInterleavingNotificationIDsBaseCase`: our
   recorders (domain.infra.recorders), built by those factories as the application builds
   them; `AggregateRecorderTestCase`: the snapshot store on the same pools.
@@ -26,7 +27,6 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.postgres import (
     PostgresAggregateRecorder,
-    PostgresFactory,
     PostgresProcessRecorder,
     PostgresTrackingRecorder,
 )
@@ -43,6 +43,7 @@ from eventsourcing.tests.persistence import (
 )
 from eventsourcing.utils import Environment
 
+from domain.infra.pg_store import Factory as PostgresPoolGuardedFactory
 from domain.infra.recorders import PostgresSideWriteRecorder, SQLiteSideWriteRecorder
 from domain.infra.sqlite_store import Factory as SQLiteFactory
 from tests.conftest import make_database
@@ -111,7 +112,7 @@ class TestPostgresFactory(_OurFactory):
     KIND = "postgresql"
 
     def expected_factory_class(self) -> type[Any]:
-        return PostgresFactory
+        return PostgresPoolGuardedFactory
 
     def expected_aggregate_recorder_class(self) -> type[AggregateRecorder]:
         return PostgresAggregateRecorder

@@ -48,7 +48,7 @@ def test_postgresql_full_url() -> None:
     )
     assert db.conninfo == "host=db.example port=6543 dbname=ledger user=alice password=s@cret"
     env = db.eventsourcing_env()
-    assert env["PERSISTENCE_MODULE"] == "eventsourcing.postgres"
+    assert env["PERSISTENCE_MODULE"] == "domain.infra.pg_store:Factory"  # the guarded pool
     assert env["POSTGRES_SCHEMA"] == "tenant1"
     assert env["POSTGRES_PORT"] == "6543"
 
