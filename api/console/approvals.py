@@ -168,25 +168,17 @@ def outcome_words(item: dict[str, Any], result: dict[str, Any] | None) -> str:
     return f"Approved and carried out: the history of {name} is removed, as {asked} asked."
 
 
-@router.post("/approvals/{approval_id}/approve", response_class=HTMLResponse)
+@router.post("/approvals/{approval_id}/{verdict}", response_class=HTMLResponse)
 @console_page(write=True)
-def approve(
+def approve_or_reject(
     request: Request,
     approval_id: str,
+    verdict: str,
     reason: Annotated[str, Form()] = "",
     back: Annotated[str, Form()] = "",
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    return decide(request, approval_id, "approve", reason, back)
-
-
-@router.post("/approvals/{approval_id}/reject", response_class=HTMLResponse)
-@console_page(write=True)
-def reject(
-    request: Request,
-    approval_id: str,
-    reason: Annotated[str, Form()] = "",
-    back: Annotated[str, Form()] = "",
-    csrf: Annotated[str, Form()] = "",
-) -> Response:
-    return decide(request, approval_id, "reject", reason, back)
+    """POST …/approve or …/reject (the two buttons of one form)."""
+    if verdict not in ("approve", "reject"):
+        raise Bail(refusal(request, "Not found", "There is no such console page.", 404))
+    return decide(request, approval_id, verdict, reason, back)
