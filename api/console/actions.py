@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 from api.console.auth import Who, console_page, services
 from api.console.pages import deletion_previews, load_registration, parse_rid
 from api.console.web import PREFIX, fmt_short, plural, redirect, render
+from domain.approvals import ApprovalPending
 from domain.errors import LedgerError
 from domain.values import Context
 
@@ -105,6 +106,9 @@ def delete_sessions(
             results.append({"s": session, "ok": False, "message": error.message})
             continue
         last_position = max(last_position, int(done.position))
+        if isinstance(done, ApprovalPending):  # rule 17: waits for a second support token
+            results.append({"s": session, "ok": False, "pending": done.approval_id})
+            continue
         results.append(
             {"s": session, "ok": True, "unsynced": done.unsynced, "position": done.position}
         )
@@ -120,7 +124,9 @@ def delete_sessions(
             "settled": settled,
             "skipped": [p for p in previews if p["error"]],
         },
-        status_code=200 if any(r["ok"] for r in results) else 409,
+        status_code=200
+        if any(r["ok"] for r in results)
+        else (202 if any(r.get("pending") for r in results) else 409),
     )
 
 

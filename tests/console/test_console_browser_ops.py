@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from uuid import UUID, uuid4
 
-from browser_kit import Server, axe_check, shot, sign_in
+from browser_kit import Server, axe_check, open_page, shot, sign_in
 
+from domain.values import Context
 from replay.export import read_export_checkpoint, verify_export
 from replay.keys import known_verifiers
 from replay.note import peek_checkpoint
@@ -56,3 +58,79 @@ def test_verify_page_shows_the_latest_signed_checkpoint_and_exports_the_log(
     assert report.ok, report.problems
     note = read_export_checkpoint(path)
     assert note is not None and peek_checkpoint(note).tree_size == rows[-1]["tree_size"]
+
+
+def _stuck_with_records(server: Server, name: str) -> tuple[str, str]:
+    """A registration requiring four eyes whose stuck session synced records: not safe to
+    delete, so only an override deletes it (and then a second support token must approve)."""
+    ledger = server.services.ledger
+    agent = Context.system(f"{name}-agent")
+    rid = ledger.register(
+        agent, product="accountlink-sage", file_id=rf"E:\Sage\{name}.sai", name=name
+    ).registration_id
+    sid = ledger.start_session(
+        agent, rid, sync_type="time", session_id=str(uuid4()), worker="SAGE-01"
+    ).session_id
+    ledger.record_batch(agent, rid, sid, [("Timesheet", f"TS-{k}", "x") for k in range(12)])
+    ledger.update_settings(Context.system("kim.support"), rid, {"approvals_required": True})
+    assert server.services.read_models.wait_for(ledger.current_position(), 10)
+    return str(rid), sid
+
+
+def test_four_eyes_override_deletion_requested_refused_to_self_approved_by_another(
+    browser: Any, shared_server: Server
+) -> None:
+    server = shared_server
+    rid, sid = _stuck_with_records(server, "Bramble Farm Ltd")
+    with open_page(browser) as sam:
+        sign_in(sam, server, "support")
+        sam.goto(url(server, f"/console/registrations/{rid}/delete?sid={sid}"))
+        assert sam.locator("#four-eyes-note").is_visible()
+        sam.fill("#reason", "Agent crashed mid-sync; Support said remove it")
+        sam.check("#override")
+        sam.fill("#ticket", "SUP-4411")
+        sam.click("#confirm-delete")
+        sam.wait_for_selector("#pending-approval")
+        assert "Nothing is deleted yet" in sam.inner_text("#delete-result")
+        axe_check(sam, "deletion waiting for approval")
+        shot(sam, "41-four-eyes-deletion-requested")
+        sam.click("#delete-result a.pending-link")
+        sam.wait_for_selector(".own-request")
+        aid = sam.url.rsplit("/", 1)[1]
+        assert sam.locator("button.approve").count() == 0
+        assert "Bramble Farm Ltd" in sam.inner_text("main")
+        axe_check(sam, "requester's view of the pending approval")
+        shot(sam, "42-four-eyes-requester-view")
+        # The session history says what waits for it.
+        sam.goto(url(server, f"/console/registrations/{rid}"))
+        assert "Waiting for approval" in sam.inner_text("#pending-approvals")
+        # An approve form from an older page (another tab) is refused in words.
+        csrf = sam.locator("input[name=csrf]").first.input_value()
+        sam.evaluate(
+            """([action, csrf]) => { const f = document.createElement('form');
+                f.method = 'post'; f.action = action;
+                const i = document.createElement('input'); i.type = 'hidden'; i.name = 'csrf';
+                i.value = csrf; f.appendChild(i); document.body.appendChild(f); f.submit(); }""",
+            [f"/console/approvals/{aid}/approve", csrf],
+        )
+        sam.wait_for_selector(".flash-error")
+        assert "You asked for this yourself" in sam.inner_text(".flash-error")
+        shot(sam, "43-four-eyes-own-approval-refused")
+        assert server.services.read_models.get_approval(aid)["status"] == "pending"
+    with open_page(browser) as kim:
+        sign_in(kim, server, "support2")
+        assert kim.locator("#nav-approvals .nav-count").count() == 1
+        kim.click("#nav-approvals")
+        card = kim.locator(f"article[data-approval='{aid}']")
+        assert "would be unsynced" in card.inner_text()
+        axe_check(kim, "pending approvals")
+        shot(kim, "44-four-eyes-pending-approvals")
+        card.locator("input[name=reason]").fill("Confirmed with the customer")
+        card.locator("button.approve").click()
+        kim.wait_for_selector("#decision-result")
+        words = kim.inner_text("#decision-result")
+        assert "Approved and carried out" in words and "12 records unsynced" in words
+        axe_check(kim, "approval carried out")
+        shot(kim, "45-four-eyes-approved-with-undo")
+    session = server.services.read_models.get_session(UUID(rid), sid)
+    assert session is not None and session["deleted"]
