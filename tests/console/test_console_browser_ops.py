@@ -134,3 +134,42 @@ def test_four_eyes_override_deletion_requested_refused_to_self_approved_by_anoth
         shot(kim, "45-four-eyes-approved-with-undo")
     session = server.services.read_models.get_session(UUID(rid), sid)
     assert session is not None and session["deleted"]
+
+
+def test_registration_settings_page_changes_rule_18_settings(
+    page: Any, shared_server: Server
+) -> None:
+    server = shared_server
+    ledger = server.services.ledger
+    rid = ledger.register(
+        Context.system("quarry-agent"),
+        product="accountlink-quickbooks",
+        file_id=r"C:\Books\quarry.qbw",
+        name="Quarry Lane Bakery",
+    ).registration_id
+    assert server.services.read_models.wait_for(ledger.current_position(), 10)
+    sign_in(page, server, "support")
+    page.goto(url(server, f"/console/registrations/{rid}"))
+    page.click("#settings-tab")
+    page.wait_for_selector("#settings-form")
+    axe_check(page, "settings")
+    page.check("#auto_remove")
+    page.fill("#auto_remove_stuck_after_minutes", "60")
+    page.click("#save-settings")
+    page.wait_for_selector("#settings-error")
+    assert "must be at least" in page.inner_text("#settings-error")
+    assert page.locator("#auto_remove_stuck_after_minutes").get_attribute("aria-invalid") == "true"
+    axe_check(page, "settings refused")
+    shot(page, "46-settings-refused-in-words")
+    page.fill("#auto_remove_stuck_after_minutes", "240")
+    page.check("#approvals_required")
+    page.click("#save-settings")
+    page.wait_for_selector(".flash-ok")
+    flash = page.inner_text(".flash-ok")
+    assert "four-eyes approvals required" in flash and "after 240 min" in flash
+    assert page.locator("#approvals_required").is_checked()
+    assert page.input_value("#auto_remove_stuck_after_minutes") == "240"
+    shot(page, "47-settings-saved")
+    reg = server.services.read_models.get_registration(rid)
+    assert reg is not None and reg["approvals_required"] is True
+    assert reg["auto_remove_stuck_after_minutes"] == 240

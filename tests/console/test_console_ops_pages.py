@@ -1,0 +1,110 @@
+"""Console operations through the TestClient on SQLite and PostgreSQL: registration settings
+(rule 18), sync requests (rule 14) and webhooks."""
+
+from __future__ import annotations
+
+import re
+
+from console_kit import Console, csrf_of
+
+
+def _flash(c: Console, path: str) -> str:
+    page = c.client.get(path).text
+    found = re.search(r'<div class="flash flash-(\w+)" role="status">([^<]*)</div>', page)
+    assert found, "no flash message"
+    return f"{found.group(1)}: {found.group(2)}"
+
+
+# --- settings (rule 18) ------------------------------------------------------------------
+
+
+def _settings_form(**changes: str) -> dict[str, str]:
+    form = {
+        "name": "Acme Ltd (QuickBooks)",
+        "sync_interval_minutes": "30",
+        "stuck_after_minutes": "120",
+        "auto_remove": "",
+        "auto_remove_stuck_after_minutes": "",
+        "approvals_required": "",
+    }
+    return {**form, **changes}
+
+
+def test_support_changes_settings_through_the_ledger_one_event(console: Console) -> None:
+    c = console
+    rid = c.seeded.accountlink
+    c.sign_in("support")
+    page = c.client.get(f"/console/registrations/{rid}/settings")
+    assert page.status_code == 200 and 'id="settings-form"' in page.text
+    csrf = csrf_of(page.text)
+    before = c.services.ledger.current_position()
+    form = _settings_form(
+        stuck_after_minutes="90",
+        auto_remove="1",
+        auto_remove_stuck_after_minutes="240",
+        approvals_required="1",
+        csrf=csrf,
+    )
+    r = c.client.post(f"/console/registrations/{rid}/settings", data=form, follow_redirects=False)
+    assert r.status_code == 303
+    flash = _flash(c, r.headers["location"])
+    assert flash.startswith("ok: Saved:") and "four-eyes approvals required" in flash
+    assert "after 240 min" in flash and "stuck after 90 min" in flash
+    assert c.services.ledger.current_position() == before + 1  # one event for the change
+    reg = c.services.read_models.get_registration(rid)
+    assert reg is not None
+    assert reg["stuck_after_minutes"] == 90 and reg["auto_remove_stuck_after_minutes"] == 240
+    assert reg["approvals_required"] is True
+    # The same form again records nothing.
+    r = c.client.post(f"/console/registrations/{rid}/settings", data=form, follow_redirects=False)
+    assert _flash(c, r.headers["location"]) == "info: Nothing changed."
+    assert c.services.ledger.current_position() == before + 1
+    # Turning self-healing off is a change of its own.
+    r = c.client.post(
+        f"/console/registrations/{rid}/settings",
+        data={**form, "auto_remove": ""},
+        follow_redirects=False,
+    )
+    assert "automatic removal of stuck sessions turned off" in _flash(c, r.headers["location"])
+    reg = c.services.read_models.get_registration(rid)
+    assert reg is not None and reg["auto_remove_stuck_after_minutes"] is None
+
+
+def test_settings_the_ledger_refuses_are_shown_and_nothing_is_recorded(
+    console: Console,
+) -> None:
+    c = console
+    rid = c.seeded.accountlink
+    c.sign_in("support")
+    csrf = csrf_of(c.client.get(f"/console/registrations/{rid}/settings").text)
+    before = c.services.ledger.current_position()
+    r = c.client.post(
+        f"/console/registrations/{rid}/settings",
+        data=_settings_form(auto_remove="1", auto_remove_stuck_after_minutes="30", csrf=csrf),
+    )
+    assert r.status_code == 422
+    assert "must be at least" in r.text and 'id="auto_remove_stuck_after_minutes-error"' in r.text
+    r = c.client.post(
+        f"/console/registrations/{rid}/settings",
+        data=_settings_form(sync_interval_minutes="half an hour", csrf=csrf),
+    )
+    assert r.status_code == 422 and "whole number of minutes" in r.text
+    assert 'value="half an hour"' in r.text  # what was typed stays in the form
+    r = c.client.post(
+        f"/console/registrations/{rid}/settings", data=_settings_form(name="  ", csrf=csrf)
+    )
+    assert r.status_code == 422 and 'id="name-error"' in r.text
+    assert c.services.ledger.current_position() == before
+
+
+def test_auditors_read_settings_and_cannot_change_them(console: Console) -> None:
+    c = console
+    rid = c.seeded.accountlink
+    c.sign_in("auditor")
+    page = c.client.get(f"/console/registrations/{rid}/settings").text
+    assert 'id="settings-readonly"' in page and 'id="settings-form"' not in page
+    r = c.client.post(
+        f"/console/registrations/{rid}/settings",
+        data=_settings_form(approvals_required="1", csrf=csrf_of(page)),
+    )
+    assert r.status_code == 403 and "Only a support token" in r.text
