@@ -19,6 +19,7 @@ from api.console import (
     pages,
     reset,
     settings,
+    sync_requests,
 )
 from api.console.auth import current
 from api.console.pages import not_found
@@ -33,6 +34,7 @@ router.include_router(actions.router)
 router.include_router(reset.router)
 router.include_router(approvals.router)
 router.include_router(settings.router)
+router.include_router(sync_requests.router)
 
 
 @router.get("", include_in_schema=False)

@@ -173,3 +173,27 @@ def test_registration_settings_page_changes_rule_18_settings(
     reg = server.services.read_models.get_registration(rid)
     assert reg is not None and reg["approvals_required"] is True
     assert reg["auto_remove_stuck_after_minutes"] == 240
+
+
+def test_cancel_a_pending_sync_request_beside_it(page: Any, shared_server: Server) -> None:
+    server = shared_server
+    oid = server.seeded.oneclick
+    sign_in(page, server, "support")
+    page.goto(url(server, f"/console/registrations/{oid}/worker"))
+    page.click("#run-sync")
+    page.wait_for_selector(".flash-ok")
+    pending = page.locator("#worker-status [data-pending-kind=periodic]")
+    assert "Run Synchronisation pending" in pending.inner_text()
+    assert page.locator("#run-sync").count() == 0
+    pending.locator("summary").click()
+    axe_check(page, "pending request with its cancel form")
+    shot(page, "48-sync-request-pending-cancel")
+    pending.locator("input[name=reason]").fill("The practice asked for tonight instead")
+    pending.locator("button[type=submit]").click()
+    page.wait_for_selector(".flash-ok")
+    assert "is cancelled" in page.inner_text(".flash-ok")
+    row = page.locator("#sync-requests tbody tr", has_text="tonight instead")
+    assert "cancelled" in row.inner_text() and "sam.support" in row.inner_text()
+    assert page.locator("#run-sync").is_visible()
+    axe_check(page, "worker page after the cancellation")
+    shot(page, "49-sync-request-cancelled")

@@ -108,3 +108,57 @@ def test_auditors_read_settings_and_cannot_change_them(console: Console) -> None
         data=_settings_form(approvals_required="1", csrf=csrf_of(page)),
     )
     assert r.status_code == 403 and "Only a support token" in r.text
+
+
+# --- sync requests (rule 14) -------------------------------------------------------------
+
+
+def test_one_pending_request_per_kind_shown_as_such_and_cancelled_with_a_reason(
+    console: Console,
+) -> None:
+    c = console
+    oid = c.seeded.oneclick
+    c.sign_in("support")
+    worker = f"/console/registrations/{oid}/worker"
+    csrf = csrf_of(c.client.get(worker).text)
+    url = f"/console/registrations/{oid}/sync-requests"
+    r = c.client.post(url, data={"kind": "periodic", "csrf": csrf}, follow_redirects=False)
+    assert _flash(c, r.headers["location"]).startswith("ok: Run Synchronisation")
+    r = c.client.post(url, data={"kind": "periodic", "csrf": csrf}, follow_redirects=False)
+    assert "is already pending" in _flash(c, r.headers["location"])
+    pending = c.services.read_models.sync_requests(oid, status="pending", limit=10).items
+    assert len(pending) == 1
+    request_id = pending[0]["id"]
+    page = c.client.get(worker).text
+    assert 'data-pending-kind="periodic"' in page and 'id="run-sync"' not in page
+    assert 'id="full-sync"' in page  # the other kind can still be asked for
+    cancel = f"{url}/{request_id}/cancel"
+    assert f'action="{cancel}"' in page
+    r = c.client.post(cancel, data={"reason": " ", "csrf": csrf}, follow_redirects=False)
+    assert "needs a reason" in _flash(c, r.headers["location"])
+    assert len(c.services.read_models.sync_requests(oid, status="pending", limit=10).items) == 1
+    r = c.client.post(
+        cancel, data={"reason": "Asked on the wrong practice", "csrf": csrf}, follow_redirects=False
+    )
+    assert _flash(c, r.headers["location"]).startswith("ok: The pending Run Synchronisation")
+    assert not c.services.read_models.sync_requests(oid, status="pending", limit=10).items
+    page = c.client.get(worker).text
+    assert 'id="run-sync"' in page and "Asked on the wrong practice" in page
+    r = c.client.post(cancel, data={"reason": "again", "csrf": csrf}, follow_redirects=False)
+    assert _flash(c, r.headers["location"]).startswith("error: Nothing was cancelled")
+
+
+def test_accountlink_shows_no_oneclick_buttons_and_auditors_no_cancel(console: Console) -> None:
+    c = console
+    c.sign_in("support")
+    page = c.client.get(f"/console/registrations/{c.seeded.accountlink}/worker").text
+    assert 'id="requests-note"' in page and "Accountlink connector" in page
+    assert 'id="run-sync"' not in page and 'id="full-sync"' not in page
+    oid = c.seeded.oneclick
+    csrf = csrf_of(c.client.get(f"/console/registrations/{oid}/worker").text)
+    c.client.post(
+        f"/console/registrations/{oid}/sync-requests", data={"kind": "periodic", "csrf": csrf}
+    )
+    c.sign_in("auditor")
+    page = c.client.get(f"/console/registrations/{oid}/worker").text
+    assert 'data-pending-kind="periodic"' in page and "/cancel" not in page
