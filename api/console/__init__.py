@@ -20,6 +20,7 @@ from api.console import (
     reset,
     settings,
     sync_requests,
+    webhooks,
 )
 from api.console.auth import current
 from api.console.pages import not_found
@@ -35,6 +36,7 @@ router.include_router(reset.router)
 router.include_router(approvals.router)
 router.include_router(settings.router)
 router.include_router(sync_requests.router)
+router.include_router(webhooks.router)
 
 
 @router.get("", include_in_schema=False)

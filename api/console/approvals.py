@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from api.console.actions import context, describe_session, safe_back, settle
 from api.console.auth import Bail, console_page, refusal, services
-from api.console.pages import deletion_previews
+from api.console.pages import deletion_previews, parse_id
 from api.console.reset import reset_preview
 from api.console.web import PREFIX, plural, redirect, render, templates
 from domain.errors import LedgerError, OwnApproval
@@ -73,12 +73,7 @@ def what(request: Request, row: dict[str, Any], reg: dict[str, Any]) -> str:
 
 
 def load(request: Request, approval_id: str) -> dict[str, Any]:
-    try:
-        key = str(UUID(approval_id))
-    except ValueError:
-        raise Bail(
-            refusal(request, "Not found", f"{approval_id!r} is not an approval id.", 404)
-        ) from None
+    key = str(parse_id(request, approval_id, "an approval"))
     row = services(request).read_models.get_approval(key)
     if row is None:
         raise Bail(refusal(request, "Not found", f"No approval with id {key}.", 404))

@@ -23,13 +23,16 @@ PREVIEW_RECORDS = 100
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 
 
-def parse_rid(request: Request, rid: str) -> UUID:
+def parse_id(request: Request, value: str, what: str) -> UUID:
+    """An id from the URL, or the console's 404 page naming what it is not."""
     try:
-        return UUID(rid)
+        return UUID(value)
     except ValueError:
-        raise Bail(
-            refusal(request, "Not found", f"{rid!r} is not a registration id.", 404)
-        ) from None
+        raise Bail(refusal(request, "Not found", f"{value!r} is not {what} id.", 404)) from None
+
+
+def parse_rid(request: Request, rid: str) -> UUID:
+    return parse_id(request, rid, "a registration")
 
 
 def load_registration(request: Request, rid: UUID) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from typing import Any
 from uuid import UUID, uuid5
 
 import pytest
-from browser_kit import Server, axe_check, open_page, shot, sign_in
+from browser_kit import Server, axe_check, open_page, phone_pages, shot, sign_in
 from console_kit import NS
 
 from domain.ledger import Ledger
@@ -372,12 +372,7 @@ def test_readable_on_a_390_px_screen(
             "35-phone-worker": f"/console/registrations/{rid}/worker",
             "36-phone-audit": "/console/audit",
         }
-        for name, path in paths.items():
-            pg.goto(url(server, path))
-            width = pg.evaluate("document.documentElement.scrollWidth")
-            assert width <= 390, (path, width)
-            axe_check(pg, f"{path} at 390 px")
-            shot(pg, name)
+        phone_pages(pg, server, paths)
         pg.goto(url(server, "/console/registrations"))
         # Cards, not a table: one card per registration, the file id on readable lines.
         card = pg.locator("#registrations tbody tr").first

@@ -9,15 +9,17 @@ it creates itself. Screenshots go to test-output/console/ (names 40-…).
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 from uuid import UUID, uuid4
 
-from browser_kit import Server, axe_check, open_page, shot, sign_in
+from browser_kit import Server, axe_check, open_page, phone_pages, shot, sign_in
 
 from domain.values import Context
 from replay.export import read_export_checkpoint, verify_export
 from replay.keys import known_verifiers
 from replay.note import peek_checkpoint
+from tests.lifecycle.kit import receiver
 
 
 def url(server: Server, path: str) -> str:
@@ -197,3 +199,67 @@ def test_cancel_a_pending_sync_request_beside_it(page: Any, shared_server: Serve
     assert page.locator("#run-sync").is_visible()
     axe_check(page, "worker page after the cancellation")
     shot(page, "49-sync-request-cancelled")
+
+
+def test_webhooks_secret_once_delivery_log_with_retries_and_delete(
+    page: Any, shared_server: Server
+) -> None:
+    server = shared_server
+    ledger = server.services.ledger
+    sign_in(page, server, "support")
+    with receiver() as rx:
+        rx.statuses = [503]  # the first attempt fails: the log shows it and the next retry
+        page.click("#nav-webhooks")
+        page.fill("#webhook-url", rx.url)
+        page.check("input[value='session.failed']")
+        page.fill("#webhook-description", "The support team's alert channel")
+        page.click("#create-webhook")
+        page.wait_for_selector("#webhook-created")
+        secret = page.input_value("#webhook-secret")
+        assert secret.startswith("whsec_")
+        axe_check(page, "webhook created")
+        shot(page, "50-webhook-created-secret-once")
+        page.goto(url(server, "/console/webhooks"))
+        assert secret not in page.content()
+        hook_id = page.locator("#webhooks tbody tr").last.get_attribute("data-webhook")
+        agent = Context.system("harbour-agent")
+        rid = ledger.register(
+            agent, product="cch-oneclick", file_id=r"\\HARBOUR02\CCH", name="Harbour Two"
+        ).registration_id
+        sid = ledger.start_session(agent, rid, sync_type="periodic", worker="HARBOUR02")
+        ledger.fail_session(agent, rid, sid.session_id, reason="OneClick service stopped")
+        deadline = time.monotonic() + 20
+        while not rx.received:
+            assert time.monotonic() < deadline, "the webhook was never called"
+            time.sleep(0.05)
+        page.goto(url(server, f"/console/webhooks/{hook_id}"))
+        row = page.locator("#deliveries tbody tr").first
+        row.wait_for()
+        assert "session.failed" in row.inner_text() and "HTTP 503" in row.inner_text()
+        assert row.get_attribute("data-status") == "pending"  # retried with backoff
+        row.locator("details summary").click()
+        axe_check(page, "delivery log")
+        shot(page, "51-webhook-delivery-log-retry")
+    page.goto(url(server, "/console/webhooks"))
+    hook_row = page.locator(f"tr[data-webhook='{hook_id}']")
+    hook_row.locator("summary").click()
+    hook_row.locator("button[type=submit]").click()
+    page.wait_for_selector(".flash-ok")
+    assert "pending deliveries are cancelled" in page.inner_text(".flash-ok")
+    assert page.locator(f"tr[data-webhook='{hook_id}']").count() == 0
+    page.goto(url(server, f"/console/webhooks/{hook_id}"))
+    assert page.locator("#deliveries tbody tr").first.get_attribute("data-status") == "cancelled"
+
+
+def test_new_pages_are_readable_on_a_390_px_screen(browser: Any, shared_server: Server) -> None:
+    server = shared_server
+    rid = server.seeded.oneclick
+    with open_page(browser, viewport={"width": 390, "height": 844}, is_mobile=True) as pg:
+        sign_in(pg, server, "support")
+        paths = {
+            "52-phone-approvals": "/console/approvals?status=all",
+            "53-phone-settings": f"/console/registrations/{rid}/settings",
+            "54-phone-webhooks": "/console/webhooks",
+            "55-phone-verify": "/console/audit/verify",
+        }
+        phone_pages(pg, server, paths)

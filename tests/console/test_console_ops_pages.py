@@ -4,8 +4,14 @@
 from __future__ import annotations
 
 import re
+import time
+from typing import Any
 
 from console_kit import Console, csrf_of
+from standardwebhooks.webhooks import Webhook
+
+from domain.values import Context
+from tests.lifecycle.kit import receiver
 
 
 def _flash(c: Console, path: str) -> str:
@@ -162,3 +168,84 @@ def test_accountlink_shows_no_oneclick_buttons_and_auditors_no_cancel(console: C
     c.sign_in("auditor")
     page = c.client.get(f"/console/registrations/{oid}/worker").text
     assert 'data-pending-kind="periodic"' in page and "/cancel" not in page
+
+
+# --- webhooks ----------------------------------------------------------------------------
+
+
+def _wait_delivered(c: Console, hook_id: str) -> list[dict[str, Any]]:
+    """Until serve's background delivery has answered (it runs in the app's lifespan)."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        items, _ = c.services.webhooks.deliveries(hook_id, status=None, limit=10, cursor=None)
+        if items and all(i["status"] != "pending" or i["attempts"] for i in items):
+            return items
+        time.sleep(0.05)
+    raise AssertionError("no delivery was attempted")
+
+
+def test_webhooks_created_with_the_secret_once_delivered_logged_and_deleted(
+    console: Console,
+) -> None:
+    c = console
+    c.sign_in("support")
+    page = c.client.get("/console/webhooks").text
+    csrf = csrf_of(page)
+    r = c.client.post(
+        "/console/webhooks",
+        data={"url": "ftp://alerts.example.com", "events": ["session.deleted"], "csrf": csrf},
+    )
+    assert r.status_code == 422 and "must be an absolute http" in r.text
+    r = c.client.post("/console/webhooks", data={"url": "https://a.example", "csrf": csrf})
+    assert r.status_code == 422 and "The events" in r.text
+    assert c.services.webhooks.list_hooks(limit=10, cursor=None)[0] == []
+    with receiver() as rx:
+        r = c.client.post(
+            "/console/webhooks",
+            data={
+                "url": rx.url,
+                "events": ["session.deleted", "action.undone"],
+                "description": "Support alerts",
+                "csrf": csrf,
+            },
+        )
+        assert r.status_code == 201
+        secret = re.search(r'id="webhook-secret"[^>]*value="(whsec_[^"]+)"', r.text)
+        assert secret is not None
+        hooks, _ = c.services.webhooks.list_hooks(limit=10, cursor=None)
+        assert len(hooks) == 1 and hooks[0]["created_by"] == "sam.support"
+        hook_id = hooks[0]["id"]
+        listing = c.client.get("/console/webhooks").text
+        assert rx.url in listing and secret.group(1) not in listing  # shown once
+        c.services.ledger.delete_session(
+            Context.system("kim.support"),
+            c.seeded.accountlink,
+            c.seeded.stuck,
+            reason="stuck since the upgrade",
+        )
+        items = _wait_delivered(c, hook_id)
+        assert [i["status"] for i in items] == ["delivered"]
+        # The receiver can check the signature with the secret the page showed.
+        Webhook(secret.group(1)).verify(rx.received[0].body, rx.received[0].headers)
+    log = c.client.get(f"/console/webhooks/{hook_id}").text
+    assert 'data-status="delivered"' in log and "session.deleted" in log and "HTTP 200" in log
+    r = c.client.post(
+        f"/console/webhooks/{hook_id}/delete", data={"csrf": csrf}, follow_redirects=False
+    )
+    assert "is deleted" in _flash(c, r.headers["location"])
+    assert c.services.webhooks.list_hooks(limit=10, cursor=None)[0] == []
+    assert "deleted" in c.client.get(f"/console/webhooks/{hook_id}").text  # the log stays
+    r = c.client.post(
+        f"/console/webhooks/{hook_id}/delete", data={"csrf": csrf}, follow_redirects=False
+    )
+    assert _flash(c, r.headers["location"]).startswith("error: Nothing was deleted")
+
+
+def test_webhooks_are_for_support_only(console: Console) -> None:
+    c = console
+    c.sign_in("auditor")
+    page = c.client.get("/console/registrations").text
+    assert 'id="nav-webhooks"' not in page
+    assert c.client.get("/console/webhooks").status_code == 403
+    r = c.client.post("/console/webhooks", data={"url": "https://a.example", "csrf": "x"})
+    assert r.status_code == 403
