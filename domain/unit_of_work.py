@@ -121,6 +121,19 @@ class UnitOfWork(Application[UUID]):
             loaded.append(aggregate_id)
         return self.repository.get(aggregate_id)
 
+    def peek(self, aggregate_id: UUID) -> Any:
+        """The cached aggregate as this process's commands left it, without asking the
+        database whether another process wrote since (that is what `load` does, one query
+        per aggregate); loaded when not cached. For answering a write with the state it
+        left, never for deciding a command."""
+        cache = self.repository.cache
+        if cache is not None:
+            try:
+                return cache.get(aggregate_id)
+            except KeyError:
+                pass
+        return self.repository.get(aggregate_id)
+
     def load_registration(self, rid: UUID) -> Registration:
         try:
             registration: Registration = self.load(rid)
