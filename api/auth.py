@@ -232,11 +232,18 @@ class TokenStore:
             "UPDATE {table} SET revoked_at = {p} WHERE name = {p} AND revoked_at IS NULL",
             (_now(), name),
         )
+        self.forget_cached()
         return True
 
     def verify(self, token: str) -> Principal | None:
         found = self.verify_for(token, None)
         return None if found is None else found[0]
+
+    def forget_cached(self) -> None:
+        """Forget every verified token at once (after a change made by this process; other
+        processes hear of it through the tables' triggers)."""
+        if self._cache is not None:
+            self._cache.forget()
 
     def cached(self, token: str, rid: str | None) -> tuple[Principal, bool] | None:
         """`verify_for` from memory when it can answer without the database (PostgreSQL,

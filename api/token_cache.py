@@ -103,6 +103,13 @@ class TokenCache:
             if holds and rid is not None:
                 self._holdings.add((principal.name, rid))
 
+    def forget(self) -> None:
+        """Empty the cache now (this process changed tokens or grants itself: it need not
+        wait for its own notice)."""
+        with self._lock:
+            listening = self._listening
+        self._forget(listening)
+
     def _forget(self, listening: bool) -> None:
         with self._lock:
             self._principals.clear()
