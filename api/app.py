@@ -58,6 +58,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if app.state.services.closed:
+            # The lifespan runs again (tools and tests start an app more than once): the
+            # last run closed every pool at its end, so this one starts on fresh services.
+            app.state.services = build_services(database)
+            app.state.background = BackgroundWork(app.state.services, runners)
+        services, background = app.state.services, app.state.background
         if start_background:
             background.start()
         try:

@@ -27,6 +27,7 @@ class Services:
     # Time for time-based rules (stuck, self-healing, approval expiry): tests replace it.
     clock: Callable[[], datetime] = system_clock
     _webhooks: WebhookStore | None = field(default=None, repr=False)
+    closed: bool = field(default=False, repr=False)  # by close(): an app's lifespan ended
 
     @property
     def webhooks(self) -> WebhookStore:
@@ -38,6 +39,7 @@ class Services:
     def close(self) -> None:
         """Every pool and connection the services hold (the app's lifespan ends with this:
         an app that is shut down leaves no connection open on the server)."""
+        self.closed = True
         self.tree.stop()
         self.read_models.close()
         self.tokens.close()

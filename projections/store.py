@@ -71,10 +71,21 @@ class Store:
         self.kind = database.kind
         self._local = threading.local()
         self._pool: Any = None
+        self._reopen = threading.Lock()
         if self.kind == "postgresql":
-            # The process's one pool for this schema (domain/infra/pgpool.py): it fails
-            # fast while the server is away and drops connections a restart closed.
-            self._pool = acquire_shared(database)
+            self._pg()
+
+    def _pg(self) -> Any:
+        """The process's one pool for this schema (domain/infra/pgpool.py: it fails fast
+        while the server is away and drops connections a restart closed); taken again when
+        a closed store is used anew (an app whose lifespan runs twice)."""
+        pool = self._pool
+        if pool is None:
+            with self._reopen:
+                if self._pool is None:
+                    self._pool = acquire_shared(self.database)
+                pool = self._pool
+        return pool
 
     def _sqlite(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -89,8 +100,8 @@ class Store:
     @contextmanager
     def write(self) -> Iterator[Tx]:
         """One write transaction: committed on success, rolled back on any exception."""
-        if self._pool is not None:
-            with self._pool.connection() as conn, conn.transaction():
+        if self.kind == "postgresql":
+            with self._pg().connection() as conn, conn.transaction():
                 yield Tx(conn, self.kind)
             return
         conn = self._sqlite()
@@ -106,8 +117,8 @@ class Store:
     @contextmanager
     def read(self) -> Iterator[Tx]:
         """A consistent read snapshot."""
-        if self._pool is not None:
-            with self._pool.connection() as conn:
+        if self.kind == "postgresql":
+            with self._pg().connection() as conn:
                 # Set on the connection, so BEGIN itself carries them: one round trip
                 # less per read than a separate SET TRANSACTION (every small read paid it).
                 conn.isolation_level = IsolationLevel.REPEATABLE_READ
@@ -133,8 +144,9 @@ class Store:
         return conn
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool = None
+        with self._reopen:
+            pool, self._pool = self._pool, None
+        if pool is not None:
             release_shared(self.database)
         conn = getattr(self._local, "conn", None)
         if conn is not None:
