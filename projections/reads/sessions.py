@@ -22,9 +22,19 @@ CUTOFF = (
     "WHERE x.registration_id = s.registration_id AND x.active = 1), 0)"
 )
 NOT_REMOVED = f"s.is_deleted = 0 AND s.seq > {CUTOFF}"
+# The reset in force that removes session s, newest first (as `resets` orders them), if any.
+RESET_OF_ROW = (
+    "LEFT JOIN view_session_resets r ON r.registration_id = s.registration_id AND r.chain = ("
+    "SELECT r2.chain FROM view_session_resets r2 WHERE r2.registration_id = s.registration_id "
+    "AND r2.active = 1 AND s.seq <= r2.cutoff ORDER BY r2.position DESC LIMIT 1)"
+)
 REMOVED = f"(s.is_deleted = 1 OR s.seq <= {CUTOFF})"
 STUCK_MINUTES = (
     "(SELECT g.stuck_after_minutes FROM view_registrations g WHERE g.id = s.registration_id)"
+)
+PAGE_COLS = (
+    ", ".join(f"s.{c}" for c in COLS.split(", "))
+    + f", r.cutoff, r.position, r.actor, r.at, r.reason, {STUCK_MINUTES}"
 )
 
 
@@ -185,15 +195,24 @@ def list_sessions(
     if after is not None:
         where.append("s.seq < ?")
         params.append(int(after[0]))
+    # One statement: each row carries the reset that removes it (if any) and its
+    # registration's stuck_after, so the page needs no other query and no transaction.
     rows = tx.q(
-        f"SELECT {COLS} FROM view_sessions s WHERE {' AND '.join(where)} "
-        "ORDER BY s.seq DESC LIMIT ? OFFSET ?",
+        f"SELECT {PAGE_COLS} FROM view_sessions s {RESET_OF_ROW} "
+        f"WHERE {' AND '.join(where)} ORDER BY s.seq DESC LIMIT ? OFFSET ?",
         (*params, limit + 1, max(0, int(offset))),
     )
-    active, minutes = resets(tx, rid), stuck_after(tx, rid)
-    items = [to_item(r, active, minutes, now) for r in rows[:limit]]
+    items = [_page_item(r, now) for r in rows[:limit]]
     nxt = encode_cursor([rows[limit - 1][3]]) if len(rows) > limit else None
     return Page(items, nxt)
+
+
+def _page_item(row: tuple[Any, ...], now: int) -> Row:
+    width = len(COLS.split(", "))
+    reset = row[width : width + 5]
+    minutes = row[width + 5]
+    active = [tuple(reset)] if reset[0] is not None else []
+    return to_item(row[:width], active, None if minutes is None else int(minutes), now)
 
 
 def count_sessions(
