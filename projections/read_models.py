@@ -286,7 +286,7 @@ class ReadModels:
         limit: int = 100,
         cursor: str | None = None,
     ) -> Page:
-        with self.store.read() as tx:
+        with self.store.read(single=True) as tx:  # one statement
             return receipt_reads.receipts(
                 tx, str(rid), entity_type=entity_type, key=key, limit=limit, cursor=cursor
             )
