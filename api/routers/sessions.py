@@ -25,6 +25,7 @@ from api.reads import (
     MinPosition,
     WaitS,
     await_position,
+    page_response,
     paged,
     paged_under,
 )
@@ -127,23 +128,25 @@ def list_sessions(
     cursor: Cursor = None,
     min_position: MinPosition = None,
     wait_s: WaitS = 5.0,
-) -> dict[str, Any]:
+) -> Any:  # a page, or the history as of a time (validated)
     if as_of is not None or as_of_position is not None:
         return history_as_of(services, rid, as_of, as_of_position, include_deleted)
     position = await_position(services, min_position, wait_s)
-    return paged_under(
-        services,
-        rid,
-        lambda: services.read_models.list_sessions(
+    return page_response(
+        paged_under(
+            services,
             rid,
-            include_deleted=include_deleted,
-            limit=limit,
-            cursor=cursor,
-            status=status,
-            has_errors=has_errors,
-        ),
-        cursor,
-        position,
+            lambda: services.read_models.list_sessions(
+                rid,
+                include_deleted=include_deleted,
+                limit=limit,
+                cursor=cursor,
+                status=status,
+                has_errors=has_errors,
+            ),
+            cursor,
+            position,
+        )
     )
 
 
