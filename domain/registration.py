@@ -43,10 +43,12 @@ class Registration(Aggregate):
     approvals_required: bool = False
 
     class Event(Aggregate.Event):
+        class_version = 1
         actor: str
         correlation_id: str
 
     class Registered(Aggregate.Created, Event):
+        class_version = 1
         product: str
         file_id: str
         name: str
@@ -297,7 +299,6 @@ class Registration(Aggregate):
             chain=chain,
             undo_of=position,
             reason=reason,
-            restored_recent={},
             reopened=reopened,
         )
         return reopened
@@ -323,6 +324,7 @@ class Registration(Aggregate):
     # --- events ----------------------------------------------------------------------
 
     class SessionOpened(Event):
+        class_version = 1
         session_id: str
         sync_type: str
         seq: int
@@ -333,6 +335,7 @@ class Registration(Aggregate):
             recent.push(reg.recent, reg.truncated, self.sync_type, self.session_id, self.seq)
 
     class SessionClosed(Event):
+        class_version = 1
         session_id: str
         sync_type: str
         status: str
@@ -344,6 +347,7 @@ class Registration(Aggregate):
     class SessionRemoved(Event):
         """Companion of a session deletion: frees its slot and its place in history."""
 
+        class_version = 1
         session_id: str
         sync_type: str
         refill: list[list[Any]] | None = None
@@ -358,6 +362,7 @@ class Registration(Aggregate):
     class SessionReinstated(Event):
         """Companion of an undone deletion: the session is back in history (and open)."""
 
+        class_version = 1
         session_id: str
         sync_type: str
         seq: int
@@ -374,6 +379,7 @@ class Registration(Aggregate):
         `undo_of` is set when this re-applies a reset whose undo was itself undone.
         """
 
+        class_version = 1
         chain: str
         reason: str
         cutoff: int
@@ -398,19 +404,27 @@ class Registration(Aggregate):
         receipt from a session with seq up to `sessions_up_to_seq` goes. `receipts` is
         None from this version on (earlier versions copied a read model's count)."""
 
+        class_version = 1
         reset_version: int
         sessions_up_to_seq: int
         receipts: int | None
 
     class ResetUndone(Event):
-        """Rule 8: the restoring event of a reset. (`restored_recent` is only read from
-        events of class version 1; it is empty from then on.)"""
+        """Rule 8: the restoring event of a reset.
 
+        v2 dropped `restored_recent`: v1 carried the reset-hidden "most recent" stacks back,
+        which the aggregate stopped keeping (domain/recent.py) and always stored empty.
+        """
+
+        class_version = 2
         chain: str
         undo_of: int
         reason: str
-        restored_recent: dict[str, list[list[Any]]]
         reopened: list[list[Any]]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state.pop("restored_recent", None)
 
         def apply(self, reg: Registration) -> None:
             state = reg.resets[self.chain]
@@ -421,6 +435,7 @@ class Registration(Aggregate):
                 reg.dormant.pop(session_id, None)
 
     class SyncRequested(Event):
+        class_version = 1
         request_id: str
         kind: str
         confirmed: bool
@@ -429,6 +444,7 @@ class Registration(Aggregate):
             reg.pending_requests[self.request_id] = self.kind
 
     class SyncRequestFulfilled(Event):
+        class_version = 1
         request_id: str
         session_id: str
 
@@ -438,6 +454,7 @@ class Registration(Aggregate):
     class SyncRequestCancelled(Event):
         """Rule 14: support withdrew a pending request."""
 
+        class_version = 1
         request_id: str
         reason: str
 
@@ -447,6 +464,7 @@ class Registration(Aggregate):
     class SettingsChanged(Event):
         """Rule 18: support changed settings (`changes`: the new values only)."""
 
+        class_version = 1
         changes: dict[str, Any]
         previous: dict[str, Any]
 
