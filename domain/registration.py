@@ -6,7 +6,9 @@ in-progress session of each sync type, a short stack of the newest sessions per 
 details, records and errors live on each session's own aggregate (domain/session.py).
 
 Its command methods own its invariants (rules 2, 7, 8, 14): they refuse, or trigger events;
-the application service loads, calls them and saves.
+the application service loads, calls them and saves. Those of resets (rules 7, 8) live in
+domain/resets.py and those of sync requests (rule 14) in domain/sync_requests.py, mixed in;
+every event class stays here, where its stored topic names it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain import recent
-from domain.errors import NotUndoable, RequestNotPending, SessionInProgress, ValidationFailed
+from domain.errors import NotUndoable, SessionInProgress, ValidationFailed
+from domain.resets import ResetCommands
+from domain.sync_requests import FULFILS, RequestCommands
 from domain.values import Context, emit, registration_id
 
 # Rule 18: what support may change after registering.
@@ -29,11 +33,8 @@ SETTINGS = (
     "approvals_required",
 )
 
-# Rule 14: which session sync types fulfil a request of each kind.
-FULFILS = {"full": ("full",), "periodic": ("periodic", "full")}
 
-
-class Registration(Aggregate):
+class Registration(RequestCommands, ResetCommands, Aggregate):
     # v2: "most recent" kept per domain/recent.py (`recent` + `truncated`, no hidden copy).
     class_version = 2
 
@@ -115,11 +116,6 @@ class Registration(Aggregate):
 
     # --- derived state -------------------------------------------------------------
 
-    @property
-    def reset_cutoff(self) -> int:
-        """Sessions with seq at or below this are removed by a reset still in force."""
-        return max((c["cutoff"] for c in self.resets.values() if c["active"]), default=0)
-
     def session_in_progress(self, sync_type: str) -> str | None:
         """The session of this type in progress and not removed (rule 2), if any."""
         entry = self.open_sessions.get(sync_type)
@@ -128,9 +124,6 @@ class Registration(Aggregate):
     def most_recent(self, sync_type: str) -> str | None:
         """The most recent not-removed session of a type (rule 5; domain/recent.py)."""
         return recent.most_recent(self.recent, sync_type, self.reset_cutoff)
-
-    def pending_request_of(self, kind: str) -> str | None:
-        return next((rid for rid, k in self.pending_requests.items() if k == kind), None)
 
     def settings(self) -> dict[str, Any]:
         """The settings support may change (rule 18)."""
@@ -235,91 +228,6 @@ class Registration(Aggregate):
             seq=seq,
             reopen=reopen,
         )
-
-    def reset(
-        self, ctx: Context, *, reason: str, chain: str, cutoff: int, undo_of: int | None
-    ) -> list[list[Any]]:
-        """Rule 7: trigger the reset and its compensating unsync. Returns the in-progress
-        sessions it removes ([session_id, sync_type, seq])."""
-        in_progress = [
-            [sid, sync_type, seq]
-            for sync_type, (sid, seq) in self.open_sessions.items()
-            if seq <= cutoff
-        ]
-        emit(
-            self,
-            ctx,
-            self.RegistrationReset,
-            chain=chain,
-            reason=reason,
-            cutoff=cutoff,
-            in_progress_removed=in_progress,
-            undo_of=undo_of,
-        )
-        # The count of receipts is not the log's to know cheaply (it is every receipt of a
-        # session up to the cutoff): the event records the cutoff, which determines it.
-        emit(
-            self,
-            ctx,
-            self.ReceiptsUnsynced,
-            reset_version=self.version,
-            sessions_up_to_seq=cutoff,
-            receipts=None,
-        )
-        return in_progress
-
-    def undo_reset(
-        self, ctx: Context, *, chain: str, position: int, reason: str
-    ) -> list[list[Any]]:
-        """Rule 8: undo a reset. Returns the sessions it reopens ([sid, sync_type, seq])."""
-        still_cut = max(
-            (c["cutoff"] for k, c in self.resets.items() if c["active"] and k != chain),
-            default=0,
-        )
-        reopened: list[list[Any]] = []
-        claimed: dict[str, str] = {}
-        for sid, (sync_type, seq) in sorted(self.dormant.items(), key=lambda e: e[1][1]):
-            if seq <= still_cut:
-                continue
-            blocking = claimed.get(sync_type) or self.session_in_progress(sync_type)
-            if blocking is not None:
-                raise NotUndoable(
-                    f"Undoing this reset would leave two {sync_type!r} sessions in progress "
-                    f"({sid}, hidden by the reset, and {blocking}). End or delete {blocking} "
-                    "first, if it is visible; otherwise undo the later reset first.",
-                    position=position,
-                    blocking_session_id=blocking,
-                )
-            claimed[sync_type] = sid
-            reopened.append([sid, sync_type, seq])
-        emit(
-            self,
-            ctx,
-            self.ResetUndone,
-            chain=chain,
-            undo_of=position,
-            reason=reason,
-            reopened=reopened,
-        )
-        return reopened
-
-    def request_sync(self, ctx: Context, *, kind: str, confirmed: bool, request_id: str) -> str:
-        """Rule 14: a kind already pending gives back the pending request's id."""
-        pending = self.pending_request_of(kind)
-        if pending is not None:
-            return pending
-        emit(self, ctx, self.SyncRequested, request_id=request_id, kind=kind, confirmed=confirmed)
-        return request_id
-
-    def cancel_request(self, ctx: Context, request_id: str, reason: str) -> None:
-        if request_id not in self.pending_requests:
-            raise RequestNotPending(
-                f"Sync request {request_id} is not pending in this registration (it was "
-                "fulfilled or cancelled, or never made); only a pending request can be "
-                "cancelled.",
-                request_id=request_id,
-            )
-        emit(self, ctx, self.SyncRequestCancelled, request_id=request_id, reason=reason)
 
     # --- events ----------------------------------------------------------------------
 
