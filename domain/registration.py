@@ -5,10 +5,15 @@ in-progress session of each sync type, a short stack of the newest sessions per 
 "most recent", domain/recent.py), pending sync requests and the chains of resets. Session
 details, records and errors live on each session's own aggregate (domain/session.py).
 
-Its command methods own its invariants (rules 2, 7, 8, 14): they refuse, or trigger events;
-the application service loads, calls them and saves. Those of resets (rules 7, 8) live in
-domain/resets.py and those of sync requests (rule 14) in domain/sync_requests.py, mixed in;
-every event class stays here, where its stored topic names it.
+It also knows who may reach it (rule 13): the worker token name that holds it and the
+names support granted access to.
+
+Its command methods own its invariants (rules 2, 7, 8, 13, 14): they refuse, or trigger
+events; the application service loads, calls them and saves. Those of resets (rules 7, 8)
+live in domain/resets.py, of sessions opening and closing (rules 2, 5) in domain/slots.py,
+of access (rule 13) in domain/reach.py and of sync requests (rule 14) in
+domain/sync_requests.py, mixed in; every event class stays here, where its
+stored topic names it.
 """
 
 from __future__ import annotations
@@ -19,9 +24,10 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain import recent
-from domain.errors import NotUndoable, SessionInProgress, ValidationFailed
+from domain.reach import AccessCommands
 from domain.resets import ResetCommands
-from domain.sync_requests import FULFILS, RequestCommands
+from domain.slots import SessionCommands
+from domain.sync_requests import RequestCommands
 from domain.values import Context, emit, registration_id
 
 # Rule 18: what support may change after registering.
@@ -34,9 +40,10 @@ SETTINGS = (
 )
 
 
-class Registration(RequestCommands, ResetCommands, Aggregate):
+class Registration(SessionCommands, AccessCommands, RequestCommands, ResetCommands, Aggregate):
     # v2: "most recent" kept per domain/recent.py (`recent` + `truncated`, no hidden copy).
-    class_version = 2
+    # v3: `holder` and `grants` (rule 13).
+    class_version = 3
 
     # Rules 16 and 17, opt-in (class-level defaults: registrations recorded before these
     # settings existed load with them off). Changed only by SettingsChanged (rule 18).
@@ -55,6 +62,10 @@ class Registration(RequestCommands, ResetCommands, Aggregate):
         name: str
         sync_interval_minutes: int
         stuck_after_minutes: int
+        # Rule 13: the worker token name that registered it (None: support registered it, or
+        # it was registered before holders were recorded; the first worker to register it
+        # again then claims it).
+        holder: str | None = None
 
     @staticmethod
     def create_id(product: str, file_id: str) -> UUID:
@@ -67,6 +78,7 @@ class Registration(RequestCommands, ResetCommands, Aggregate):
         name: str,
         sync_interval_minutes: int,
         stuck_after_minutes: int,
+        holder: str | None = None,
     ) -> None:
         self.product = product
         self.file_id = file_id
@@ -86,10 +98,19 @@ class Registration(RequestCommands, ResetCommands, Aggregate):
         self.dormant: dict[str, list[Any]] = {}
         # chain id (version of the original reset) -> its state; see reset_cutoff.
         self.resets: dict[str, dict[str, Any]] = {}
+        # Rule 13: who may reach it as a worker: the holder, and token name -> [by, at] of
+        # each grant support made.
+        self.holder = holder
+        self.grants: dict[str, list[str]] = {}
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
         recent.upcast_v1_snapshot(state)
+
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
+        state.setdefault("holder", None)
+        state.setdefault("grants", {})
 
     @classmethod
     def register(
@@ -101,6 +122,7 @@ class Registration(RequestCommands, ResetCommands, Aggregate):
         name: str,
         sync_interval_minutes: int,
         stuck_after_minutes: int,
+        holder: str | None = None,
     ) -> Registration:
         return cls._create(
             cls.Registered,
@@ -110,6 +132,7 @@ class Registration(RequestCommands, ResetCommands, Aggregate):
             name=name,
             sync_interval_minutes=sync_interval_minutes,
             stuck_after_minutes=stuck_after_minutes,
+            holder=holder,
             actor=ctx.actor,
             correlation_id=ctx.correlation_id,
         )
@@ -144,90 +167,6 @@ class Registration(RequestCommands, ResetCommands, Aggregate):
                 previous={k: current[k] for k in changed},
             )
         return changed
-
-    def open_session(
-        self, ctx: Context, *, session_id: str, sync_type: str, request_id: str | None
-    ) -> int:
-        """Rule 2 and 14: open a session (fulfilling a request); returns its seq."""
-        blocking = self.session_in_progress(sync_type)
-        if blocking is not None:
-            raise SessionInProgress(
-                f"A {sync_type!r} session ({blocking}) is already in progress in this "
-                "registration. Wait for it to end, or, if it is stuck, delete it "
-                "(see its deletion check) and start again.",
-                blocking_session_id=blocking,
-                sync_type=sync_type,
-            )
-        if request_id is not None:
-            kind = self.pending_requests.get(request_id)
-            if kind is None:
-                raise ValidationFailed(
-                    f"Sync request {request_id} is not pending in this registration; "
-                    "list the pending requests and name one of them.",
-                    field="request_id",
-                )
-            if sync_type not in FULFILS[kind]:
-                raise ValidationFailed(
-                    f"Sync request {request_id} asks for a {kind} sync; a {sync_type!r} "
-                    f"session cannot fulfil it (use sync_type {FULFILS[kind][0]!r}).",
-                    field="request_id",
-                    kind=kind,
-                )
-        seq = self.session_seq + 1
-        emit(self, ctx, self.SessionOpened, session_id=session_id, sync_type=sync_type, seq=seq)
-        if request_id is not None:
-            emit(self, ctx, self.SyncRequestFulfilled, request_id=request_id, session_id=session_id)
-        return seq
-
-    def close_session(self, ctx: Context, session_id: str, sync_type: str, status: str) -> None:
-        emit(
-            self, ctx, self.SessionClosed, session_id=session_id, sync_type=sync_type, status=status
-        )
-
-    def remove_session(
-        self, ctx: Context, session_id: str, sync_type: str, refill: list[list[Any]] | None
-    ) -> None:
-        """Companion of a deletion; `refill` when needs_refill() said so (domain/recent.py)."""
-        emit(
-            self,
-            ctx,
-            self.SessionRemoved,
-            session_id=session_id,
-            sync_type=sync_type,
-            refill=refill,
-        )
-
-    def needs_refill(self, session_id: str, sync_type: str) -> bool:
-        return recent.needs_refill(self.recent, self.truncated, sync_type, session_id)
-
-    def reinstate_session(
-        self,
-        ctx: Context,
-        session_id: str,
-        sync_type: str,
-        seq: int,
-        *,
-        reopen: bool,
-        position: int,
-    ) -> None:
-        """Companion of an undone deletion; refuses two in-progress sessions of one type."""
-        blocking = self.session_in_progress(sync_type) if reopen else None
-        if blocking is not None and blocking != session_id:
-            raise NotUndoable(
-                f"Restoring session {session_id} would leave two {sync_type!r} sessions in "
-                f"progress ({blocking} is in progress now). End or delete {blocking} first.",
-                position=position,
-                blocking_session_id=blocking,
-            )
-        emit(
-            self,
-            ctx,
-            self.SessionReinstated,
-            session_id=session_id,
-            sync_type=sync_type,
-            seq=seq,
-            reopen=reopen,
-        )
 
     # --- events ----------------------------------------------------------------------
 
@@ -368,6 +307,36 @@ class Registration(RequestCommands, ResetCommands, Aggregate):
 
         def apply(self, reg: Registration) -> None:
             reg.pending_requests.pop(self.request_id, None)
+
+    class HolderClaimed(Event):
+        """Rule 13: the first worker to register a registration nobody held now holds it."""
+
+        class_version = 1
+        token_name: str
+
+        def apply(self, reg: Registration) -> None:
+            reg.holder = self.token_name
+
+    class AccessGranted(Event):
+        """Rule 13: support let another worker token reach the registration."""
+
+        class_version = 1
+        token_name: str
+        reason: str | None = None
+
+        def apply(self, reg: Registration) -> None:
+            at = self.timestamp.isoformat()
+            reg.grants = {**reg.grants, self.token_name: [self.actor, at]}
+
+    class AccessRevoked(Event):
+        """Rule 13: support took a grant back."""
+
+        class_version = 1
+        token_name: str
+        reason: str | None = None
+
+        def apply(self, reg: Registration) -> None:
+            reg.grants = {k: v for k, v in reg.grants.items() if k != self.token_name}
 
     class SettingsChanged(Event):
         """Rule 18: support changed settings (`changes`: the new values only)."""
