@@ -5,6 +5,7 @@ Errors use the shared body of api/openapi.py."""
 from __future__ import annotations
 
 from typing import Literal
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -109,3 +110,22 @@ class VerifyOut(BaseModel):
     cache_mismatch_position: int | None = Field(
         description="Where the stored tiles (a cache, never trusted) disagree with the events"
     )
+
+
+class UnsyncedRecord(BaseModel):
+    entity_type: str
+    key: str
+    digest: str = Field(description="The digest the receipt held when it was unsynced")
+
+
+class UnsyncedList(BaseModel):
+    """What a session deletion unsynced, derived from the log alone (the deletion's event
+    records only the count, so that no event grows with a session)."""
+
+    deletion: int = Field(description="Position of the deletion asked about")
+    registration_id: UUID
+    session_id: UUID = Field(description="The session deleted")
+    total: int = Field(description="Records the deletion unsynced, on all pages")
+    items: list[UnsyncedRecord] = Field(description="In the order the session first synced them")
+    next_cursor: str | None = Field(description="Pass as cursor for the next page; null: done")
+    position: int = Field(description="The log position this read reflects (the deletion's)")

@@ -91,12 +91,17 @@ def verify(
     ] = None,
     at_position: Annotated[int | None, typer.Option(help="Verify up to this position")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Processes reading and hashing a large log (default: the cores)"),
+    ] = None,
 ) -> None:
     """Recompute the Merkle tree from every stored event and compare it with a signed
     checkpoint; exit 1 on any difference (naming the first changed position with --against)."""
     from replay.log_cli import verifiers_from
     from replay.verify import verify_log
     from replay.verify_refs import parse_digest
+    from replay.verify_scan import default_workers
 
     if digest:
         try:
@@ -122,6 +127,7 @@ def verify(
                 digest=digest,
                 at_position=at_position,
                 progress=progress,
+                workers=max(1, workers) if workers is not None else default_workers(),
             )
     except ValueError as e:  # a checkpoint or export that is not one
         raise _fail(f"cannot use that checkpoint or export: {e}", 2) from None

@@ -37,6 +37,22 @@ def _prefetch_for(
     tiles.prefetch(ranges)
 
 
+def inclusion_from_tiles(tiles: TileStore, index: int, size: int) -> tuple[list[bytes], bytes]:
+    """(audit path, root) of leaf `index` in the tree of `size` leaves: every stored row
+    they need read in one query, then only the right edges folded (CacheMiss if absent)."""
+    _prefetch_for(tiles, size, index=index)
+    return inclusion_path(index, size, tiles.subtree), tiles.subtree(0, size)
+
+
+def consistency_from_tiles(
+    tiles: TileStore, old: int, size: int
+) -> tuple[list[bytes], bytes, bytes]:
+    """(path, old root, new root) from the tree of `old` leaves to that of `size`."""
+    _prefetch_for(tiles, size, old=old)
+    path = consistency_path(old, size, tiles.subtree)
+    return path, tiles.subtree(0, old), tiles.subtree(0, size)
+
+
 class ProofRequestError(Exception):
     """A proof that cannot be given: status, code and message for the error body."""
 
@@ -132,9 +148,7 @@ def prove_inclusion(
                 tree_size=size,
             )
         try:
-            _prefetch_for(tiles, size, index=index)
-            path = inclusion_path(index, size, tiles.subtree)
-            root = tiles.subtree(0, size)
+            path, root = inclusion_from_tiles(tiles, index, size)
         except CacheMiss as e:
             raise ProofRequestError(
                 503, "projection_lagging", f"The tree is not ready: {e}."
@@ -166,14 +180,13 @@ def prove_consistency(database: Database, old: int, new: int | None = None) -> d
                 **{"from": old, "to": size},
             )
         try:
-            _prefetch_for(tiles, size, old=old)
-            path = consistency_path(old, size, tiles.subtree)
+            path, old_root, new_root = consistency_from_tiles(tiles, old, size)
             return {
                 "from": old,
                 "to": size,
                 "path": [h.hex() for h in path],
-                "from_root": tiles.subtree(0, old).hex(),
-                "to_root": tiles.subtree(0, size).hex(),
+                "from_root": old_root.hex(),
+                "to_root": new_root.hex(),
             }
         except CacheMiss as e:
             raise ProofRequestError(

@@ -9,6 +9,7 @@ before it — the same rule the domain applies when it deletes (domain/unsync.py
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -18,9 +19,21 @@ from replay.eventdata import decode_state, event_type
 from replay.store import open_store
 
 
+@dataclass(frozen=True)
+class DeletionUnsynced:
+    registration_id: UUID
+    session_id: str
+    records: list[Record]
+
+
 def unsynced_by_deletion(database: Database, position: int) -> list[Record]:
     """The records the deletion at `position` (its `Deleted` or `ReceiptsUnsynced` event)
     unsynced, in first-sync order. ValueError if no deletion is recorded there."""
+    return deletion_unsynced(database, position).records
+
+
+def deletion_unsynced(database: Database, position: int) -> DeletionUnsynced:
+    """unsynced_by_deletion(), with the registration and the session deleted."""
     with open_store(database) as store:
         found = next(store.event_pages(position, position, 1), [])
         if not found or event_type(found[0][3]) not in (
@@ -59,4 +72,5 @@ def unsynced_by_deletion(database: Database, position: int) -> list[Record]:
             if event_type(topic) == "Session.RecordsSynced":
                 for et, key, digest in decode_state(state)["records"]:
                     latest[(et, key)] = digest
-    return [(et, key, d) for (et, key), d in latest.items() if (et, key) not in superseding]
+    records = [(et, key, d) for (et, key), d in latest.items() if (et, key) not in superseding]
+    return DeletionUnsynced(rid, str(started["session_id"]), records)

@@ -8,11 +8,21 @@ from fastapi import APIRouter, Path, Query, Request
 
 from api.dependencies import Inspector, ServicesDep, Support, context_for
 from api.errors import ApiError
-from api.log_schemas import VerifyOut
+from api.log_schemas import UnsyncedList, VerifyOut
 from api.models import AuditList, UndoOut
 from api.openapi import AUTH, errors
-from api.reads import Cursor, Limit, MinPosition, WaitS, await_position, paged, settled
+from api.reads import (
+    Cursor,
+    Limit,
+    MinPosition,
+    WaitS,
+    await_position,
+    paged,
+    paged_rows,
+    settled,
+)
 from api.schemas import UndoIn
+from projections.fmt import decode_cursor, encode_cursor
 from projections.reads.audit import AuditFilter
 from replay.keys import KeyFileError
 
@@ -106,6 +116,60 @@ def verify(services: ServicesDep, principal: Inspector) -> dict[str, Any]:
     except KeyFileError:
         keys = []
     return verify_log(services.database, verifiers=keys).as_dict()
+
+
+@router.get(
+    "/{position}/unsynced",
+    operation_id="list_unsynced",
+    summary="The records a session deletion unsynced, read back from the log",
+    response_model=UnsyncedList,
+    responses=errors(*AUTH, (404, "not_found: no session deletion at that position"), 422),
+)
+def unsynced(
+    position: Position,
+    services: ServicesDep,
+    principal: Inspector,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    """`position`: a `session_deleted` entry of GET /v1/audit (or its companion unsync
+    event). The records are the session's own, newest digest each, minus those a newer
+    session not deleted at that moment had synced — rule 6, as `syncledger replay
+    unsynced` derives it."""
+    from replay.unsynced import deletion_unsynced
+
+    try:
+        found = deletion_unsynced(services.database, position)
+    except ValueError:
+        raise ApiError(
+            404,
+            "not_found",
+            f"No session deletion at position {position}: pass the position of a "
+            "session_deleted entry of GET /v1/audit.",
+            position=position,
+        ) from None
+    start = paged_rows(lambda: _offset(cursor), cursor)
+    page = found.records[start : start + limit]
+    end = start + len(page)
+    return {
+        "deletion": position,
+        "registration_id": found.registration_id,
+        "session_id": found.session_id,
+        "total": len(found.records),
+        "items": [{"entity_type": et, "key": key, "digest": d} for et, key, d in page],
+        "next_cursor": encode_cursor([end]) if end < len(found.records) else None,
+        "position": position,
+    }
+
+
+def _offset(cursor: str | None) -> int:
+    key = decode_cursor(cursor)
+    if key is None:
+        return 0
+    (offset,) = key
+    if not isinstance(offset, int) or offset < 0:
+        raise ValueError("invalid cursor")
+    return offset
 
 
 @router.post(
