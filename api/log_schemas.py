@@ -119,13 +119,19 @@ class UnsyncedRecord(BaseModel):
 
 
 class UnsyncedList(BaseModel):
-    """What a session deletion unsynced, derived from the log alone (the deletion's event
-    records only the count, so that no event grows with a session)."""
+    """What a session deletion or a registration reset unsynced, derived from the log alone
+    (their events record only a count or a cutoff, so that no event grows with a session)."""
 
-    deletion: int = Field(description="Position of the deletion asked about")
+    kind: Literal["session_deleted", "registration_reset"]
     registration_id: UUID
-    session_id: UUID = Field(description="The session deleted")
-    total: int = Field(description="Records the deletion unsynced, on all pages")
-    items: list[UnsyncedRecord] = Field(description="In the order the session first synced them")
+    session_id: UUID | None = Field(description="session_deleted: the session deleted")
+    cutoff: int | None = Field(
+        description="registration_reset: the receipts of sessions up to this seq went"
+    )
+    total: int = Field(description="Records unsynced, on all pages")
+    items: list[UnsyncedRecord] = Field(
+        description="Deletion: in the order the session first synced them; reset: oldest "
+        "receipt first"
+    )
     next_cursor: str | None = Field(description="Pass as cursor for the next page; null: done")
-    position: int = Field(description="The log position this read reflects (the deletion's)")
+    position: int = Field(description="The log position this read reflects (the action's)")

@@ -267,15 +267,23 @@ def undo(
 @app.command()
 def unsynced(
     ctx: typer.Context,
-    position: Annotated[int, typer.Argument(help="Position of a session deletion")],
+    position: Annotated[
+        int, typer.Argument(help="Position of a session deletion or a registration reset")
+    ],
 ) -> None:
-    """The records a session deletion unsynced, read back from the log (JSON lines)."""
-    from replay.unsynced import unsynced_by_deletion
+    """The records a session deletion or a registration reset unsynced, read back from the
+    log (JSON lines; as GET /v1/audit/{position}/unsynced)."""
+    from replay.unsynced import reset_unsynced, unsynced_by_deletion
 
+    database = _database(ctx)
     try:
-        records = unsynced_by_deletion(_database(ctx), position)
-    except ValueError as e:
-        raise _fail(str(e), 2) from None
+        records = unsynced_by_deletion(database, position)
+    except ValueError:
+        try:
+            records = reset_unsynced(database, position).records
+        except ValueError:
+            message = f"no session deletion or registration reset at position {position}"
+            raise _fail(message, 2) from None
     for entity_type, key, digest in records:
         sys.stdout.write(
             orjson.dumps({"entity_type": entity_type, "key": key, "digest": digest}).decode() + "\n"

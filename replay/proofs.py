@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from domain.infra.database import Database
+from domain.infra.eventlog import EventLog
 from replay.merkle import consistency_path, inclusion_path, leaf_hash
 from replay.note import peek_checkpoint
 from replay.store import open_store
@@ -153,7 +154,8 @@ def prove_inclusion(
             raise ProofRequestError(
                 503, "projection_lagging", f"The tree is not ready: {e}."
             ) from None
-    event = event_at(database, position)
+        # The event itself through the same connection (no second connect per proof).
+        event = EventLog(tiles.conn, database.kind).at(position)
     if event is None:
         raise ProofRequestError(404, "not_found", f"No event at position {position}.")
     return {

@@ -121,9 +121,11 @@ def verify(services: ServicesDep, principal: Inspector) -> dict[str, Any]:
 @router.get(
     "/{position}/unsynced",
     operation_id="list_unsynced",
-    summary="The records a session deletion unsynced, read back from the log",
+    summary="The records a session deletion or a registration reset unsynced, from the log",
     response_model=UnsyncedList,
-    responses=errors(*AUTH, (404, "not_found: no session deletion at that position"), 422),
+    responses=errors(
+        *AUTH, (404, "not_found: no session deletion or registration reset there"), 422
+    ),
 )
 def unsynced(
     position: Position,
@@ -132,32 +134,40 @@ def unsynced(
     limit: Limit = 100,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
-    """`position`: a `session_deleted` entry of GET /v1/audit (or its companion unsync
-    event). The records are the session's own, newest digest each, minus those a newer
-    session not deleted at that moment had synced — rule 6, as `syncledger replay
-    unsynced` derives it."""
-    from replay.unsynced import deletion_unsynced
+    """`position`: a `session_deleted` or `registration_reset` entry of GET /v1/audit (or
+    its companion unsync event). A deletion unsynced the session's own records, newest
+    digest each, minus those a newer session not deleted then had synced (rule 6); a reset,
+    every current receipt from a session up to its cutoff (rule 7) — as `syncledger replay
+    unsynced` derives them."""
+    from replay.unsynced import deletion_unsynced, reset_unsynced
 
+    found: dict[str, Any]
     try:
-        found = deletion_unsynced(services.database, position)
+        deletion = deletion_unsynced(services.database, position)
+        found = {"kind": "session_deleted", "session_id": deletion.session_id, "cutoff": None}
+        found.update(registration_id=deletion.registration_id, records=deletion.records)
     except ValueError:
-        raise ApiError(
-            404,
-            "not_found",
-            f"No session deletion at position {position}: pass the position of a "
-            "session_deleted entry of GET /v1/audit.",
-            position=position,
-        ) from None
+        try:
+            reset = reset_unsynced(services.database, position)
+        except ValueError:
+            raise ApiError(
+                404,
+                "not_found",
+                f"No session deletion or registration reset at position {position}: pass the "
+                "position of a session_deleted or registration_reset entry of GET /v1/audit.",
+                position=position,
+            ) from None
+        found = {"kind": "registration_reset", "session_id": None, "cutoff": reset.cutoff}
+        found.update(registration_id=reset.registration_id, records=reset.records)
+    records = found.pop("records")
     start = paged_rows(lambda: _offset(cursor), cursor)
-    page = found.records[start : start + limit]
+    page = records[start : start + limit]
     end = start + len(page)
     return {
-        "deletion": position,
-        "registration_id": found.registration_id,
-        "session_id": found.session_id,
-        "total": len(found.records),
+        **found,
+        "total": len(records),
         "items": [{"entity_type": et, "key": key, "digest": d} for et, key, d in page],
-        "next_cursor": encode_cursor([end]) if end < len(found.records) else None,
+        "next_cursor": encode_cursor([end]) if end < len(records) else None,
         "position": position,
     }
 
