@@ -25,7 +25,7 @@ from api.reads import (
     WaitS,
     await_position,
     paged,
-    registration_row,
+    paged_under,
 )
 from api.responses import ORJSONResponse
 from api.schemas import CompleteIn, ErrorIn, FailIn, SessionIn
@@ -127,8 +127,9 @@ def list_sessions(
     if as_of is not None or as_of_position is not None:
         return history_as_of(services, rid, as_of, as_of_position, include_deleted)
     position = await_position(services, min_position, wait_s)
-    registration_row(services, rid)
-    return paged(
+    return paged_under(
+        services,
+        rid,
         lambda: services.read_models.list_sessions(
             rid,
             include_deleted=include_deleted,
