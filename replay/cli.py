@@ -272,7 +272,7 @@ def unsynced(
     ],
 ) -> None:
     """The records a session deletion or a registration reset unsynced, read back from the
-    log (JSON lines; as GET /v1/audit/{position}/unsynced)."""
+    log (JSON lines; as GET /v1/audit/POSITION/unsynced)."""
     from replay.unsynced import reset_unsynced, unsynced_by_deletion
 
     database = _database(ctx)
