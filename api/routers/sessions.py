@@ -8,11 +8,10 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.batches import openapi_body, parse_batch
-from api.dependencies import Reader, ServicesDep, Support, Writer, context_for
+from api.dependencies import Reader, ServicesDep, Writer, context_for
 from api.errors import ApiError
 from api.models import (
     BatchOut,
-    DeleteOut,
     ErrorRecorded,
     Session,
     SessionList,
@@ -30,15 +29,12 @@ from api.reads import (
     paged_under,
 )
 from api.responses import ORJSONResponse
-from api.routers.approvals import APPROVAL_PENDING, pending_response
-from api.schemas import CompleteIn, DeleteIn, ErrorIn, FailIn, SessionIn
+from api.schemas import CompleteIn, ErrorIn, FailIn, SessionIn
 from api.services import Services
 from api.written import session_written
-from domain.approvals import ApprovalPending
 from replay.asof import history_as_of as replay_history
 
 router = APIRouter(prefix="/v1/registrations/{rid}/sessions", tags=["sessions"])
-DRY_RUN_RECORDS = 100
 NO_FIELDS = CompleteIn()  # complete takes `{}` (or no body at all)
 SessionStatus = Literal["in_progress", "stuck", "completed", "failed", "deleted"]
 
@@ -342,56 +338,3 @@ def fail(
         context_for(request, principal), rid, str(sid), reason=body.reason
     )
     return session_written(services, rid, str(sid), position)
-
-
-@router.post(
-    "/{sid}/delete",
-    operation_id="delete_session",
-    summary="Delete a session and unsync its records (undoable)",
-    response_model_exclude_unset=True,
-    response_model=DeleteOut,
-    responses=errors(
-        *AUTH,
-        404,
-        (
-            409,
-            "unsafe_deletion: a rule-5 check failed (details.failed_checks; pass override "
-            "with a ticket); already_deleted: it was deleted before",
-        ),
-        413,
-    )
-    | APPROVAL_PENDING,
-)
-def delete(
-    rid: UUID,
-    sid: UUID,
-    body: DeleteIn,
-    request: Request,
-    services: ServicesDep,
-    principal: Support,
-) -> Any:  # a dict, or 202 when rule 17 holds the action
-    ledger = services.ledger
-    if body.dry_run:
-        preview = ledger.preview_deletion(rid, str(sid))
-        return {
-            "deleted": False,
-            "would_unsync": preview.would_unsync,
-            "records": [
-                {"entity_type": et, "key": key, "digest": digest}
-                for et, key, digest in preview.records[:DRY_RUN_RECORDS]
-            ],
-            "deletion_check": preview.check.as_dict(),
-            "position": ledger.current_position(),
-        }
-    result = ledger.delete_session(
-        context_for(request, principal),
-        rid,
-        str(sid),
-        reason=body.reason,
-        override=body.override,
-        ticket=body.ticket,
-    )
-    if isinstance(result, ApprovalPending):  # rule 17: waits for a second support token
-        return pending_response(result)
-    # The receipts it unsynced as the domain counted them (the dry run's function, rule 19).
-    return {"deleted": True, "unsynced": result.unsynced, "position": result.position}
