@@ -165,7 +165,7 @@ class TokenStore:
             f"CREATE TABLE IF NOT EXISTS {self._held} ("
             "token_name TEXT NOT NULL, registration_id TEXT NOT NULL, "
             "PRIMARY KEY (token_name, registration_id))",
-            # The console's sign-in sessions (api/console/sessions.py): the id's hash only.
+            # The console's sign-in sessions (api/console_sessions.py): the id's hash only.
             f"CREATE TABLE IF NOT EXISTS {self._sessions} ("
             "id_hash TEXT PRIMARY KEY, token_hash TEXT NOT NULL, created_at BIGINT NOT NULL, "
             "last_seen_at BIGINT NOT NULL, ended_at BIGINT)",

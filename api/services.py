@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from api.auth import TokenStore
-from api.console.sessions import ConsoleSessions
+from api.console_sessions import ConsoleSessions
 from api.settings import get_settings, service_clock
 from api.webhooks.store import WebhookStore
 from domain.infra.database import Database

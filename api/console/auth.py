@@ -1,5 +1,5 @@
 """Signing in to the console: the API token is typed once; the HttpOnly, SameSite=Strict
-cookie then holds the id of a server-side session (api/console/sessions.py), never the token.
+cookie then holds the id of a server-side session (api/console_sessions.py), never the token.
 
 Every page resolves the signed-in person from that session on each request (so sign-out,
 expiry and a revoked token stop it at once), and every form that changes something carries a
