@@ -17,6 +17,7 @@ Every pool in syncledger (eventsourcing's, the views', the tokens', the tiles') 
 
 from __future__ import annotations
 
+import os
 import select
 import threading
 from collections.abc import Callable
@@ -156,6 +157,17 @@ def listen_connection(database: Database) -> psycopg.Connection[Any]:
 
 _shared: dict[tuple[str, str], tuple[GuardedPool, int]] = {}
 _shared_lock = threading.Lock()
+
+
+def _forget_after_fork() -> None:
+    """A forked child (verify's workers) must not use its parent's pools: their sockets are
+    the parent's and their threads did not come along. It starts its own, untouched."""
+    global _shared_lock
+    _shared.clear()
+    _shared_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def _set_search_path(schema: str) -> Callable[[Any], None]:
