@@ -13,12 +13,13 @@ from api.models import AuditList, UndoOut
 from api.openapi import AUTH, errors
 from api.reads import Cursor, Limit, MinPosition, WaitS, await_position, paged, settled
 from api.schemas import UndoIn
+from domain.values import MAX_POSITION
 from projections.reads.audit import AuditFilter
 from replay.keys import KeyFileError
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 AuditType = Literal["session_deleted", "registration_reset", "deletion_undone", "reset_undone"]
-Position = Annotated[int, Path(ge=1, le=2**62, description="Global position of the event")]
+Position = Annotated[int, Path(ge=1, le=MAX_POSITION, description="Global position of the event")]
 
 
 @router.get(
