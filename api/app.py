@@ -23,6 +23,7 @@ from api.routers import (
     approvals,
     audit,
     events,
+    grants,
     health,
     lifecycle,
     metrics,
@@ -100,7 +101,7 @@ def create_app(
         record_proofs,
     ):
         app.include_router(module.router)
-    for extra in (lifecycle, approvals, webhooks):
+    for extra in (lifecycle, approvals, grants, webhooks):
         app.include_router(extra.router)
     app.include_router(metrics.router)
     _include_console(app)

@@ -7,10 +7,12 @@ open per thread (SQLite) or taken from a small autocommit pool (PostgreSQL): no 
 opened per request.
 
 Worker scope (DESIGN.md roles: a worker reads *its* registrations): `api_token_registrations
-(token_name, registration_id)` holds the registrations each token registered (`claim`); the
-API answers a worker token's request about any other registration with 404. The rows are
-keyed by token name, so a rotated token (revoked, then created again under the same name)
-keeps its registrations.
+(token_name, registration_id)` holds the registrations each worker token may reach; the API
+answers a worker token's request about any other registration with 404. Who may reach one is
+decided by the domain (rule 13: the holder and the grants, domain/access.py); these rows are
+its copy for the per-request lookup, written in the same transaction as the events that
+decide it (`claim_write`, `release_write`). The rows are keyed by token name, so a rotated
+token (revoked, then created again under the same name) keeps its registrations.
 """
 
 from __future__ import annotations
@@ -249,6 +251,19 @@ class TokenStore:
             "ON CONFLICT DO NOTHING",
             (name, str(rid)),
         )
+
+    def release_write(self, name: str, rid: UUID) -> SideWrite:
+        """A grant taken back, as a row to delete with the AccessRevoked event."""
+        self._ensure()
+        return SideWrite(
+            f"DELETE FROM {self._held} WHERE token_name = ? AND registration_id = ?",
+            (name, str(rid)),
+        )
+
+    def role_of(self, name: str) -> str | None:
+        """The role of the token named `name` (revoked or not), None if there is none."""
+        rows = self._execute("SELECT role FROM {table} WHERE name = {p}", (name,))
+        return str(rows[0][0]) if rows else None
 
     def claim(self, name: str, rid: str) -> None:
         """Token `name` holds registration `rid` (it registered it); idempotent.

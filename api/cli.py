@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
+from uuid import UUID, uuid4
 
 import typer
 from rich.console import Console
@@ -165,6 +167,67 @@ def tokens_revoke(
     if not revoked:
         raise fail(f"no active token named {name!r}")
     out.print(f"Revoked {name!r}.")
+
+
+@tokens_app.command("grant")
+def tokens_grant(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The worker token's name")],
+    registration: Annotated[str, typer.Argument(metavar="REGISTRATION", help="Registration id")],
+    reason: Annotated[str | None, typer.Option(help="Why (kept on the audit log)")] = None,
+    actor: Annotated[str | None, typer.Option(help="Who grants (default: $USER)")] = None,
+) -> None:
+    """Let worker token NAME reach a registration another worker holds (rule 13)."""
+    from api.grants import grant
+
+    _grant_command(ctx, grant, name, registration, reason, actor, "may now reach")
+
+
+@tokens_app.command("revoke-grant")
+def tokens_revoke_grant(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The worker token's name")],
+    registration: Annotated[str, typer.Argument(metavar="REGISTRATION", help="Registration id")],
+    reason: Annotated[str | None, typer.Option(help="Why (kept on the audit log)")] = None,
+    actor: Annotated[str | None, typer.Option(help="Who revokes (default: $USER)")] = None,
+) -> None:
+    """Take a grant back: worker token NAME no longer reaches the registration."""
+    from api.grants import revoke
+
+    _grant_command(ctx, revoke, name, registration, reason, actor, "no longer reaches")
+
+
+def _grant_command(
+    ctx: typer.Context,
+    action: Callable[..., Any],
+    name: str,
+    registration: str,
+    reason: str | None,
+    actor: str | None,
+    verb: str,
+) -> None:
+    from api.lifecycle_cli import cli_actor
+    from domain import Context, Ledger, LedgerError
+
+    try:
+        rid = UUID(registration)
+    except ValueError:
+        raise fail(f"not a registration id: {registration!r}", 2) from None
+    db = database(ctx)
+    ledger, store = Ledger(database=db), TokenStore(db)
+    try:
+        result = action(
+            ledger, store, Context(cli_actor(actor), f"cli-{uuid4()}"), rid, name, reason
+        )
+    except LedgerError as e:
+        raise fail(f"{e.message} ({e.code})") from None
+    finally:
+        store.close()
+        ledger.close()
+    if not result.changed:
+        out.print(f"{name!r} could already reach {rid}; nothing recorded.", highlight=False)
+        return
+    out.print(f"{name!r} {verb} {rid}; position {result.position}.", highlight=False)
 
 
 # --- projections -----------------------------------------------------------------------------

@@ -42,6 +42,7 @@ DOMAIN_STATUS = {
     "conflict": 409,
     "approval_not_pending": 409,
     "own_approval": 403,
+    "registration_held": 409,
 }
 
 

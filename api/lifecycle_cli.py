@@ -35,7 +35,8 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _actor(actor: str | None) -> str:
+def cli_actor(actor: str | None) -> str:
+    """Who runs a command (rule 11): --actor, else $SYNCLEDGER_ACTOR, else $USER."""
     return actor or os.environ.get("SYNCLEDGER_ACTOR") or os.environ.get("USER") or "cli"
 
 
@@ -74,7 +75,7 @@ def webhooks_create(
             url=body.url,
             events=list(body.events),
             description=body.description,
-            actor=_actor(actor),
+            actor=cli_actor(actor),
             now=to_micros(system_clock()),
         )
     finally:
@@ -114,7 +115,7 @@ def webhooks_delete(
 
     store = WebhookStore(_db(ctx))
     try:
-        done = store.delete(webhook_id, actor=_actor(actor), now=to_micros(system_clock()))
+        done = store.delete(webhook_id, actor=cli_actor(actor), now=to_micros(system_clock()))
     finally:
         store.close()
     if not done:
@@ -221,7 +222,7 @@ def registrations_set(
         raise _fail(f"not a registration id: {registration!r}", 2) from None
     ledger = Ledger(database=_db(ctx))
     try:
-        result = ledger.update_settings(Context(_actor(actor), f"cli-{uuid4()}"), rid, wanted)
+        result = ledger.update_settings(Context(cli_actor(actor), f"cli-{uuid4()}"), rid, wanted)
     except LedgerError as e:
         raise _fail(f"{e.message} ({e.code})") from None
     finally:

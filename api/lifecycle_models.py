@@ -1,4 +1,5 @@
-"""Bodies of the lifecycle endpoints: heartbeat, settings (rule 18), approvals (rule 17)."""
+"""Bodies of the lifecycle endpoints: heartbeat, settings (rule 18), approvals (rule 17),
+grants (rule 13)."""
 
 from __future__ import annotations
 
@@ -69,5 +70,41 @@ class ApprovalOut(BaseModel):
 
 class ApprovalList(BaseModel):
     items: list[ApprovalOut]
+    next_cursor: str | None
+    position: int
+
+
+class GrantIn(Body):
+    token_name: Name = Field(description="The worker token's name (rule 13)")
+    reason: Reason | None = Field(None, description="Why (kept on the event and the audit log)")
+
+
+class RevokeGrantIn(Body):
+    reason: Reason | None = None
+
+
+class GrantItem(BaseModel):
+    registration_id: str
+    token_name: str
+    holder: bool = Field(description="True: the token registered it first (not a grant)")
+    granted_by: str | None
+    granted_at: str | None
+
+
+class GrantOut(GrantItem):
+    position: int
+
+
+class GrantRevokedOut(BaseModel):
+    registration_id: str
+    token_name: str
+    revoked: bool
+    position: int
+
+
+class GrantList(BaseModel):
+    registration_id: str
+    holder: str | None = Field(description="The worker token name that registered it first")
+    items: list[GrantItem]
     next_cursor: str | None
     position: int

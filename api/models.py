@@ -370,7 +370,8 @@ class EventList(Listed):
 class AuditEntry(Out):
     position: int
     type: str = Field(
-        description="session_deleted, registration_reset, deletion_undone, reset_undone"
+        description="session_deleted, registration_reset, deletion_undone, reset_undone, "
+        "approval_requested/approved/rejected/expired, access_granted, access_revoked"
     )
     registration_id: UUID
     session_id: UUID | None = None
@@ -384,6 +385,7 @@ class AuditEntry(Out):
     receipts_skipped: int | None = None
     undo_of: int | None = None
     undone_by: int | None = None
+    token_name: str | None = Field(None, description="access_granted/revoked: the worker token")
 
 
 class AuditList(Listed):

@@ -39,6 +39,7 @@ SUITES = [
     "bench_small",
     "bench_storage",
     "bench_load",
+    "bench_lifecycle",
 ]
 RESULTS_DIR = Path(__file__).parent / "results"
 BASELINE = RESULTS_DIR / "baseline.json"

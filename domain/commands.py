@@ -62,10 +62,15 @@ class Commands(UnitOfWork):
         name: str | None = None,
         sync_interval_minutes: int = 30,
         stuck_after_minutes: int = 120,
+        worker: str | None = None,
         side_writes: Callable[[UUID], Sequence[SideWrite]] | None = None,
     ) -> Registered:
-        """`side_writes(rid)`: rows that commit with the Registered event, in its
-        transaction (the API's worker-scope claim); not run when nothing is recorded."""
+        """Rule 1 and 13. `worker`: the worker token name registering (None: support); a
+        registration held by another worker refuses it (RegistrationHeld), decided on the
+        aggregate in this unit of work, so of two workers racing to register one file
+        exactly one holds it. `side_writes(rid)`: rows that commit with the Registered (or
+        HolderClaimed) event, in its transaction (the API's worker-scope row); not run when
+        nothing is recorded."""
         v.text("product", product, v.MAX_NAME_LENGTH)
         v.text("file_id", file_id, v.MAX_FILE_ID_LENGTH)
         v.optional_text("name", name, v.MAX_NAME_LENGTH)
@@ -75,7 +80,13 @@ class Commands(UnitOfWork):
 
         def command(pending: Pending) -> Registered:
             if rid in self.repository:
-                return Registered(rid, created=False, position=self.current_position())
+                reg = self.load_registration(rid)
+                if not reg.admit(ctx, worker):
+                    return Registered(rid, created=False, position=self.current_position())
+                if side_writes is not None:
+                    pending.side_writes += side_writes(rid)
+                pending.add(reg)
+                return Registered(rid, created=False, position=0)
             if side_writes is not None:
                 pending.side_writes += side_writes(rid)
             pending.add(
@@ -86,6 +97,7 @@ class Commands(UnitOfWork):
                     name=name or file_id,
                     sync_interval_minutes=sync_interval_minutes,
                     stuck_after_minutes=stuck_after_minutes,
+                    holder=worker,
                 )
             )
             return Registered(rid, created=True, position=0)

@@ -67,3 +67,9 @@ class OwnApproval(LedgerError):
     """Rule 17: nobody approves (or rejects) their own request."""
 
     code = "own_approval"
+
+
+class RegistrationHeld(LedgerError):
+    """Rule 13: the registration belongs to another worker token (nothing of it is said)."""
+
+    code = "registration_held"

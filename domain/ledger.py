@@ -4,7 +4,7 @@ Built in layers, one job each: domain/unit_of_work.py (locks, the only loader, b
 optimistic retry, eviction), domain/commands.py (the everyday commands and queries),
 domain/removal.py (deletion, reset, dry run), domain/undo.py (rule 8), domain/lifecycle.py
 (heartbeats, stuck flag, self-healing, settings: rules 15, 16, 18), domain/approvals.py
-(four-eyes, rule 17). The rules
+(four-eyes, rule 17), domain/access.py (holders and grants, rule 13). The rules
 themselves live on the aggregates' command methods (domain/registration.py,
 domain/session.py) and in domain/policy.py, domain/recent.py, domain/unsync.py.
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from eventsourcing.utils import EnvType
 
-from domain.approvals import Approvals
+from domain.access import AccessCommands
 from domain.infra.database import Database
 from domain.registration import Registration
 from domain.results import (
@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 
-class Ledger(Approvals):
+class Ledger(AccessCommands):
     name = "syncledger"
     snapshotting_intervals = {Registration: 50}
     env = {

@@ -5,8 +5,11 @@ in-progress session of each sync type, a short stack of the newest sessions per 
 "most recent", domain/recent.py), pending sync requests and the chains of resets. Session
 details, records and errors live on each session's own aggregate (domain/session.py).
 
-Its command methods own its invariants (rules 2, 7, 8, 14): they refuse, or trigger events;
-the application service loads, calls them and saves.
+It also knows who may reach it (rule 13): the worker token name that holds it and the
+names support granted access to.
+
+Its command methods own its invariants (rules 2, 7, 8, 13, 14): they refuse, or trigger
+events; the application service loads, calls them and saves.
 """
 
 from __future__ import annotations
@@ -17,7 +20,14 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain import recent
-from domain.errors import NotUndoable, RequestNotPending, SessionInProgress, ValidationFailed
+from domain.errors import (
+    NotFound,
+    NotUndoable,
+    RegistrationHeld,
+    RequestNotPending,
+    SessionInProgress,
+    ValidationFailed,
+)
 from domain.values import Context, emit, registration_id
 
 # Rule 18: what support may change after registering.
@@ -35,7 +45,8 @@ FULFILS = {"full": ("full",), "periodic": ("periodic", "full")}
 
 class Registration(Aggregate):
     # v2: "most recent" kept per domain/recent.py (`recent` + `truncated`, no hidden copy).
-    class_version = 2
+    # v3: `holder` and `grants` (rule 13).
+    class_version = 3
 
     # Rules 16 and 17, opt-in (class-level defaults: registrations recorded before these
     # settings existed load with them off). Changed only by SettingsChanged (rule 18).
@@ -52,6 +63,10 @@ class Registration(Aggregate):
         name: str
         sync_interval_minutes: int
         stuck_after_minutes: int
+        # Rule 13: the worker token name that registered it (None: support registered it, or
+        # it was registered before holders were recorded; the first worker to register it
+        # again then claims it).
+        holder: str | None = None
 
     @staticmethod
     def create_id(product: str, file_id: str) -> UUID:
@@ -64,6 +79,7 @@ class Registration(Aggregate):
         name: str,
         sync_interval_minutes: int,
         stuck_after_minutes: int,
+        holder: str | None = None,
     ) -> None:
         self.product = product
         self.file_id = file_id
@@ -83,10 +99,19 @@ class Registration(Aggregate):
         self.dormant: dict[str, list[Any]] = {}
         # chain id (version of the original reset) -> its state; see reset_cutoff.
         self.resets: dict[str, dict[str, Any]] = {}
+        # Rule 13: who may reach it as a worker: the holder, and token name -> [by, at] of
+        # each grant support made.
+        self.holder = holder
+        self.grants: dict[str, list[str]] = {}
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
         recent.upcast_v1_snapshot(state)
+
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
+        state.setdefault("holder", None)
+        state.setdefault("grants", {})
 
     @classmethod
     def register(
@@ -98,6 +123,7 @@ class Registration(Aggregate):
         name: str,
         sync_interval_minutes: int,
         stuck_after_minutes: int,
+        holder: str | None = None,
     ) -> Registration:
         return cls._create(
             cls.Registered,
@@ -107,6 +133,7 @@ class Registration(Aggregate):
             name=name,
             sync_interval_minutes=sync_interval_minutes,
             stuck_after_minutes=stuck_after_minutes,
+            holder=holder,
             actor=ctx.actor,
             correlation_id=ctx.correlation_id,
         )
@@ -130,11 +157,51 @@ class Registration(Aggregate):
     def pending_request_of(self, kind: str) -> str | None:
         return next((rid for rid, k in self.pending_requests.items() if k == kind), None)
 
+    def may_reach(self, worker: str) -> bool:
+        """Rule 13: may this worker token name reach the registration?"""
+        return worker == self.holder or worker in self.grants
+
     def settings(self) -> dict[str, Any]:
         """The settings support may change (rule 18)."""
         return {name: getattr(self, name) for name in SETTINGS}
 
     # --- command methods -----------------------------------------------------------
+
+    def admit(self, ctx: Context, worker: str | None) -> bool:
+        """Rule 13, on registering again: support (`worker` None), the holder and the
+        workers granted access are let in; an unheld registration is claimed by the first
+        worker (True: a claim was triggered); anyone else is refused, and told nothing of
+        the registration (not its id, name or holder)."""
+        if worker is None or self.may_reach(worker):
+            return False
+        if self.holder is None:
+            emit(self, ctx, self.HolderClaimed, token_name=worker)
+            return True
+        raise RegistrationHeld(
+            "This product and file are already registered by another worker token, so this "
+            "token cannot use them. If this agent should sync the file, ask support to grant "
+            f"the token {worker!r} access (syncledger tokens grant {worker} REGISTRATION).",
+            token_name=worker,
+        )
+
+    def grant(self, ctx: Context, token_name: str, reason: str | None = None) -> bool:
+        """Rule 13: let another worker token reach the registration; False when it already
+        may (the holder, or granted before): nothing to record."""
+        if self.may_reach(token_name):
+            return False
+        emit(self, ctx, self.AccessGranted, token_name=token_name, reason=reason)
+        return True
+
+    def revoke_grant(self, ctx: Context, token_name: str, reason: str | None = None) -> None:
+        if token_name not in self.grants:
+            held = " (it holds the registration; a holder is not a grant)"
+            raise NotFound(
+                f"Token {token_name!r} has no grant on this registration"
+                f"{held if token_name == self.holder else ''}; list the grants to see "
+                "which names have one.",
+                token_name=token_name,
+            )
+        emit(self, ctx, self.AccessRevoked, token_name=token_name, reason=reason)
 
     def change_settings(self, ctx: Context, wanted: dict[str, Any]) -> dict[str, Any]:
         """Rule 18: one event for the settings that differ; returns them (empty: none)."""
@@ -443,6 +510,33 @@ class Registration(Aggregate):
 
         def apply(self, reg: Registration) -> None:
             reg.pending_requests.pop(self.request_id, None)
+
+    class HolderClaimed(Event):
+        """Rule 13: the first worker to register a registration nobody held now holds it."""
+
+        token_name: str
+
+        def apply(self, reg: Registration) -> None:
+            reg.holder = self.token_name
+
+    class AccessGranted(Event):
+        """Rule 13: support let another worker token reach the registration."""
+
+        token_name: str
+        reason: str | None = None
+
+        def apply(self, reg: Registration) -> None:
+            at = self.timestamp.isoformat()
+            reg.grants = {**reg.grants, self.token_name: [self.actor, at]}
+
+    class AccessRevoked(Event):
+        """Rule 13: support took a grant back."""
+
+        token_name: str
+        reason: str | None = None
+
+        def apply(self, reg: Registration) -> None:
+            reg.grants = {k: v for k, v in reg.grants.items() if k != self.token_name}
 
     class SettingsChanged(Event):
         """Rule 18: support changed settings (`changes`: the new values only)."""

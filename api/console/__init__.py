@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from api.console import actions, audit_pages, auth, pages, reset
+from api.console import actions, audit_pages, auth, log_pages, pages, reset
 from api.console.auth import current
 from api.console.pages import not_found
 from api.console.web import PREFIX, redirect
@@ -18,6 +18,7 @@ from api.console.web import PREFIX, redirect
 router = APIRouter(prefix="/console", tags=["console"], include_in_schema=False)
 router.include_router(auth.router)
 router.include_router(pages.router)
+router.include_router(log_pages.router)
 router.include_router(audit_pages.router)
 router.include_router(actions.router)
 router.include_router(reset.router)

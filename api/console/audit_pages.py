@@ -1,7 +1,8 @@
 """The auditors' pages: the audit log filtered and paged, its CSV export, and verification.
 
 The filters are those of GET /v1/audit (registration, actor, action, time); the export
-streams every matching entry in position order with the same filters.
+streams every matching entry in position order with the same filters. Verification and the
+event-log export are in log_pages.py.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
-from api.console.auth import Bail, console_page, refusal, services
+from api.console.auth import console_page, services
 from api.console.web import AUDIT_LABELS, pager, render, secure
 from projections.reads.audit import AUDIT_TYPES, AuditFilter
 
@@ -197,26 +198,3 @@ def audit_export(
     response = StreamingResponse(_csv_rows(request, filters), media_type="text/csv; charset=utf-8")
     response.headers["Content-Disposition"] = f'attachment; filename="audit-{stamp}.csv"'
     return secure(response)
-
-
-@router.get("/audit/verify", response_class=HTMLResponse)
-@console_page()
-def verify(request: Request, run: str = "") -> Response:
-    """Verify the log on request (it re-reads the whole log, so only when asked)."""
-    result: dict[str, Any] | None = None
-    if run:
-        result = verify_result(request)
-    return render(request, "verify.html", {"result": result})
-
-
-def verify_result(request: Request) -> dict[str, Any]:
-    """The same verification as GET /v1/audit/verify."""
-    from api.errors import ApiError
-    from api.routers import audit as audit_api
-
-    try:
-        return dict(audit_api.verify(services(request), request.state.console_principal))
-    except ApiError as error:
-        raise Bail(
-            refusal(request, "Verification unavailable", error.message, error.status)
-        ) from None

@@ -52,6 +52,8 @@ AUDIT_LABELS = {
     "approval_approved": "Approved (carried out)",
     "approval_rejected": "Approval rejected",
     "approval_expired": "Approval expired",
+    "access_granted": "Access granted",
+    "access_revoked": "Access revoked",
 }
 
 

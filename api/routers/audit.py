@@ -18,7 +18,14 @@ from projections.reads.audit import AuditFilter
 from replay.keys import KeyFileError
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
-AuditType = Literal["session_deleted", "registration_reset", "deletion_undone", "reset_undone"]
+AuditType = Literal[
+    "session_deleted",
+    "registration_reset",
+    "deletion_undone",
+    "reset_undone",
+    "access_granted",
+    "access_revoked",
+]
 Position = Annotated[int, Path(ge=1, le=MAX_POSITION, description="Global position of the event")]
 
 

@@ -53,7 +53,11 @@ def registration_body(services: Services, rid: UUID, position: int) -> dict[str,
     response_description="Registered (rule 1)",
     responses={
         200: {"model": Registration, "description": "Already registered: the same one"},
-        **errors(*AUTH, 413),
+        **errors(
+            *AUTH,
+            (409, "registration_held: another worker token holds it (rule 13); support grants"),
+            413,
+        ),
     },
 )
 def register(
@@ -70,11 +74,15 @@ def register(
         name=body.name,
         sync_interval_minutes=body.sync_interval_minutes,
         stuck_after_minutes=body.stuck_after_minutes,
-        # Worker scope: the registration belongs to the token that registered it, a row
-        # committed in the Registered event's own transaction (no second commit).
+        # Rule 13, decided by the domain: a worker registering a file another worker holds
+        # is refused (409 registration_held).
+        worker=principal.name if principal.role == "worker" else None,
+        # Worker scope: the row "this token may reach it", committed in the Registered (or
+        # HolderClaimed) event's own transaction (no second commit).
         side_writes=lambda rid: [services.tokens.claim_write(principal.name, rid)],
     )
-    if not result.created:  # registered before (maybe by another token): claim it too
+    if not result.created and principal.role == "worker":
+        # Admitted (holder or granted): make sure its row is there (a no-op read usually).
         services.tokens.claim(principal.name, str(result.registration_id))
     response.status_code = 201 if result.created else 200
     return registration_body(services, result.registration_id, result.position)

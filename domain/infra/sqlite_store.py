@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import ConnectionNotFromPoolError, Tracking
 from eventsourcing.sqlite import (
     SQLiteConnection,
     SQLiteConnectionPool,
@@ -39,6 +39,46 @@ class TunedSQLiteConnectionPool(SQLiteConnectionPool):
             synchronous = "NORMAL"
         connection._sqlite_conn.execute(f"PRAGMA synchronous={synchronous}")
         return connection
+
+    def close(self) -> None:
+        """Close the idle connections now, and each one in use when its thread returns it.
+
+        eventsourcing's pool closes connections that other threads are still executing on.
+        CPython's sqlite3 does not guard a connection against `close()` from one thread while
+        another is inside `execute()` on it (check_same_thread=False): the reader then works
+        on freed memory and the interpreter crashes (a segfault in sqlite3 execute, seen when
+        a pool was closed while reader threads were still reading). A connection is only ever
+        closed by the thread using it, or while nobody uses it.
+        """
+        with self._put_condition:
+            if self._closed:
+                return
+            for conn in self._in_use.values():
+                conn._closing.set()
+            while self._pool:
+                self._pool.popleft().close()
+            self._closed = True
+
+    def put_connection(self, conn: SQLiteConnection) -> None:
+        with self._put_condition:  # a reentrant lock: the library's method takes it again
+            if not self._closed:
+                super().put_connection(conn)
+                return
+            # Returned after close(): closed here, by its own thread. The write lock is
+            # released as on an open pool — it is shared by every pool on the file in this
+            # process, so keeping it would stop all other writers.
+            is_writer, conn.is_writer = conn.is_writer, None
+            if self._in_use.pop(id(conn), None) is None:
+                raise ConnectionNotFromPoolError("Connection not in use in this pool")
+            conn.close()
+            conn.in_use.release()
+            if is_writer is True:
+                self._num_writers -= 1
+                self._writer_lock.release()
+            elif is_writer is False:
+                with self._no_readers:
+                    self._num_readers -= 1
+            self._put_condition.notify_all()
 
 
 class TunedSQLiteDatastore(SQLiteDatastore):

@@ -12,7 +12,7 @@ from projections.store import Tx
 SELECT = (
     "SELECT a.position, a.type, a.registration_id, a.session_id, a.actor, a.at, a.reason, "
     "a.ticket, a.override, a.undo_of, a.undone_by, a.correlation_id, a.failed_checks, "
-    "e.unsynced, e.restored, e.skipped FROM view_audit a "
+    "e.unsynced, e.restored, e.skipped, a.token_name FROM view_audit a "
     "LEFT JOIN view_receipt_effects e ON e.position = a.position"
 )
 
@@ -35,6 +35,7 @@ def _item(row: tuple[Any, ...]) -> Row:
         unsynced,
         restored,
         skipped,
+        token_name,
     ) = row
     return {
         "position": pos,
@@ -53,10 +54,18 @@ def _item(row: tuple[Any, ...]) -> Row:
         "undone_by": undone_by,
         "correlation_id": corr,
         "failed_checks": failed.split(",") if failed else [],
+        "token_name": token_name,
     }
 
 
-AUDIT_TYPES = ("session_deleted", "registration_reset", "deletion_undone", "reset_undone")
+AUDIT_TYPES = (
+    "session_deleted",
+    "registration_reset",
+    "deletion_undone",
+    "reset_undone",
+    "access_granted",
+    "access_revoked",
+)
 
 
 @dataclass(frozen=True)

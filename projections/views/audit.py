@@ -1,4 +1,5 @@
-"""The audit log of destructive actions (deletions, resets) and their undos."""
+"""The audit log of destructive actions (deletions, resets) and their undos, four-eyes
+approvals (rule 17) and access grants (rule 13)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ AUDITED = {
     "Approval.Approved": "approval_approved",
     "Approval.Rejected": "approval_rejected",
     "Approval.Expired": "approval_expired",
+    # Rule 13: who may reach a registration (token_name: the worker token concerned).
+    "Registration.AccessGranted": "access_granted",
+    "Registration.AccessRevoked": "access_revoked",
 }
 
 
@@ -34,7 +38,7 @@ class AuditView(View):
             "position BIGINT NOT NULL, type TEXT NOT NULL, registration_id TEXT NOT NULL, "
             "session_id TEXT, actor TEXT, at BIGINT, reason TEXT, ticket TEXT, "
             "override BIGINT, undo_of BIGINT, undone_by BIGINT, correlation_id TEXT, "
-            "failed_checks TEXT",
+            "failed_checks TEXT, token_name TEXT",
             ("position",),
             (("registration_id", "position"),),
         ),
@@ -70,7 +74,7 @@ class AuditView(View):
             override = s.get("override")
             failed = s.get("failed_checks")
             tx.x(
-                f"INSERT INTO {audit} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)",
+                f"INSERT INTO {audit} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)",
                 (
                     e.position,
                     kind,
@@ -84,6 +88,7 @@ class AuditView(View):
                     s.get("undo_of"),
                     s.get("correlation_id"),
                     ",".join(failed) if failed else None,
+                    s.get("token_name"),
                 ),
             )
             if s.get("undo_of") is not None:

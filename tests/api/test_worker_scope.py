@@ -1,8 +1,9 @@
 """Worker scope (DESIGN.md roles): a worker token reads and writes only its registrations.
 
-A registration belongs to the worker tokens that registered it (POST /v1/registrations, the
-idempotent repeat included). Any other registration is 404 `not_found` for a worker, exactly
-like one that does not exist; support and auditor see everything.
+A registration belongs to the worker token that registered it first (rule 13; another worker
+registering it is refused, tests/api/test_grants.py), and to the worker tokens support
+granted it to. Any other registration is 404 `not_found` for a worker, exactly like one that
+does not exist; support and auditor see everything.
 """
 
 from __future__ import annotations
@@ -90,17 +91,20 @@ def test_worker_reads_and_writes_only_its_registrations(api: Api) -> None:
         assert api.get(f"/v1/registrations/{theirs['id']}", role=role).status_code == 200
 
 
-def test_registering_again_claims_the_registration(api: Api) -> None:
+def test_registering_a_held_registration_is_refused(api: Api) -> None:
+    """Rule 13 (issue 11, finding 2): registering again takes nothing over."""
     other = _worker(api, "agent-c")
     reg = api.register("cch-oneclick", "central")
     assert_error(api.get(f"/v1/registrations/{reg['id']}", role=other), 404, "not_found")
     again = api.post(
         "/v1/registrations", role=other, json={"product": "cch-oneclick", "file_id": "central"}
     )
-    assert again.status_code == 200 and again.json()["id"] == reg["id"]
-    assert api.get(f"/v1/registrations/{reg['id']}", role=other).status_code == 200
+    error = assert_error(again, 409, "registration_held")
+    assert reg["id"] not in again.text and "central" not in again.text
+    assert_error(api.get(f"/v1/registrations/{reg['id']}", role=other), 404, "not_found")
     assert api.get(f"/v1/registrations/{reg['id']}").status_code == 200  # still the first's
-    assert _items(api, other, again.json()["position"]) == [reg["id"]]
+    assert _items(api, other, reg["position"]) == []
+    assert "tokens grant agent-c" in error["message"]
 
 
 def test_support_registrations_are_not_a_workers(api: Api) -> None:

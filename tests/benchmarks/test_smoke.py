@@ -32,8 +32,9 @@ def test_every_suite_runs_and_reports_figures_with_baselines(tmp_path: Path) -> 
         "small",
         "storage",
         "load",
+        "lifecycle",
     } <= groups
-    assert len(SUITES) == 9
+    assert len(SUITES) == 10
     small = {r["name"] for r in rows if r["group"] == "small"}
     for op in ("register", "start", "complete", "delete stuck session", "read receipts page"):
         assert any(name.startswith(op) for name in small), (op, small)

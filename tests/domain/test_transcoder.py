@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-import types
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from unittest import skip
@@ -13,23 +10,15 @@ from uuid import UUID, uuid4
 import orjson
 import pytest
 from eventsourcing.persistence import Transcoder, TranscodingNotRegisteredError
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-if importlib.util.find_spec("Crypto") is None and "eventsourcing.cipher" not in sys.modules:
-    # eventsourcing.tests.persistence imports AESCipher (pycryptodome, the [crypto] extra),
-    # which syncledger does not use. Stand in for it so the transcoder test case imports.
-    _cipher = types.ModuleType("eventsourcing.cipher")
-    _cipher.AESCipher = type("AESCipher", (), {})  # type: ignore[attr-defined]
-    sys.modules["eventsourcing.cipher"] = _cipher
-
-from eventsourcing.tests.persistence import (  # noqa: E402
+from eventsourcing.tests.persistence import (
     CustomType1AsDict,
     CustomType2AsDict,
     TranscoderTestCase,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from domain.infra.transcoder import OrjsonTranscoder, needs_unescape, unescape  # noqa: E402
+from domain.infra.transcoder import OrjsonTranscoder, needs_unescape, unescape
 
 
 class TestOrjsonTranscoder(TranscoderTestCase):
