@@ -13,9 +13,10 @@ from uuid import UUID, uuid4
 from domain import validation as v
 from domain.errors import ValidationFailed
 from domain.infra.recorders import SideWrite
+from domain.liveness import is_stuck, to_micros
 from domain.policy import DeletionCheck, check_deletion, is_removed
 from domain.registration import Registration
-from domain.results import BatchRecorded, Registered, SessionStarted, SyncRequest
+from domain.results import BatchRecorded, Registered, SessionStarted, SessionState, SyncRequest
 from domain.session import Session
 from domain.unit_of_work import Pending, UnitOfWork
 from domain.values import Context, Record, session_aggregate_id
@@ -41,6 +42,22 @@ class Commands(UnitOfWork):
     def check_deletion(self, rid: UUID, session_id: str) -> DeletionCheck:
         with self.lock(rid):
             return check_deletion(self.load_registration(rid), self.load_session(rid, session_id))
+
+    def session_state(self, rid: UUID, session_id: str, now: int) -> SessionState:
+        """A session as a write left it, with the rules' verdicts at `now` (microseconds):
+        stuck (rule 15) and its deletion check (rule 5) - under one lock, without a query."""
+        with self.lock(rid):
+            reg = self.load_registration(rid)
+            session = self.load_session(rid, session_id)
+            removed = is_removed(reg, session)
+            stuck = is_stuck(
+                status=session.status,
+                removed=removed,
+                last_activity_at=to_micros(session.last_activity_at),
+                stuck_after_minutes=reg.stuck_after_minutes,
+                now=now,
+            )
+            return SessionState(copy.copy(session), stuck, check_deletion(reg, session))
 
     def session_records(self, rid: UUID, session_id: str) -> list[Record]:
         """The records a session synced, newest digest per record, in first-sync order."""

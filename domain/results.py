@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from domain.policy import DeletionCheck
+from domain.session import Session
 from domain.values import Record
 
 
@@ -21,6 +22,15 @@ class SessionStarted:
     session_id: str
     created: bool
     position: int
+
+
+@dataclass(frozen=True)
+class SessionState:
+    """A session (a shallow copy) with the rules' verdicts on it at one instant."""
+
+    session: Session
+    stuck: bool
+    check: DeletionCheck
 
 
 @dataclass(frozen=True)

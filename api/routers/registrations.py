@@ -21,27 +21,20 @@ from api.reads import (
 from api.routers.approvals import APPROVAL_PENDING, pending_response
 from api.schemas import FileId, Product, RegistrationIn, ResetIn
 from api.services import Services
+from api.written import registration_written
 from domain.approvals import ApprovalPending
 
 router = APIRouter(prefix="/v1/registrations", tags=["registrations"])
 
 
 def registration_body(services: Services, rid: UUID, position: int) -> dict[str, Any]:
+    """A registration that existed before this write: the views' row (with its counts and
+    worker status) once they reflect `position`, else the Ledger's own state."""
     if settled(services, position):
         row = services.read_models.get_registration(rid)
         if row is not None:
             return {**row, "position": position}
-    reg = services.ledger.get_registration(rid)
-    return {
-        "id": str(rid),
-        "product": reg.product,
-        "file_id": reg.file_id,
-        "name": reg.name,
-        "sync_interval_minutes": reg.sync_interval_minutes,
-        "stuck_after_minutes": reg.stuck_after_minutes,
-        "created_at": reg.created_on,
-        "position": position,
-    }
+    return registration_written(services, rid, position)
 
 
 @router.post(
@@ -81,10 +74,13 @@ def register(
         # HolderClaimed) event's own transaction (no second commit).
         side_writes=lambda rid: [services.tokens.claim_write(principal.name, rid)],
     )
-    if not result.created and principal.role == "worker":
+    if result.created:  # answered from the command's own state (api/written.py)
+        return registration_written(services, result.registration_id, result.position, created=True)
+    if principal.role == "worker":
         # Admitted (holder or granted): make sure its row is there (a no-op read usually).
         services.tokens.claim(principal.name, str(result.registration_id))
-    response.status_code = 201 if result.created else 200
+    # Registered before: answer with its counts and worker status (the views' row).
+    response.status_code = 200
     return registration_body(services, result.registration_id, result.position)
 
 
