@@ -1,10 +1,10 @@
 """Bearer tokens: created by the command line, shown once, stored only as a SHA-256 hash.
 
 Tokens live in the table `api_tokens` of the ledger's own database (the SQLite file, or the
-PostgreSQL schema). `verify` reads the table on every call, so a revocation takes effect at
-once, in every process serving the API. That read is one indexed lookup on a connection kept
-open per thread (SQLite) or taken from a small autocommit pool (PostgreSQL): no connection is
-opened per request.
+PostgreSQL schema). `verify` reads the table (SQLite: one indexed lookup on a connection kept
+open per thread) or, on PostgreSQL, what it read before while a LISTEN connection watches
+for changes (api/token_cache.py): either way a revocation takes effect at once, in every
+process serving the API.
 
 Worker scope (DESIGN.md roles: a worker reads *its* registrations): `api_token_registrations
 (token_name, registration_id)` holds the registrations each worker token may reach; the API
@@ -32,6 +32,7 @@ from uuid import UUID
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from api.token_cache import TokenCache, trigger_statements
 from domain.infra.database import Database
 from domain.infra.locks import sqlite_write_lock
 from domain.infra.recorders import SideWrite
@@ -84,6 +85,7 @@ class TokenStore:
             self._table = "api_tokens"
             self._held = "api_token_registrations"
             self._p = "?"
+        self._cache: TokenCache | None = None
         self._verify_sql = (
             f"SELECT t.name, t.role, EXISTS (SELECT 1 FROM {self._held} h "
             f"WHERE h.token_name = t.name AND h.registration_id = {self._p}) "
@@ -127,6 +129,9 @@ class TokenStore:
 
     def close(self) -> None:
         with self._lock:
+            if self._cache is not None:
+                self._cache.close()
+                self._cache = None
             if self._pool is not None:
                 self._pool.close()
                 self._pool = None
@@ -150,7 +155,7 @@ class TokenStore:
     def _create_tables(self) -> None:
         """Each statement on its own (autocommit): when another process creates a table at
         the same moment (PostgreSQL's IF NOT EXISTS can still collide), the others still run."""
-        statements = (
+        statements: tuple[str, ...] = (
             f"CREATE TABLE IF NOT EXISTS {self._table} ("
             "name TEXT PRIMARY KEY, role TEXT NOT NULL, token_hash TEXT NOT NULL, "
             "created_at TEXT NOT NULL, revoked_at TEXT)",
@@ -159,6 +164,8 @@ class TokenStore:
             "token_name TEXT NOT NULL, registration_id TEXT NOT NULL, "
             "PRIMARY KEY (token_name, registration_id))",
         )
+        if self.database.kind == "postgresql":  # the cache's change notices (token_cache.py)
+            statements += trigger_statements(self.database.schema, self._table, self._held)
         for sql in statements:
             try:
                 with self._connect() as conn:
@@ -167,6 +174,7 @@ class TokenStore:
                 psycopg.errors.UniqueViolation,
                 psycopg.errors.DuplicateTable,
                 psycopg.errors.DuplicateObject,
+                psycopg.errors.InternalError_,  # "tuple concurrently updated": a trigger too
             ):
                 pass  # another process created it at the same moment
 
@@ -224,22 +232,72 @@ class TokenStore:
             "UPDATE {table} SET revoked_at = {p} WHERE name = {p} AND revoked_at IS NULL",
             (_now(), name),
         )
+        self.forget_cached()
         return True
 
     def verify(self, token: str) -> Principal | None:
         found = self.verify_for(token, None)
         return None if found is None else found[0]
 
+    def forget_cached(self) -> None:
+        """Forget every verified token at once (after a change made by this process; other
+        processes hear of it through the tables' triggers)."""
+        if self._cache is not None:
+            self._cache.forget()
+
+    def cached(self, token: str, rid: str | None) -> tuple[Principal, bool] | None:
+        """`verify_for` from memory when it can answer without the database (PostgreSQL,
+        api/token_cache.py); None: ask `verify_for`."""
+        if self._cache is None or not token or len(token) > MAX_TOKEN_LENGTH:
+            return None
+        return self._cache.get(hash_token(token), rid)
+
     def verify_for(self, token: str, rid: str | None) -> tuple[Principal, bool] | None:
         """The token's principal and whether it holds registration `rid`, in one lookup."""
         if not token or len(token) > MAX_TOKEN_LENGTH:
             return None
         self._ensure()
+        digest = hash_token(token)
+        cache = self._token_cache()
+        if cache is not None:
+            found = cache.get(digest, rid)
+            if found is not None:
+                return found
+        generation = cache.generation() if cache is not None else 0
         with self._connect() as conn:
-            row = conn.execute(self._verify_sql, (rid or "", hash_token(token))).fetchone()
+            row = conn.execute(self._verify_sql, (rid or "", digest)).fetchone()
         if row is None:
             return None
-        return Principal(name=row[0], role=row[1]), bool(row[2])
+        principal, holds = Principal(name=row[0], role=row[1]), bool(row[2])
+        if cache is not None:
+            cache.put(digest, rid, principal, holds, generation)
+        return principal, holds
+
+    def cache_ready(self, timeout: float) -> bool:
+        """Wait until verified tokens can be answered from memory (PostgreSQL: the cache
+        listens for changes); True at once on SQLite, which has no cache."""
+        cache = self._token_cache()
+        return True if cache is None else cache.wait_listening(timeout)
+
+    def change_mark(self) -> int:
+        """A mark to pass to `await_change_notice` before changing tokens elsewhere."""
+        cache = self._cache
+        return cache.generation() if cache is not None else 0
+
+    def await_change_notice(self, mark: int, timeout: float) -> bool:
+        """Wait until this store's cache has heard of a change since `mark` (another
+        process revoked a token or a grant); True at once without a cache (SQLite)."""
+        cache = self._cache
+        return True if cache is None else cache.wait_past(mark, timeout)
+
+    def _token_cache(self) -> TokenCache | None:
+        if self.database.kind != "postgresql":
+            return None
+        if self._cache is None:
+            with self._lock:
+                if self._cache is None:
+                    self._cache = TokenCache(self.database.conninfo, self.database.schema)
+        return self._cache
 
     # --- worker scope ----------------------------------------------------------------------
 

@@ -58,7 +58,10 @@ async def get_principal(
         # One indexed lookup on this thread's open connection: cheaper than a thread hop.
         found = tokens.verify_for(credentials.credentials, rid)
     else:
-        found = await run_in_threadpool(tokens.verify_for, credentials.credentials, rid)
+        # From memory when verified before (api/token_cache.py), else a query off the loop.
+        found = tokens.cached(credentials.credentials, rid) or await run_in_threadpool(
+            tokens.verify_for, credentials.credentials, rid
+        )
     if found is None:
         raise ApiError(
             401,

@@ -62,9 +62,11 @@ def revoke(
 ) -> GrantChanged:
     """Take the grant back, and the worker-scope row with it."""
     row = tokens.release_write
-    return ledger.revoke_access(
+    changed = ledger.revoke_access(
         ctx, rid, token_name, reason=reason, side_writes=lambda r: [row(token_name, r)]
     )
+    tokens.forget_cached()  # refused from the next request on (api/token_cache.py)
+    return changed
 
 
 def grant_item(ledger: Ledger, rid: UUID, token_name: str) -> dict[str, Any]:

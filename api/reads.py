@@ -66,13 +66,33 @@ def paged(call: Callable[[], Page], cursor: str | None, position: int) -> dict[s
     return {"items": page.items, "next_cursor": page.next_cursor, "position": position}
 
 
+def paged_under(
+    services: Services, rid: UUID, call: Callable[[], Page], cursor: str | None, position: int
+) -> dict[str, Any]:
+    """A page of something under registration `rid`: 404 for an unknown registration, looked
+    up only when the page is empty (a non-empty page proves it exists: no extra query)."""
+    out = paged(call, cursor, position)
+    if not out["items"]:
+        require_registration(services, rid)
+    return out
+
+
 def registration_row(services: Services, rid: UUID) -> dict[str, Any]:
     row = services.read_models.get_registration(rid)
     if row is None:
-        raise ApiError(
-            404, "not_found", f"No registration with id {rid}.", registration_id=str(rid)
-        )
+        raise _no_registration(rid)
     return row
+
+
+def require_registration(services: Services, rid: UUID) -> None:
+    """404 unless the views know `rid`: one key lookup, not the registration's whole read
+    (its counts and worker status were most of a history page's time, issue 16)."""
+    if not services.read_models.has_registration(rid):
+        raise _no_registration(rid)
+
+
+def _no_registration(rid: UUID) -> ApiError:
+    return ApiError(404, "not_found", f"No registration with id {rid}.", registration_id=str(rid))
 
 
 def settled(services: Services, position: int) -> bool:

@@ -23,7 +23,7 @@ def registration_written(
 ) -> dict[str, Any]:
     """A registration as the Ledger holds it. A new one has no session and no receipt yet,
     so its counts are known without the views; the worker status is a read's."""
-    reg = services.ledger.get_registration(rid)
+    reg = services.ledger.registration_state(rid)
     body: dict[str, Any] = {
         "id": str(rid),
         "product": reg.product,

@@ -44,20 +44,25 @@ class Commands(UnitOfWork):
             return check_deletion(self.load_registration(rid), self.load_session(rid, session_id))
 
     def session_state(self, rid: UUID, session_id: str, now: int) -> SessionState:
-        """A session as a write left it, with the rules' verdicts at `now` (microseconds):
-        stuck (rule 15) and its deletion check (rule 5) - under one lock, without a query."""
+        """A session as this process's last write left it (no query: see `peek`), with the
+        rules' verdicts at `now` (microseconds): stuck (rule 15), its deletion check (rule 5)."""
         with self.lock(rid):
-            reg = self.load_registration(rid)
-            session = self.load_session(rid, session_id)
-            removed = is_removed(reg, session)
+            reg: Registration = self.peek(rid)
+            session: Session = self.peek(session_aggregate_id(rid, session_id))
             stuck = is_stuck(
                 status=session.status,
-                removed=removed,
+                removed=is_removed(reg, session),
                 last_activity_at=to_micros(session.last_activity_at),
                 stuck_after_minutes=reg.stuck_after_minutes,
                 now=now,
             )
             return SessionState(copy.copy(session), stuck, check_deletion(reg, session))
+
+    def registration_state(self, rid: UUID) -> Registration:
+        """A registration as this process's last write left it (no query: see `peek`)."""
+        with self.lock(rid):
+            reg: Registration = self.peek(rid)
+            return copy.copy(reg)
 
     def session_records(self, rid: UUID, session_id: str) -> list[Record]:
         """The records a session synced, newest digest per record, in first-sync order."""
@@ -140,7 +145,8 @@ class Commands(UnitOfWork):
 
         def command(pending: Pending) -> SessionStarted:
             reg = self.load_registration(rid)
-            if self.session_or_none(rid, sid) is not None:
+            # A repeated start names its session; an id made here is new (no lookup).
+            if session_id and self.session_or_none(rid, sid) is not None:
                 return SessionStarted(sid, created=False, position=self.current_position())
             seq = reg.open_session(ctx, session_id=sid, sync_type=sync_type, request_id=request_id)
             session = Session.start(

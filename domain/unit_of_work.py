@@ -85,6 +85,7 @@ class UnitOfWork(Application[UUID]):
                         extra = {SIDE_WRITES: pending.side_writes} if pending.side_writes else {}
                         recordings = self.save(*pending.aggregates, **extra)
                         position = recordings[-1].notification.id
+                        self._cache_saved(pending.aggregates)
                         result = _with_position(result, position)
                         for listener in self._listeners:
                             listener(position)
@@ -101,6 +102,16 @@ class UnitOfWork(Application[UUID]):
             "Too many concurrent writes to this registration; nothing was recorded. "
             "Retry the request."
         )
+
+    def _cache_saved(self, aggregates: Iterable[Aggregate]) -> None:
+        """Keep what was just saved in the cache. The library does so only without
+        fast-forward; with it, a session just started was not cached and the next command
+        on it (or the write's answer, `peek`) rebuilt it from the database. A cached
+        aggregate is still fast-forwarded on its next `load`."""
+        cache = self.repository.cache
+        if cache is not None:
+            for aggregate in aggregates:
+                cache.put(aggregate.id, aggregate)
 
     def _evict(self, ids: Iterable[UUID]) -> None:
         cache = self.repository.cache
@@ -119,6 +130,19 @@ class UnitOfWork(Application[UUID]):
         loaded = getattr(self._loaded, "ids", None)
         if loaded is not None:
             loaded.append(aggregate_id)
+        return self.repository.get(aggregate_id)
+
+    def peek(self, aggregate_id: UUID) -> Any:
+        """The cached aggregate as this process's commands left it, without asking the
+        database whether another process wrote since (that is what `load` does, one query
+        per aggregate); loaded when not cached. For answering a write with the state it
+        left, never for deciding a command."""
+        cache = self.repository.cache
+        if cache is not None:
+            try:
+                return cache.get(aggregate_id)
+            except KeyError:
+                pass
         return self.repository.get(aggregate_id)
 
     def load_registration(self, rid: UUID) -> Registration:

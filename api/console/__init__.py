@@ -10,7 +10,18 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from api.console import actions, audit_pages, auth, log_pages, pages, reset
+from api.console import (
+    actions,
+    approvals,
+    audit_pages,
+    auth,
+    log_pages,
+    pages,
+    reset,
+    settings,
+    sync_requests,
+    webhooks,
+)
 from api.console.auth import current
 from api.console.pages import not_found
 from api.console.web import PREFIX, redirect
@@ -22,6 +33,10 @@ router.include_router(log_pages.router)
 router.include_router(audit_pages.router)
 router.include_router(actions.router)
 router.include_router(reset.router)
+router.include_router(approvals.router)
+router.include_router(settings.router)
+router.include_router(sync_requests.router)
+router.include_router(webhooks.router)
 
 
 @router.get("", include_in_schema=False)

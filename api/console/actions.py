@@ -1,4 +1,5 @@
-"""The console's writes: delete sessions, undo a destructive action, request a sync.
+"""The console's writes: delete sessions, undo a destructive action (sync requests are in
+sync_requests.py).
 
 Support only, CSRF-checked (see auth.console_page). Each write waits until the read models
 reflect it before answering, so the page that follows shows the result.
@@ -16,6 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 from api.console.auth import Who, console_page, services
 from api.console.pages import deletion_previews, load_registration, parse_rid
 from api.console.web import PREFIX, fmt_short, plural, redirect, render
+from domain.approvals import ApprovalPending
 from domain.errors import LedgerError, ValidationFailed
 from domain.values import Context
 
@@ -105,6 +107,9 @@ def delete_sessions(
             results.append({"s": session, "ok": False, "message": error.message})
             continue
         last_position = max(last_position, int(done.position))
+        if isinstance(done, ApprovalPending):  # rule 17: waits for a second support token
+            results.append({"s": session, "ok": False, "pending": done.approval_id})
+            continue
         results.append(
             {"s": session, "ok": True, "unsynced": done.unsynced, "position": done.position}
         )
@@ -120,7 +125,9 @@ def delete_sessions(
             "settled": settled,
             "skipped": [p for p in previews if p["error"]],
         },
-        status_code=200 if any(r["ok"] for r in results) else 409,
+        status_code=200
+        if any(r["ok"] for r in results)
+        else (202 if any(r.get("pending") for r in results) else 409),
     )
 
 
@@ -189,38 +196,3 @@ def undo_words(request: Request, done: Any) -> str:
         "reset": f"The reset of {name} is undone: its sessions are back in the history{receipts}.",
         "reset_undo": f"The reset of {name} is in force again.",
     }.get(done.kind, "Undone.")
-
-
-@router.post("/registrations/{rid}/sync-requests")
-@console_page(write=True)
-def request_sync(
-    request: Request,
-    rid: str,
-    kind: Annotated[str, Form()] = "",
-    confirm: Annotated[str, Form()] = "",
-    back: Annotated[str, Form()] = "",
-    csrf: Annotated[str, Form()] = "",
-) -> Response:
-    reg_id: UUID = parse_rid(request, rid)
-    load_registration(request, reg_id)
-    target = (
-        back
-        if back.startswith(f"{PREFIX}/registrations/{reg_id}")
-        else (f"{PREFIX}/registrations/{reg_id}/worker")
-    )
-    confirmed = confirm in ("1", "on", "true", "yes")
-    if kind == "full" and not confirmed:
-        return redirect(f"{PREFIX}/registrations/{reg_id}/full-sync")
-    try:
-        done = services(request).ledger.request_sync(
-            context(request), reg_id, kind=kind, confirm=confirmed
-        )
-    except LedgerError as error:
-        return redirect(target, flash=error.message, kind="error", request=request)
-    settle(request, done.position)
-    label = "Full Synchronisation" if kind == "full" else "Run Synchronisation (changes only)"
-    return redirect(
-        target,
-        flash=f"{label} requested; the worker will pick it up on its next poll.",
-        request=request,
-    )

@@ -23,13 +23,16 @@ PREVIEW_RECORDS = 100
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 
 
-def parse_rid(request: Request, rid: str) -> UUID:
+def parse_id(request: Request, value: str, what: str) -> UUID:
+    """An id from the URL, or the console's 404 page naming what it is not."""
     try:
-        return UUID(rid)
+        return UUID(value)
     except ValueError:
-        raise Bail(
-            refusal(request, "Not found", f"{rid!r} is not a registration id.", 404)
-        ) from None
+        raise Bail(refusal(request, "Not found", f"{value!r} is not {what} id.", 404)) from None
+
+
+def parse_rid(request: Request, rid: str) -> UUID:
+    return parse_id(request, rid, "a registration")
 
 
 def load_registration(request: Request, rid: UUID) -> dict[str, Any]:
@@ -120,14 +123,30 @@ def registrations(
 TREND_SESSIONS = 30
 
 
-def worker_panel(request: Request, rid: UUID) -> dict[str, Any]:
-    """What the worker panel needs besides the registration: pending requests, and whether
-    this registration's agent has ever picked a sync request up (OneClick's SyncWorker does;
-    an Accountlink connector syncs on its own and never looks)."""
+def worker_panel(request: Request, reg: dict[str, Any]) -> dict[str, Any]:
+    """What the worker panel needs besides the registration: the pending request of each
+    kind (rule 14 keeps one), and whether Run/Full apply. They apply where this
+    registration's agent has picked a sync request up (OneClick's SyncWorker does). An
+    Accountlink connector syncs on its own and never looks, so its registrations get no
+    OneClick buttons unless their agent has fulfilled a request after all; other products
+    that never did get the buttons behind a note."""
     read_models = services(request).read_models
-    pending = read_models.sync_requests(rid, status="pending", limit=20, cursor=None)
-    used = read_models.sync_requests(rid, status="fulfilled", limit=1, cursor=None)
-    return {"pending_requests": [dict(i) for i in pending.items], "requests_used": bool(used.items)}
+    rid = UUID(str(reg["id"]))
+    pending = [
+        dict(i)
+        for i in read_models.sync_requests(rid, status="pending", limit=20, cursor=None).items
+    ]
+    used = bool(read_models.sync_requests(rid, status="fulfilled", limit=1, cursor=None).items)
+    by_kind: dict[str, dict[str, Any]] = {}
+    for item in reversed(pending):  # oldest first: the one rule 14 keeps
+        by_kind.setdefault(str(item["kind"]), item)
+    accountlink = str(reg.get("product") or "").lower().startswith("accountlink")
+    return {
+        "pending_requests": pending,
+        "pending_by_kind": by_kind,
+        "requests_used": used,
+        "no_request_buttons": not used and accountlink,
+    }
 
 
 def _flag(value: str) -> bool | None:
@@ -191,7 +210,7 @@ def sessions(
             "pager": pages,
             "counts": counts,
             "trend": trend([dict(i) for i in recent.items]) if recent.items else None,
-            **worker_panel(request, reg_id),
+            **worker_panel(request, reg),
         },
     )
 
@@ -323,7 +342,7 @@ def worker_status(request: Request, rid: str) -> Response:
             "reg": reg,
             "syncs": syncs,
             "requests": [dict(i) for i in requests_page.items],
-            **worker_panel(request, reg_id),
+            **worker_panel(request, reg),
         },
     )
 

@@ -13,7 +13,8 @@ from fastapi.responses import HTMLResponse, Response
 from api.console.actions import context, settle
 from api.console.auth import console_page, services
 from api.console.pages import load_registration, parse_rid
-from api.console.web import render
+from api.console.web import PREFIX, redirect, render
+from domain.approvals import ApprovalPending
 from domain.errors import LedgerError
 
 router = APIRouter()
@@ -102,6 +103,14 @@ def reset(
             request, reg, error=error.message, reason=reason, typed=confirm_file_id, status_code=409
         )
     settled = settle(request, done.position)
+    if isinstance(done, ApprovalPending):  # rule 17: the requester sees what waits
+        return redirect(
+            f"{PREFIX}/approvals/{done.approval_id}",
+            flash="Reset requested: this registration requires four eyes, so nothing is "
+            "removed until a different support token approves it.",
+            kind="info",
+            request=request,
+        )
     entry = services(request).read_models.audit_entry(done.position - 1) if settled else None
     unsynced = (entry or {}).get("unsynced", done.receipts)
     return render(

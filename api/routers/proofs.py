@@ -13,7 +13,7 @@ from api.dependencies import Reader, ServicesDep
 from api.errors import ApiError
 from api.log_schemas import RecordProofOut
 from api.openapi import errors
-from api.reads import MinPosition, WaitS, await_position, registration_row
+from api.reads import MinPosition, WaitS, await_position, require_registration
 from api.routers.log import current_checkpoint
 from api.schemas import EntityType, Key
 from api.services import Services
@@ -66,7 +66,7 @@ def prove_receipt(
     wait_s: WaitS = 5.0,
 ) -> dict[str, Any]:
     await_position(services, min_position, wait_s)
-    registration_row(services, rid)
+    require_registration(services, rid)
     page = services.read_models.receipts(
         rid, entity_type=entity_type, key=key, limit=1, cursor=None
     )
@@ -103,7 +103,7 @@ def prove_session_record(
     wait_s: WaitS = 5.0,
 ) -> dict[str, Any]:
     await_position(services, min_position, wait_s)
-    registration_row(services, rid)
+    require_registration(services, rid)
     page = services.read_models.session_records(
         rid, str(sid), limit=1, cursor=None, entity_type=entity_type, key=key
     )

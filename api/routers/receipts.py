@@ -8,7 +8,15 @@ from fastapi import APIRouter, Query
 from api.dependencies import Reader, ServicesDep
 from api.models import DiffOut, ReceiptList
 from api.openapi import AUTH, errors
-from api.reads import Cursor, Limit, MinPosition, WaitS, await_position, paged, registration_row
+from api.reads import (
+    Cursor,
+    Limit,
+    MinPosition,
+    WaitS,
+    await_position,
+    paged_under,
+    require_registration,
+)
 from api.schemas import DiffIn, EntityType, Key
 
 router = APIRouter(prefix="/v1/registrations/{rid}/receipts", tags=["receipts"])
@@ -33,8 +41,9 @@ def receipts(
     wait_s: WaitS = 5.0,
 ) -> dict[str, Any]:
     position = await_position(services, min_position, wait_s)
-    registration_row(services, rid)
-    return paged(
+    return paged_under(
+        services,
+        rid,
         lambda: services.read_models.receipts(
             rid, entity_type=entity_type, key=key, limit=limit, cursor=cursor
         ),
@@ -59,7 +68,7 @@ def diff(
     wait_s: WaitS = 5.0,
 ) -> dict[str, Any]:
     position = await_position(services, min_position, wait_s)
-    registration_row(services, rid)
+    require_registration(services, rid)
     result = services.read_models.diff(
         rid, [(r.entity_type, r.key, r.digest) for r in body.records]
     )

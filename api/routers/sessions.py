@@ -26,7 +26,7 @@ from api.reads import (
     WaitS,
     await_position,
     paged,
-    registration_row,
+    paged_under,
 )
 from api.responses import ORJSONResponse
 from api.routers.approvals import APPROVAL_PENDING, pending_response
@@ -131,8 +131,9 @@ def list_sessions(
     if as_of is not None or as_of_position is not None:
         return history_as_of(services, rid, as_of, as_of_position, include_deleted)
     position = await_position(services, min_position, wait_s)
-    registration_row(services, rid)
-    return paged(
+    return paged_under(
+        services,
+        rid,
         lambda: services.read_models.list_sessions(
             rid,
             include_deleted=include_deleted,

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 from api.dependencies import Reader, ServicesDep, Support, context_for
 from api.models import SyncRequest, SyncRequestList
 from api.openapi import AUTH, errors
-from api.reads import Cursor, Limit, MinPosition, WaitS, await_position, paged, registration_row
+from api.reads import Cursor, Limit, MinPosition, WaitS, await_position, paged, require_registration
 from api.schemas import SyncRequestCancelIn, SyncRequestIn
 from api.services import Services
 
@@ -112,7 +112,7 @@ def list_sync_requests(
     wait_s: WaitS = 5.0,
 ) -> dict[str, Any]:
     position = await_position(services, min_position, wait_s)
-    registration_row(services, rid)
+    require_registration(services, rid)
     return paged(
         lambda: services.read_models.sync_requests(rid, status=status, limit=limit, cursor=cursor),
         cursor,

@@ -70,7 +70,11 @@ class Database:
 
     def eventsourcing_env(self) -> dict[str, str]:
         """Environment for eventsourcing's infrastructure factories."""
-        env = {"TRANSCODER_TOPIC": "domain.infra.transcoder:OrjsonTranscoder"}
+        env = {
+            "TRANSCODER_TOPIC": "domain.infra.transcoder:OrjsonTranscoder",
+            # Large payloads (record batches) stored zstd-compressed; old events still read.
+            "COMPRESSOR_TOPIC": "domain.infra.compressor:PayloadCompressor",
+        }
         if self.kind == "sqlite":
             env.update(
                 PERSISTENCE_MODULE="domain.infra.sqlite_store:Factory",

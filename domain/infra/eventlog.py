@@ -13,6 +13,9 @@ bytes are what the hash chain covers.
 Decoding, two ways:
 - `EventDecoder.domain_event` / `state`: through the application's mapper and transcoder,
   with upcasters — domain event objects, or their state with typed datetimes.
+Stored bytes are the transcoded state, zstd-compressed when large (domain/infra/compressor.py:
+events stored before compression existed are plain JSON and read the same way).
+
 - `EventDecoder.raw_state`: the readers' fast path (the projections decode hundreds of
   thousands of records a second): plain `orjson.loads`, custom-type markers such as
   datetimes left as `{"_type_": ..., "_data_": ...}`, escaped user dicts unwrapped, and
@@ -34,6 +37,7 @@ from eventsourcing.persistence import Mapper
 from eventsourcing.persistence import StoredEvent as LibraryStoredEvent
 from eventsourcing.utils import resolve_topic
 
+from domain.infra.compressor import PayloadCompressor, decompress
 from domain.infra.database import Database
 from domain.infra.transcoder import OrjsonTranscoder, needs_unescape, unescape
 
@@ -266,7 +270,9 @@ class EventDecoder:
     """Turns stored events into domain events, or into their state as a dict."""
 
     def __init__(self, mapper: Mapper[UUID] | None = None) -> None:
-        self.mapper: Mapper[UUID] = mapper or Mapper(transcoder=OrjsonTranscoder())
+        self.mapper: Mapper[UUID] = mapper or Mapper(
+            transcoder=OrjsonTranscoder(), compressor=PayloadCompressor()
+        )
 
     def domain_event(self, event: StoredEvent) -> DomainEventProtocol[UUID]:
         """The domain event object, exactly as the application would load it."""
@@ -281,7 +287,7 @@ class EventDecoder:
 
     def state(self, topic: str, state: bytes) -> dict[str, Any]:
         """The event's attributes (timestamp a datetime), upcast to the current version."""
-        data = self.mapper.transcoder.decode(state)
+        data = self.mapper.transcoder.decode(decompress(state))
         if not isinstance(data, dict):
             raise ValueError("event state is not an object")
         return upcast(topic, data)
@@ -289,6 +295,7 @@ class EventDecoder:
     @staticmethod
     def raw_state(topic: str, state: bytes) -> dict[str, Any]:
         """The fast path: attributes with custom types left as markers, upcast."""
+        state = decompress(state)
         data = orjson.loads(state)
         if not isinstance(data, dict):
             raise ValueError("event state is not an object")

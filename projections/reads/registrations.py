@@ -204,6 +204,10 @@ def list_registrations(
     return Page(items, nxt)
 
 
+def has_registration(tx: Tx, rid: str) -> bool:
+    return tx.one("SELECT 1 FROM view_registrations WHERE id = ?", (rid,)) is not None
+
+
 def get_registration(tx: Tx, rid: str, now: int | None = None) -> Row | None:
     row = tx.one(
         f"SELECT {', '.join('r.' + c for c in REG_COLS.split(', '))}, {_last_updated(tx)} "

@@ -27,7 +27,10 @@ def test_tokens_create_list_revoke(database: Database) -> None:
     assert bad_role.exit_code == 2
     listed = runner.invoke(app, [*url, "tokens", "list"])
     assert listed.exit_code == 0 and "alice" in listed.stdout and token not in listed.stdout
+    mark = store.change_mark()
     assert runner.invoke(app, [*url, "tokens", "revoke", "alice"]).exit_code == 0
+    # PostgreSQL: this store's cache hears of the revocation (api/token_cache.py).
+    assert store.await_change_notice(mark, 10)
     assert store.verify(token) is None
     missing = runner.invoke(app, [*url, "tokens", "revoke", "alice"])
     assert missing.exit_code == 1 and "no active token" in missing.stderr

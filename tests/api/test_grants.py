@@ -72,10 +72,12 @@ def test_support_grants_access_and_takes_it_back(api: Api) -> None:
     # the granted worker registers (200, the same id) and reaches it
     joined = api.post("/v1/registrations", role=second, json=FILE)
     assert joined.status_code == 200 and joined.json()["id"] == rid
-    sid = api.post(
+    started = api.post(
         f"/v1/registrations/{rid}/sessions", role=second, json={"sync_type": "custom"}
-    ).json()["id"]
-    assert api.get(f"/v1/registrations/{rid}/sessions/{sid}", role=second).status_code == 200
+    ).json()
+    sid = started["id"]
+    # A write answers at once; the read passes its position (read-your-writes).
+    assert api.read(f"/v1/registrations/{rid}/sessions/{sid}", started["position"], role=second)
     assert rid in [
         i["id"]
         for i in api.read("/v1/registrations", made.json()["position"], role=second)["items"]

@@ -102,7 +102,7 @@ def test_registering_a_held_registration_is_refused(api: Api) -> None:
     error = assert_error(again, 409, "registration_held")
     assert reg["id"] not in again.text and "central" not in again.text
     assert_error(api.get(f"/v1/registrations/{reg['id']}", role=other), 404, "not_found")
-    assert api.get(f"/v1/registrations/{reg['id']}").status_code == 200  # still the first's
+    assert api.read(f"/v1/registrations/{reg['id']}", reg["position"])  # still the first's
     assert _items(api, other, reg["position"]) == []
     assert "tokens grant agent-c" in error["message"]
 
@@ -160,5 +160,5 @@ def test_a_rotated_worker_token_keeps_its_registrations(api: Api) -> None:
     assert store.revoke("agent-d")
     assert_error(api.get(f"/v1/registrations/{rid}", role=token), 401, "unauthenticated")
     rotated = store.create("agent-d", "worker")
-    assert api.get(f"/v1/registrations/{rid}", role=rotated).status_code == 200
+    assert api.read(f"/v1/registrations/{rid}", r.json()["position"], role=rotated)
     assert store.holds("agent-d", rid) and store.held("agent-d") == [rid]

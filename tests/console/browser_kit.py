@@ -195,3 +195,14 @@ def sign_in(pg: Any, server: Server, role: str) -> None:
     pg.fill("#token", server.tokens[role])
     pg.click("main button[type=submit]")
     pg.wait_for_url(re.compile(r".*/console/registrations$"))
+
+
+def phone_pages(pg: Any, server: Server, paths: dict[str, str]) -> None:
+    """Each page at the phone's width: nothing wider than the screen, axe clean, a shot."""
+    width_px = pg.viewport_size["width"]
+    for name, path in paths.items():
+        pg.goto(server.url + path)
+        width = pg.evaluate("document.documentElement.scrollWidth")
+        assert width <= width_px, (path, width)
+        axe_check(pg, f"{path} at {width_px} px")
+        shot(pg, name)

@@ -17,7 +17,7 @@ from typing import Any
 from uuid import UUID, uuid5
 
 import pytest
-from browser_kit import Server, axe_check, open_page, shot, sign_in
+from browser_kit import Server, axe_check, open_page, phone_pages, shot, sign_in
 from console_kit import NS
 
 from domain.ledger import Ledger
@@ -274,17 +274,19 @@ def test_worker_panel_says_stuck_and_shows_request_buttons_only_where_they_apply
     assert "Synchronisation is currently in progress" not in text
     assert "stuck" in page.inner_text("#worker-message")
     assert panel.locator("#requests-note").is_visible()
-    assert not panel.locator("#run-sync").is_visible()  # behind "Request a sync anyway"
+    # Accountlink's connector takes no sync requests: no OneClick buttons, not even hidden.
+    assert panel.locator("#run-sync, #full-sync").count() == 0
+    assert "reset" in panel.locator("#requests-note").inner_text()
     axe_check(page, "worker panel, Accountlink")
     shot(page, "28-worker-accountlink-stuck-no-buttons")
     page.goto(url(server, f"/console/registrations/{s.oneclick}/worker"))
     page.click("#run-sync")
     page.wait_for_selector(".flash-ok")
     assert "request " not in page.inner_text(".flash-ok")  # no request id in the message
-    page.click("#run-sync")  # asking again keeps one pending request of the kind
-    page.wait_for_selector(".flash-ok")
+    # One pending request per kind, shown as such: the pending one takes the button's place.
     panel = page.locator("#worker-status")
-    assert panel.locator("#run-sync").is_visible()
+    assert panel.locator("[data-pending-kind=periodic]").is_visible()
+    assert panel.locator("#run-sync").count() == 0 and panel.locator("#full-sync").is_visible()
     card = panel.bounding_box()
     for badge in panel.locator(".badge").all():
         box = badge.bounding_box()
@@ -370,12 +372,7 @@ def test_readable_on_a_390_px_screen(
             "35-phone-worker": f"/console/registrations/{rid}/worker",
             "36-phone-audit": "/console/audit",
         }
-        for name, path in paths.items():
-            pg.goto(url(server, path))
-            width = pg.evaluate("document.documentElement.scrollWidth")
-            assert width <= 390, (path, width)
-            axe_check(pg, f"{path} at 390 px")
-            shot(pg, name)
+        phone_pages(pg, server, paths)
         pg.goto(url(server, "/console/registrations"))
         # Cards, not a table: one card per registration, the file id on readable lines.
         card = pg.locator("#registrations tbody tr").first

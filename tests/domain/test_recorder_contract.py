@@ -43,6 +43,7 @@ from eventsourcing.tests.persistence import (
 )
 from eventsourcing.utils import Environment
 
+from domain.infra.compressor import PayloadCompressor  # noqa: E402
 from domain.infra.recorders import PostgresSideWriteRecorder, SQLiteSideWriteRecorder
 from domain.infra.sqlite_store import Factory as SQLiteFactory
 from tests.conftest import make_database
@@ -77,12 +78,21 @@ class _OnOurDatabase:
 class _OurFactory(_OnOurDatabase, InfrastructureFactoryTestCase[Any]):
     def setUp(self) -> None:
         self.open_database()
-        self.env = Environment("TestCase", self.database.eventsourcing_env())
+        env = self.database.eventsourcing_env()
+        # The library's mapper checks expect no compressor: ours is checked on its own below.
+        self.compressor_topic = env.pop("COMPRESSOR_TOPIC")
+        self.env = Environment("TestCase", env)
         super().setUp()
 
     def tearDown(self) -> None:
         super().tearDown()
         self.close_database()
+
+    def test_our_mapper_compresses(self) -> None:
+        """Our env configures the payload compressor (domain/infra/compressor.py)."""
+        self.env[self.factory.COMPRESSOR_TOPIC] = self.compressor_topic
+        mapper = self.factory.mapper(transcoder=self.transcoder)
+        self.assertIsInstance(mapper.compressor, PayloadCompressor)
 
 
 class TestSQLiteFactory(_OurFactory):
