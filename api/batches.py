@@ -27,7 +27,8 @@ _BODY_FIELDS = frozenset(BatchIn.model_fields)
 
 
 def parse_batch(raw: bytes) -> tuple[list[Record], str | None]:
-    """The records and batch_id of a request body, or RequestValidationError (422)."""
+    """The records and batch_id of a request body, or RequestValidationError /
+    ValidationFailed (both 422 validation_error)."""
     if raw and _NUL not in raw:
         try:
             data = orjson.loads(raw)
@@ -101,7 +102,10 @@ def _explained(raw: bytes) -> tuple[list[Record], str | None]:
         raise RequestValidationError(
             [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
         ) from None
-    return [(r.entity_type, r.key, r.digest) for r in body.records], body.batch_id
+    # The domain's own batch check too (rule 12's repeats), as on the fast path.
+    return validation.records([(r.entity_type, r.key, r.digest) for r in body.records]), (
+        body.batch_id
+    )
 
 
 def openapi_body() -> dict[str, Any]:

@@ -110,10 +110,12 @@ def test_the_events_cursor_beyond_the_last_position_is_a_validation_error(
 
 
 def test_a_good_cursor_still_pages(api: Api) -> None:
-    for n in range(3):
-        api.register(file_id=f"f{n}")
-    first = api.get("/v1/registrations", params={"limit": 2}).json()
-    second = api.get("/v1/registrations", params={"limit": 2, "cursor": first["next_cursor"]})
+    position = max(api.register(file_id=f"f{n}")["position"] for n in range(3))
+    first = api.read("/v1/registrations", position, limit=2)
+    second = api.get(
+        "/v1/registrations",
+        params={"limit": 2, "cursor": first["next_cursor"], "min_position": position},
+    )
     assert second.status_code == 200 and len(second.json()["items"]) == 1
 
 
