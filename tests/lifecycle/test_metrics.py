@@ -93,6 +93,7 @@ def test_json_request_log_has_correlation_route_status_duration(
     try:
         capfd.readouterr()
         rid = d.register()
+        d.settle()  # writes answer without waiting for the views (issue 16); read what was written
         r = d.client.get(
             f"/v1/registrations/{rid}", headers={**d.h("worker"), "X-Correlation-ID": "req-42"}
         )
