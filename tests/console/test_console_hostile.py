@@ -37,3 +37,22 @@ def test_undo_of_a_position_out_of_range_is_refused(console: Console) -> None:
         )
         assert 400 <= r.status_code < 500, (position, r.status_code)
     assert console.services.ledger.current_position() == before
+
+
+def test_the_verify_page_says_intact_only_after_comparing_with_a_signed_checkpoint(
+    console: Console,
+) -> None:
+    """Issue 11: with no signed checkpoint to compare with (none yet, or the stored ones
+    deleted), the page says "Not verified" and what was checked, never "intact"."""
+    from domain.infra.eventlog import forge
+
+    console.sign_in("auditor")
+    tree = console.services.tree
+    tree.step(force=True)
+    page = console.client.get("/console/audit/verify", params={"run": "1"}).text
+    assert "The log is intact" in page and "match the signed checkpoint" in page
+    with forge(console.services.database) as (conn, _, _, _):
+        conn.execute("DELETE FROM log_checkpoints")
+    page = console.client.get("/console/audit/verify", params={"run": "1"}).text
+    assert "Not verified" in page and "The log is intact" not in page
+    assert "NOT VERIFIED" in page
