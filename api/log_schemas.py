@@ -5,6 +5,7 @@ Errors use the shared body of api/openapi.py."""
 from __future__ import annotations
 
 from typing import Literal
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -113,3 +114,28 @@ class VerifyOut(BaseModel):
         description="True only when the events were compared with a signed checkpoint and match"
     )
     verdict: str = Field(description="One sentence: what was checked, and the outcome")
+
+
+class UnsyncedRecord(BaseModel):
+    entity_type: str
+    key: str
+    digest: str = Field(description="The digest the receipt held when it was unsynced")
+
+
+class UnsyncedList(BaseModel):
+    """What a session deletion or a registration reset unsynced, derived from the log alone
+    (their events record only a count or a cutoff, so that no event grows with a session)."""
+
+    kind: Literal["session_deleted", "registration_reset"]
+    registration_id: UUID
+    session_id: UUID | None = Field(description="session_deleted: the session deleted")
+    cutoff: int | None = Field(
+        description="registration_reset: the receipts of sessions up to this seq went"
+    )
+    total: int = Field(description="Records unsynced, on all pages")
+    items: list[UnsyncedRecord] = Field(
+        description="Deletion: in the order the session first synced them; reset: oldest "
+        "receipt first"
+    )
+    next_cursor: str | None = Field(description="Pass as cursor for the next page; null: done")
+    position: int = Field(description="The log position this read reflects (the action's)")

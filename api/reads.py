@@ -9,6 +9,7 @@ from uuid import UUID
 from fastapi import Query
 
 from api.errors import ApiError
+from api.responses import ORJSONResponse
 from api.services import Services
 from domain.values import MAX_POSITION
 from projections.fmt import MAX_CURSOR_LENGTH
@@ -75,6 +76,14 @@ def paged_under(
     if not out["items"]:
         require_registration(services, rid)
     return out
+
+
+def page_response(body: dict[str, Any]) -> ORJSONResponse:
+    """A page the read models built, written as it is. Their rows already hold the
+    contract's types (RFC 3339 strings, ids as strings), so validating every item again
+    through the response model only cost time - a quarter of a 100-receipt page's (issue
+    16). The model still documents the endpoint; tests check the bodies against it."""
+    return ORJSONResponse(body)
 
 
 def registration_row(services: Services, rid: UUID) -> dict[str, Any]:

@@ -24,10 +24,12 @@ ACTIONS = ("delete", "reset")
 
 class Approval(Aggregate):
     class Event(Aggregate.Event):
+        class_version = 1
         actor: str
         correlation_id: str
 
     class Requested(Aggregate.Created, Event):
+        class_version = 1
         registration_id: str
         action: str
         session_id: str | None
@@ -124,6 +126,7 @@ class Approval(Aggregate):
     class Approved(Event):
         """Carried out in the same transaction; `result` is what the action returned."""
 
+        class_version = 1
         requested_by: str
         result: dict[str, Any]
 
@@ -133,6 +136,7 @@ class Approval(Aggregate):
             a.result = self.result
 
     class Rejected(Event):
+        class_version = 1
         requested_by: str
         reason: str | None
 
@@ -141,6 +145,7 @@ class Approval(Aggregate):
             a.decided_by = self.actor
 
     class Expired(Event):
+        class_version = 1
         expires_at: datetime
 
         def apply(self, a: Approval) -> None:

@@ -9,7 +9,11 @@ It also knows who may reach it (rule 13): the worker token name that holds it an
 names support granted access to.
 
 Its command methods own its invariants (rules 2, 7, 8, 13, 14): they refuse, or trigger
-events; the application service loads, calls them and saves.
+events; the application service loads, calls them and saves. Those of resets (rules 7, 8)
+live in domain/resets.py, of sessions opening and closing (rules 2, 5) in domain/slots.py,
+of access (rule 13) in domain/reach.py and of sync requests (rule 14) in
+domain/sync_requests.py, mixed in; every event class stays here, where its
+stored topic names it.
 """
 
 from __future__ import annotations
@@ -20,14 +24,10 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain import recent
-from domain.errors import (
-    NotFound,
-    NotUndoable,
-    RegistrationHeld,
-    RequestNotPending,
-    SessionInProgress,
-    ValidationFailed,
-)
+from domain.reach import AccessCommands
+from domain.resets import ResetCommands
+from domain.slots import SessionCommands
+from domain.sync_requests import RequestCommands
 from domain.values import Context, emit, registration_id
 
 # Rule 18: what support may change after registering.
@@ -39,11 +39,8 @@ SETTINGS = (
     "approvals_required",
 )
 
-# Rule 14: which session sync types fulfil a request of each kind.
-FULFILS = {"full": ("full",), "periodic": ("periodic", "full")}
 
-
-class Registration(Aggregate):
+class Registration(SessionCommands, AccessCommands, RequestCommands, ResetCommands, Aggregate):
     # v2: "most recent" kept per domain/recent.py (`recent` + `truncated`, no hidden copy).
     # v3: `holder` and `grants` (rule 13).
     class_version = 3
@@ -54,10 +51,12 @@ class Registration(Aggregate):
     approvals_required: bool = False
 
     class Event(Aggregate.Event):
+        class_version = 1
         actor: str
         correlation_id: str
 
     class Registered(Aggregate.Created, Event):
+        class_version = 1
         product: str
         file_id: str
         name: str
@@ -140,11 +139,6 @@ class Registration(Aggregate):
 
     # --- derived state -------------------------------------------------------------
 
-    @property
-    def reset_cutoff(self) -> int:
-        """Sessions with seq at or below this are removed by a reset still in force."""
-        return max((c["cutoff"] for c in self.resets.values() if c["active"]), default=0)
-
     def session_in_progress(self, sync_type: str) -> str | None:
         """The session of this type in progress and not removed (rule 2), if any."""
         entry = self.open_sessions.get(sync_type)
@@ -154,54 +148,11 @@ class Registration(Aggregate):
         """The most recent not-removed session of a type (rule 5; domain/recent.py)."""
         return recent.most_recent(self.recent, sync_type, self.reset_cutoff)
 
-    def pending_request_of(self, kind: str) -> str | None:
-        return next((rid for rid, k in self.pending_requests.items() if k == kind), None)
-
-    def may_reach(self, worker: str) -> bool:
-        """Rule 13: may this worker token name reach the registration?"""
-        return worker == self.holder or worker in self.grants
-
     def settings(self) -> dict[str, Any]:
         """The settings support may change (rule 18)."""
         return {name: getattr(self, name) for name in SETTINGS}
 
     # --- command methods -----------------------------------------------------------
-
-    def admit(self, ctx: Context, worker: str | None) -> bool:
-        """Rule 13, on registering again: support (`worker` None), the holder and the
-        workers granted access are let in; an unheld registration is claimed by the first
-        worker (True: a claim was triggered); anyone else is refused, and told nothing of
-        the registration (not its id, name or holder)."""
-        if worker is None or self.may_reach(worker):
-            return False
-        if self.holder is None:
-            emit(self, ctx, self.HolderClaimed, token_name=worker)
-            return True
-        raise RegistrationHeld(
-            "This product and file are already registered by another worker token, so this "
-            "token cannot use them. If this agent should sync the file, ask support to grant "
-            f"the token {worker!r} access (syncledger tokens grant {worker} REGISTRATION).",
-            token_name=worker,
-        )
-
-    def grant(self, ctx: Context, token_name: str, reason: str | None = None) -> bool:
-        """Rule 13: let another worker token reach the registration; False when it already
-        may (the holder, or granted before): nothing to record."""
-        if self.may_reach(token_name):
-            return False
-        emit(self, ctx, self.AccessGranted, token_name=token_name, reason=reason)
-        return True
-
-    def revoke_grant(self, ctx: Context, token_name: str, reason: str | None = None) -> None:
-        if token_name not in self.grants:
-            held = " (it holds the registration; a holder is not a grant)"
-            raise NotFound(
-                f"Token {token_name!r} has no grant on this registration"
-                f"{held if token_name == self.holder else ''}; list the grants to see "
-                "which names have one.",
-                token_name=token_name,
-            )
-        emit(self, ctx, self.AccessRevoked, token_name=token_name, reason=reason)
 
     def change_settings(self, ctx: Context, wanted: dict[str, Any]) -> dict[str, Any]:
         """Rule 18: one event for the settings that differ; returns them (empty: none)."""
@@ -217,179 +168,10 @@ class Registration(Aggregate):
             )
         return changed
 
-    def open_session(
-        self, ctx: Context, *, session_id: str, sync_type: str, request_id: str | None
-    ) -> int:
-        """Rule 2 and 14: open a session (fulfilling a request); returns its seq."""
-        blocking = self.session_in_progress(sync_type)
-        if blocking is not None:
-            raise SessionInProgress(
-                f"A {sync_type!r} session ({blocking}) is already in progress in this "
-                "registration. Wait for it to end, or, if it is stuck, delete it "
-                "(see its deletion check) and start again.",
-                blocking_session_id=blocking,
-                sync_type=sync_type,
-            )
-        if request_id is not None:
-            kind = self.pending_requests.get(request_id)
-            if kind is None:
-                raise ValidationFailed(
-                    f"Sync request {request_id} is not pending in this registration; "
-                    "list the pending requests and name one of them.",
-                    field="request_id",
-                )
-            if sync_type not in FULFILS[kind]:
-                raise ValidationFailed(
-                    f"Sync request {request_id} asks for a {kind} sync; a {sync_type!r} "
-                    f"session cannot fulfil it (use sync_type {FULFILS[kind][0]!r}).",
-                    field="request_id",
-                    kind=kind,
-                )
-        seq = self.session_seq + 1
-        emit(self, ctx, self.SessionOpened, session_id=session_id, sync_type=sync_type, seq=seq)
-        if request_id is not None:
-            emit(self, ctx, self.SyncRequestFulfilled, request_id=request_id, session_id=session_id)
-        return seq
-
-    def close_session(self, ctx: Context, session_id: str, sync_type: str, status: str) -> None:
-        emit(
-            self, ctx, self.SessionClosed, session_id=session_id, sync_type=sync_type, status=status
-        )
-
-    def remove_session(
-        self, ctx: Context, session_id: str, sync_type: str, refill: list[list[Any]] | None
-    ) -> None:
-        """Companion of a deletion; `refill` when needs_refill() said so (domain/recent.py)."""
-        emit(
-            self,
-            ctx,
-            self.SessionRemoved,
-            session_id=session_id,
-            sync_type=sync_type,
-            refill=refill,
-        )
-
-    def needs_refill(self, session_id: str, sync_type: str) -> bool:
-        return recent.needs_refill(self.recent, self.truncated, sync_type, session_id)
-
-    def reinstate_session(
-        self,
-        ctx: Context,
-        session_id: str,
-        sync_type: str,
-        seq: int,
-        *,
-        reopen: bool,
-        position: int,
-    ) -> None:
-        """Companion of an undone deletion; refuses two in-progress sessions of one type."""
-        blocking = self.session_in_progress(sync_type) if reopen else None
-        if blocking is not None and blocking != session_id:
-            raise NotUndoable(
-                f"Restoring session {session_id} would leave two {sync_type!r} sessions in "
-                f"progress ({blocking} is in progress now). End or delete {blocking} first.",
-                position=position,
-                blocking_session_id=blocking,
-            )
-        emit(
-            self,
-            ctx,
-            self.SessionReinstated,
-            session_id=session_id,
-            sync_type=sync_type,
-            seq=seq,
-            reopen=reopen,
-        )
-
-    def reset(
-        self, ctx: Context, *, reason: str, chain: str, cutoff: int, undo_of: int | None
-    ) -> list[list[Any]]:
-        """Rule 7: trigger the reset and its compensating unsync. Returns the in-progress
-        sessions it removes ([session_id, sync_type, seq])."""
-        in_progress = [
-            [sid, sync_type, seq]
-            for sync_type, (sid, seq) in self.open_sessions.items()
-            if seq <= cutoff
-        ]
-        emit(
-            self,
-            ctx,
-            self.RegistrationReset,
-            chain=chain,
-            reason=reason,
-            cutoff=cutoff,
-            in_progress_removed=in_progress,
-            undo_of=undo_of,
-        )
-        # The count of receipts is not the log's to know cheaply (it is every receipt of a
-        # session up to the cutoff): the event records the cutoff, which determines it.
-        emit(
-            self,
-            ctx,
-            self.ReceiptsUnsynced,
-            reset_version=self.version,
-            sessions_up_to_seq=cutoff,
-            receipts=None,
-        )
-        return in_progress
-
-    def undo_reset(
-        self, ctx: Context, *, chain: str, position: int, reason: str
-    ) -> list[list[Any]]:
-        """Rule 8: undo a reset. Returns the sessions it reopens ([sid, sync_type, seq])."""
-        still_cut = max(
-            (c["cutoff"] for k, c in self.resets.items() if c["active"] and k != chain),
-            default=0,
-        )
-        reopened: list[list[Any]] = []
-        claimed: dict[str, str] = {}
-        for sid, (sync_type, seq) in sorted(self.dormant.items(), key=lambda e: e[1][1]):
-            if seq <= still_cut:
-                continue
-            blocking = claimed.get(sync_type) or self.session_in_progress(sync_type)
-            if blocking is not None:
-                raise NotUndoable(
-                    f"Undoing this reset would leave two {sync_type!r} sessions in progress "
-                    f"({sid}, hidden by the reset, and {blocking}). End or delete {blocking} "
-                    "first, if it is visible; otherwise undo the later reset first.",
-                    position=position,
-                    blocking_session_id=blocking,
-                )
-            claimed[sync_type] = sid
-            reopened.append([sid, sync_type, seq])
-        emit(
-            self,
-            ctx,
-            self.ResetUndone,
-            chain=chain,
-            undo_of=position,
-            reason=reason,
-            restored_recent={},
-            reopened=reopened,
-        )
-        return reopened
-
-    def request_sync(self, ctx: Context, *, kind: str, confirmed: bool, request_id: str) -> str:
-        """Rule 14: a kind already pending gives back the pending request's id."""
-        pending = self.pending_request_of(kind)
-        if pending is not None:
-            return pending
-        emit(self, ctx, self.SyncRequested, request_id=request_id, kind=kind, confirmed=confirmed)
-        return request_id
-
-    def cancel_request(self, ctx: Context, request_id: str, reason: str) -> None:
-        if request_id not in self.pending_requests:
-            raise RequestNotPending(
-                f"Sync request {request_id} is not pending in this registration (it was "
-                "fulfilled or cancelled, or never made); only a pending request can be "
-                "cancelled.",
-                request_id=request_id,
-            )
-        emit(self, ctx, self.SyncRequestCancelled, request_id=request_id, reason=reason)
-
     # --- events ----------------------------------------------------------------------
 
     class SessionOpened(Event):
+        class_version = 1
         session_id: str
         sync_type: str
         seq: int
@@ -400,6 +182,7 @@ class Registration(Aggregate):
             recent.push(reg.recent, reg.truncated, self.sync_type, self.session_id, self.seq)
 
     class SessionClosed(Event):
+        class_version = 1
         session_id: str
         sync_type: str
         status: str
@@ -411,6 +194,7 @@ class Registration(Aggregate):
     class SessionRemoved(Event):
         """Companion of a session deletion: frees its slot and its place in history."""
 
+        class_version = 1
         session_id: str
         sync_type: str
         refill: list[list[Any]] | None = None
@@ -425,6 +209,7 @@ class Registration(Aggregate):
     class SessionReinstated(Event):
         """Companion of an undone deletion: the session is back in history (and open)."""
 
+        class_version = 1
         session_id: str
         sync_type: str
         seq: int
@@ -441,6 +226,7 @@ class Registration(Aggregate):
         `undo_of` is set when this re-applies a reset whose undo was itself undone.
         """
 
+        class_version = 1
         chain: str
         reason: str
         cutoff: int
@@ -465,19 +251,27 @@ class Registration(Aggregate):
         receipt from a session with seq up to `sessions_up_to_seq` goes. `receipts` is
         None from this version on (earlier versions copied a read model's count)."""
 
+        class_version = 1
         reset_version: int
         sessions_up_to_seq: int
         receipts: int | None
 
     class ResetUndone(Event):
-        """Rule 8: the restoring event of a reset. (`restored_recent` is only read from
-        events of class version 1; it is empty from then on.)"""
+        """Rule 8: the restoring event of a reset.
 
+        v2 dropped `restored_recent`: v1 carried the reset-hidden "most recent" stacks back,
+        which the aggregate stopped keeping (domain/recent.py) and always stored empty.
+        """
+
+        class_version = 2
         chain: str
         undo_of: int
         reason: str
-        restored_recent: dict[str, list[list[Any]]]
         reopened: list[list[Any]]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state.pop("restored_recent", None)
 
         def apply(self, reg: Registration) -> None:
             state = reg.resets[self.chain]
@@ -488,6 +282,7 @@ class Registration(Aggregate):
                 reg.dormant.pop(session_id, None)
 
     class SyncRequested(Event):
+        class_version = 1
         request_id: str
         kind: str
         confirmed: bool
@@ -496,6 +291,7 @@ class Registration(Aggregate):
             reg.pending_requests[self.request_id] = self.kind
 
     class SyncRequestFulfilled(Event):
+        class_version = 1
         request_id: str
         session_id: str
 
@@ -505,6 +301,7 @@ class Registration(Aggregate):
     class SyncRequestCancelled(Event):
         """Rule 14: support withdrew a pending request."""
 
+        class_version = 1
         request_id: str
         reason: str
 
@@ -514,6 +311,7 @@ class Registration(Aggregate):
     class HolderClaimed(Event):
         """Rule 13: the first worker to register a registration nobody held now holds it."""
 
+        class_version = 1
         token_name: str
 
         def apply(self, reg: Registration) -> None:
@@ -522,6 +320,7 @@ class Registration(Aggregate):
     class AccessGranted(Event):
         """Rule 13: support let another worker token reach the registration."""
 
+        class_version = 1
         token_name: str
         reason: str | None = None
 
@@ -532,6 +331,7 @@ class Registration(Aggregate):
     class AccessRevoked(Event):
         """Rule 13: support took a grant back."""
 
+        class_version = 1
         token_name: str
         reason: str | None = None
 
@@ -541,6 +341,7 @@ class Registration(Aggregate):
     class SettingsChanged(Event):
         """Rule 18: support changed settings (`changes`: the new values only)."""
 
+        class_version = 1
         changes: dict[str, Any]
         previous: dict[str, Any]
 

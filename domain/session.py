@@ -31,10 +31,12 @@ class Session(Aggregate):
     flagged_spell: datetime | None = None
 
     class Event(Aggregate.Event):
+        class_version = 1
         actor: str
         correlation_id: str
 
     class Started(Aggregate.Created, Event):
+        class_version = 1
         registration_id: str
         session_id: str
         seq: int
@@ -255,6 +257,7 @@ class Session(Aggregate):
         return accepted, len(records) - len(accepted)
 
     class RecordsSynced(Event):
+        class_version = 1
         batch_id: str
         records: list[Record]
         duplicates: int
@@ -271,6 +274,7 @@ class Session(Aggregate):
             s.renewed_at = self.timestamp
 
     class ErrorRecorded(Event):
+        class_version = 1
         message: str
         entity_type: str | None
         key: str | None
@@ -282,6 +286,8 @@ class Session(Aggregate):
     class Heartbeat(Event):
         """Rule 15: the agent is alive; nothing else changes."""
 
+        class_version = 1
+
         def apply(self, s: Session) -> None:
             s.renewed_at = self.timestamp
 
@@ -289,6 +295,7 @@ class Session(Aggregate):
         """Rule 15 (SessionFlaggedStuck): the ledger noticed the session is stuck, with no
         activity since `since`. Recorded by the ledger itself (actor syncledger)."""
 
+        class_version = 1
         since: datetime
         stuck_after_minutes: int
         worker: str
@@ -297,12 +304,15 @@ class Session(Aggregate):
             s.flagged_spell = self.since
 
     class Completed(Event):
+        class_version = 1
+
         def apply(self, s: Session) -> None:
             s.status = "completed"
             s.ended_at = self.timestamp
             s.seen = {}
 
     class Failed(Event):
+        class_version = 1
         reason: str
 
         def apply(self, s: Session) -> None:
@@ -314,6 +324,7 @@ class Session(Aggregate):
     class Deleted(Event):
         """Rule 6: the session leaves the history (it stays on record, marked deleted)."""
 
+        class_version = 1
         reason: str
         ticket: str | None
         override: bool
@@ -339,6 +350,7 @@ class Session(Aggregate):
         record, which made one event per deletion grow with the session).
         """
 
+        class_version = 1
         registration_id: str
         session_id: str
         receipts: int
@@ -347,6 +359,7 @@ class Session(Aggregate):
     class Restored(Event):
         """Rule 8: an undone deletion. The receipts come back unless since superseded."""
 
+        class_version = 1
         undo_of: int
         reason: str
         reopened: bool
@@ -358,6 +371,7 @@ class Session(Aggregate):
     class HiddenByReset(Event):
         """Companion of a reset that removed this session while it was in progress."""
 
+        class_version = 1
         chain: str
 
         def apply(self, s: Session) -> None:
@@ -366,6 +380,7 @@ class Session(Aggregate):
     class ReopenedAfterReset(Event):
         """Companion of an undone reset that gives this session back, in progress."""
 
+        class_version = 1
         chain: str
 
         def apply(self, s: Session) -> None:

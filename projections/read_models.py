@@ -210,7 +210,7 @@ class ReadModels:
             return reg_reads.get_registration(tx, str(rid), self._now())
 
     def has_registration(self, rid: UUID) -> bool:
-        with self.store.read() as tx:
+        with self.store.read(single=True) as tx:
             return reg_reads.has_registration(tx, str(rid))
 
     def list_sessions(
@@ -224,7 +224,7 @@ class ReadModels:
         has_errors: bool | None = None,
         offset: int = 0,
     ) -> Page:
-        with self.store.read() as tx:
+        with self.store.read(single=True) as tx:  # one statement (reads/sessions.py)
             return session_reads.list_sessions(
                 tx,
                 str(rid),
@@ -286,7 +286,7 @@ class ReadModels:
         limit: int = 100,
         cursor: str | None = None,
     ) -> Page:
-        with self.store.read() as tx:
+        with self.store.read(single=True) as tx:  # one statement
             return receipt_reads.receipts(
                 tx, str(rid), entity_type=entity_type, key=key, limit=limit, cursor=cursor
             )

@@ -116,8 +116,14 @@ class Store:
             conn.execute("COMMIT")
 
     @contextmanager
-    def read(self) -> Iterator[Tx]:
-        """A consistent read snapshot."""
+    def read(self, single: bool = False) -> Iterator[Tx]:
+        """A consistent read snapshot. `single`: the caller runs one statement, whose own
+        snapshot is consistent, so no transaction is opened (PostgreSQL: no BEGIN and COMMIT
+        round trips - two of a one-query read's three)."""
+        if single:
+            with self._single() as tx:
+                yield tx
+            return
         if self._pool is not None:
             with self._pool.connection() as conn:
                 # Set on the connection, so BEGIN itself carries them: one round trip
@@ -137,6 +143,18 @@ class Store:
             yield Tx(conn, self.kind)
         finally:
             conn.execute("COMMIT")
+
+    @contextmanager
+    def _single(self) -> Iterator[Tx]:
+        if self._pool is not None:
+            with self._pool.connection() as conn:
+                conn.autocommit = True  # idle: a client-side switch, no round trip
+                try:
+                    yield Tx(conn, self.kind)
+                finally:
+                    conn.autocommit = False
+            return
+        yield Tx(self._sqlite(), self.kind)  # autocommit: the statement is its own snapshot
 
     def listen_connection(self) -> Any:
         """A dedicated autocommit PostgreSQL connection (for LISTEN)."""

@@ -91,12 +91,17 @@ def verify(
     ] = None,
     at_position: Annotated[int | None, typer.Option(help="Verify up to this position")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Processes reading and hashing a large log (default: the cores)"),
+    ] = None,
 ) -> None:
     """Recompute the Merkle tree from every stored event and compare it with a signed
     checkpoint; exit 1 on any difference (naming the first changed position with --against)."""
     from replay.log_cli import verifiers_from
     from replay.verify import verify_log
     from replay.verify_refs import parse_digest
+    from replay.verify_scan import default_workers
 
     if digest:
         try:
@@ -122,6 +127,7 @@ def verify(
                 digest=digest,
                 at_position=at_position,
                 progress=progress,
+                workers=max(1, workers) if workers is not None else default_workers(),
             )
     except ValueError as e:  # a checkpoint or export that is not one
         raise _fail(f"cannot use that checkpoint or export: {e}", 2) from None
@@ -263,15 +269,23 @@ def undo(
 @app.command()
 def unsynced(
     ctx: typer.Context,
-    position: Annotated[int, typer.Argument(help="Position of a session deletion")],
+    position: Annotated[
+        int, typer.Argument(help="Position of a session deletion or a registration reset")
+    ],
 ) -> None:
-    """The records a session deletion unsynced, read back from the log (JSON lines)."""
-    from replay.unsynced import unsynced_by_deletion
+    """The records a session deletion or a registration reset unsynced, read back from the
+    log (JSON lines; as GET /v1/audit/POSITION/unsynced)."""
+    from replay.unsynced import reset_unsynced, unsynced_by_deletion
 
+    database = _database(ctx)
     try:
-        records = unsynced_by_deletion(_database(ctx), position)
-    except ValueError as e:
-        raise _fail(str(e), 2) from None
+        records = unsynced_by_deletion(database, position)
+    except ValueError:
+        try:
+            records = reset_unsynced(database, position).records
+        except ValueError:
+            message = f"no session deletion or registration reset at position {position}"
+            raise _fail(message, 2) from None
     for entity_type, key, digest in records:
         sys.stdout.write(
             orjson.dumps({"entity_type": entity_type, "key": key, "digest": digest}).decode() + "\n"

@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from domain.infra.database import Database
+from domain.infra.eventlog import EventLog
 from replay.merkle import consistency_path, inclusion_path, leaf_hash
 from replay.note import peek_checkpoint
 from replay.store import open_store
@@ -35,6 +36,22 @@ def _prefetch_for(
         consistency_path(old, size, record)
         ranges.append((0, old))
     tiles.prefetch(ranges)
+
+
+def inclusion_from_tiles(tiles: TileStore, index: int, size: int) -> tuple[list[bytes], bytes]:
+    """(audit path, root) of leaf `index` in the tree of `size` leaves: every stored row
+    they need read in one query, then only the right edges folded (CacheMiss if absent)."""
+    _prefetch_for(tiles, size, index=index)
+    return inclusion_path(index, size, tiles.subtree), tiles.subtree(0, size)
+
+
+def consistency_from_tiles(
+    tiles: TileStore, old: int, size: int
+) -> tuple[list[bytes], bytes, bytes]:
+    """(path, old root, new root) from the tree of `old` leaves to that of `size`."""
+    _prefetch_for(tiles, size, old=old)
+    path = consistency_path(old, size, tiles.subtree)
+    return path, tiles.subtree(0, old), tiles.subtree(0, size)
 
 
 class ProofRequestError(Exception):
@@ -132,14 +149,13 @@ def prove_inclusion(
                 tree_size=size,
             )
         try:
-            _prefetch_for(tiles, size, index=index)
-            path = inclusion_path(index, size, tiles.subtree)
-            root = tiles.subtree(0, size)
+            path, root = inclusion_from_tiles(tiles, index, size)
         except CacheMiss as e:
             raise ProofRequestError(
                 503, "projection_lagging", f"The tree is not ready: {e}."
             ) from None
-    event = event_at(database, position)
+        # The event itself through the same connection (no second connect per proof).
+        event = EventLog(tiles.conn, database.kind).at(position)
     if event is None:
         raise ProofRequestError(404, "not_found", f"No event at position {position}.")
     return {
@@ -166,14 +182,13 @@ def prove_consistency(database: Database, old: int, new: int | None = None) -> d
                 **{"from": old, "to": size},
             )
         try:
-            _prefetch_for(tiles, size, old=old)
-            path = consistency_path(old, size, tiles.subtree)
+            path, old_root, new_root = consistency_from_tiles(tiles, old, size)
             return {
                 "from": old,
                 "to": size,
                 "path": [h.hex() for h in path],
-                "from_root": tiles.subtree(0, old).hex(),
-                "to_root": tiles.subtree(0, size).hex(),
+                "from_root": old_root.hex(),
+                "to_root": new_root.hex(),
             }
         except CacheMiss as e:
             raise ProofRequestError(

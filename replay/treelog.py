@@ -31,7 +31,7 @@ from replay.merkle import (
     HASH_SIZE,
     ProofError,
     consistency_path,
-    leaf_hash,
+    leaf_hashes,
     verify_consistency,
 )
 from replay.note import (
@@ -226,8 +226,8 @@ class TreeFollower:
             self._frontier = frontier
         for page in events.event_pages(frontier.last_position + 1, page_size=self.page_size):
             before = frontier.size
-            for position, originator_id, version, topic, state in page:
-                frontier.append(position, leaf_hash(position, originator_id, version, topic, state))
+            for event, leaf in zip(page, leaf_hashes(page), strict=True):
+                frontier.append(event[0], leaf)
             rows = frontier.rows()
             with tiles.transaction():
                 if tiles.stored_size() != before:  # another process wrote meanwhile

@@ -27,14 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-from eventsourcing.utils import resolve_topic
-
-from domain.infra.compressor import decompress
 from domain.infra.database import Database
-from domain.infra.transcoder import OrjsonTranscoder
+from replay import verify_scan
 from replay.keys import KeyFileError, known_verifiers
-from replay.merkle import EMPTY_ROOT, CompactRange, leaf_hash
+from replay.merkle import EMPTY_ROOT, CompactRange
 from replay.note import Checkpoint, NoteError, Verifier, open_checkpoint, peek_checkpoint
 from replay.store import open_store
 from replay.verify_refs import CacheLeaves, ExportLeaves, parse_digest
@@ -92,39 +88,6 @@ class VerifyReport:
         }
 
 
-class Decoder:
-    """Decodes stored event state the way the application would (without building objects)."""
-
-    def __init__(self) -> None:
-        self.transcoder = OrjsonTranscoder()
-        self.topics: dict[str, bool] = {}
-
-    def check(self, topic: str, state: bytes) -> str | None:
-        """None when the event decodes, else why not."""
-        known = self.topics.get(topic)
-        if known is None:
-            try:
-                resolve_topic(topic)
-                known = True
-            except Exception:
-                known = False
-            self.topics[topic] = known
-        if not known:
-            return f"unknown topic {topic!r}"
-        try:
-            data = orjson.loads(decompress(state))  # large payloads are stored compressed
-            if not isinstance(data, dict) or "timestamp" not in data:
-                return "state is not an event (no timestamp)"
-            # The typed values the application decodes first (timestamp, ids) sit at the
-            # top level; large record lists hold plain strings, so they are not walked.
-            for value in data.values():
-                if isinstance(value, dict) and "_type_" in value:
-                    self.transcoder.decode(orjson.dumps(value))
-        except Exception as e:
-            return f"state does not decode ({type(e).__name__}: {e})"
-        return None
-
-
 @dataclass
 class _Target:
     checkpoint: Checkpoint
@@ -175,8 +138,11 @@ def verify_log(
     digest: str | None = None,
     at_position: int | None = None,
     progress: Progress | None = None,
+    workers: int = 1,
 ) -> VerifyReport:
-    """Recompute the tree over the stored log (up to `at_position`) and check it."""
+    """Recompute the tree over the stored log (up to `at_position`) and check it; with
+    `workers` > 1 a large log is read and hashed by that many processes
+    (replay/verify_scan.py: the command line's choice, never the server's)."""
     keys = verifiers if verifiers is not None else _default_verifiers()
     problems: list[str] = []
     checks: list[str] = []
@@ -200,7 +166,6 @@ def verify_log(
         problems.append(f"checkpoint signature {target.signature}")
     expected_digest = parse_digest(digest) if digest else None
 
-    decoder = Decoder()
     undecodable: list[int] = []
     tree = CompactRange()
     cache = CacheLeaves(database)
@@ -212,37 +177,39 @@ def verify_log(
     first_changed: int | None = None
     with open_store(database) as store:
         total = store.count_events(at_position)
-        for page in store.event_pages(1, at_position):
-            start = tree.size
-            leaves = [leaf_hash(*event) for event in page]
-            positions = [event[0] for event in page]
-            if reference is not None and first_changed is None:
-                for i, leaf in enumerate(leaves):
-                    first_changed = reference.compare(start + i, positions[i], leaf)
-                    if first_changed is not None:
-                        break
-            cache.see_page(start, positions, leaves)
-            # The roots asked for (checkpoint size, --digest) may fall inside this page.
-            stops = []
-            if size_wanted is not None and start < size_wanted <= start + len(page):
-                stops.append(size_wanted - start)
-            if expected_digest is not None and expected_digest[1] in positions:
+        top = store.max_position()
+    parallel = workers if total >= verify_scan.PARALLEL_FROM else 1
+    for chunk in verify_scan.scan(database, at_position, top, parallel):
+        leaves, positions = chunk.leaves, chunk.positions
+        if not leaves:
+            continue
+        start = tree.size
+        if reference is not None and first_changed is None:
+            for i, leaf in enumerate(leaves):
+                first_changed = reference.compare(start + i, positions[i], leaf)
+                if first_changed is not None:
+                    break
+        cache.see_page(start, positions, leaves)
+        # The roots asked for (checkpoint size, --digest) may fall inside this chunk.
+        stops = []
+        if size_wanted is not None and start < size_wanted <= start + len(leaves):
+            stops.append(size_wanted - start)
+        if expected_digest is not None and positions[0] <= expected_digest[1] <= positions[-1]:
+            if expected_digest[1] in positions:
                 stops.append(positions.index(expected_digest[1]) + 1)
-            done = 0
-            for stop in sorted(stops):
-                tree.extend(leaves[done:stop])
-                done = stop
-                if tree.size == size_wanted:
-                    root_at_target, last_at_target = tree.root(), positions[stop - 1]
-                if expected_digest is not None and positions[stop - 1] == expected_digest[1]:
-                    digest_root = tree.root()
-            tree.extend(leaves[done:])
-            position = positions[-1]
-            for event in page:
-                if decoder.check(event[3], event[4]) is not None:
-                    undecodable.append(event[0])
-            if progress is not None:
-                progress(tree.size, total)
+        done = 0
+        for stop in sorted(stops):
+            tree.extend(leaves[done:stop])
+            done = stop
+            if tree.size == size_wanted:
+                root_at_target, last_at_target = tree.root(), positions[stop - 1]
+            if expected_digest is not None and positions[stop - 1] == expected_digest[1]:
+                digest_root = tree.root()
+        tree.extend(leaves[done:])
+        position = positions[-1]
+        undecodable += chunk.undecodable
+        if progress is not None:
+            progress(tree.size, total)
     cache.close()
     root = tree.root()
     first_bad: int | None = None

@@ -132,6 +132,9 @@ class ExportLeaves:
         )
 
 
+TILES_AHEAD = 256  # level-0 rows read per query (65,536 leaves)
+
+
 class CacheLeaves:
     """Walks the stored level-0 tiles beside the events; records the first disagreement."""
 
@@ -141,6 +144,7 @@ class CacheLeaves:
         self._tile_idx = -1
         self._hashes = b""
         self._positions: list[int] | None = None
+        self._ahead: dict[int, tuple[Any, Any, Any] | None] = {}
         try:
             self._store = TileStore(database)
         except Exception:  # noqa: BLE001 - no readable tiles: nothing to hint with
@@ -193,11 +197,16 @@ class CacheLeaves:
 
     def _load(self, tile: int) -> None:
         assert self._store is not None
-        row = self._store.conn.execute(
-            "SELECT hashes, first_position, positions FROM log_tiles "
-            f"WHERE level = 0 AND idx = {self._store.ph}",
-            (tile,),
-        ).fetchone()
+        if tile not in self._ahead:  # the next TILES_AHEAD rows in one query
+            ph = self._store.ph
+            self._ahead = {tile: None}
+            for r in self._store.conn.execute(
+                "SELECT idx, hashes, first_position, positions FROM log_tiles "
+                f"WHERE level = 0 AND idx >= {ph} AND idx < {ph}",
+                (tile, tile + TILES_AHEAD),
+            ).fetchall():
+                self._ahead[int(r[0])] = (r[1], r[2], r[3])
+        row = self._ahead.get(tile)
         self._tile_idx = tile
         if row is None:
             self._hashes, self._positions = b"", None

@@ -8,12 +8,21 @@ from fastapi import APIRouter, Path, Query, Request
 
 from api.dependencies import Inspector, ServicesDep, Support, context_for
 from api.errors import ApiError
-from api.log_schemas import VerifyOut
+from api.log_schemas import UnsyncedList, VerifyOut
 from api.models import AuditList, UndoOut
 from api.openapi import AUTH, errors
-from api.reads import Cursor, Limit, MinPosition, WaitS, await_position, paged, settled
+from api.reads import (
+    Cursor,
+    Limit,
+    MinPosition,
+    WaitS,
+    await_position,
+    paged,
+    settled,
+)
 from api.schemas import UndoIn
 from domain.values import MAX_POSITION
+from projections.fmt import decode_cursor, encode_cursor
 from projections.reads.audit import AuditFilter
 from replay.keys import KeyFileError
 
@@ -107,6 +116,61 @@ def verify(services: ServicesDep, principal: Inspector) -> dict[str, Any]:
     except KeyFileError:
         keys = []
     return verify_log(services.database, verifiers=keys).as_dict()
+
+
+@router.get(
+    "/{position}/unsynced",
+    operation_id="list_unsynced",
+    summary="The records a session deletion or a registration reset unsynced, from the log",
+    response_model=UnsyncedList,
+    responses=errors(
+        *AUTH, (404, "not_found: no session deletion or registration reset there"), 422
+    ),
+)
+def unsynced(
+    position: Position,
+    services: ServicesDep,
+    principal: Inspector,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    """`position`: a `session_deleted` or `registration_reset` entry of GET /v1/audit (or
+    its companion unsync event). A deletion unsynced the session's own records, newest
+    digest each, minus those a newer session not deleted then had synced (rule 6); a reset,
+    every current receipt from a session up to its cutoff (rule 7) — as `syncledger replay
+    unsynced` derives them."""
+    from replay.unsynced import deletion_unsynced, reset_unsynced
+
+    found: dict[str, Any]
+    try:
+        deletion = deletion_unsynced(services.database, position)
+        found = {"kind": "session_deleted", "session_id": deletion.session_id, "cutoff": None}
+        found.update(registration_id=deletion.registration_id, records=deletion.records)
+    except ValueError:
+        try:
+            reset = reset_unsynced(services.database, position)
+        except ValueError:
+            raise ApiError(
+                404,
+                "not_found",
+                f"No session deletion or registration reset at position {position}: pass the "
+                "position of a session_deleted or registration_reset entry of GET /v1/audit.",
+                position=position,
+            ) from None
+        found = {"kind": "registration_reset", "session_id": None, "cutoff": reset.cutoff}
+        found.update(registration_id=reset.registration_id, records=reset.records)
+    records = found.pop("records")
+    key = decode_cursor(cursor, int)  # strict, in one place: 422 for a made-up cursor
+    start = int(key[0]) if key else 0
+    page = records[start : start + limit]
+    end = start + len(page)
+    return {
+        **found,
+        "total": len(records),
+        "items": [{"entity_type": et, "key": key, "digest": d} for et, key, d in page],
+        "next_cursor": encode_cursor([end]) if end < len(records) else None,
+        "position": position,
+    }
 
 
 @router.post(

@@ -14,9 +14,11 @@ from api.reads import (
     MinPosition,
     WaitS,
     await_position,
+    page_response,
     paged_under,
     require_registration,
 )
+from api.responses import ORJSONResponse
 from api.schemas import DiffIn, EntityType, Key
 
 router = APIRouter(prefix="/v1/registrations/{rid}/receipts", tags=["receipts"])
@@ -39,16 +41,18 @@ def receipts(
     cursor: Cursor = None,
     min_position: MinPosition = None,
     wait_s: WaitS = 5.0,
-) -> dict[str, Any]:
+) -> ORJSONResponse:
     position = await_position(services, min_position, wait_s)
-    return paged_under(
-        services,
-        rid,
-        lambda: services.read_models.receipts(
-            rid, entity_type=entity_type, key=key, limit=limit, cursor=cursor
-        ),
-        cursor,
-        position,
+    return page_response(
+        paged_under(
+            services,
+            rid,
+            lambda: services.read_models.receipts(
+                rid, entity_type=entity_type, key=key, limit=limit, cursor=cursor
+            ),
+            cursor,
+            position,
+        )
     )
 
 

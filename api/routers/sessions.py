@@ -8,11 +8,10 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.batches import openapi_body, parse_batch
-from api.dependencies import Reader, ServicesDep, Support, Writer, context_for
+from api.dependencies import Reader, ServicesDep, Writer, context_for
 from api.errors import ApiError
 from api.models import (
     BatchOut,
-    DeleteOut,
     ErrorRecorded,
     Session,
     SessionList,
@@ -25,19 +24,17 @@ from api.reads import (
     MinPosition,
     WaitS,
     await_position,
+    page_response,
     paged,
     paged_under,
 )
 from api.responses import ORJSONResponse
-from api.routers.approvals import APPROVAL_PENDING, pending_response
-from api.schemas import CompleteIn, DeleteIn, ErrorIn, FailIn, SessionIn
+from api.schemas import CompleteIn, ErrorIn, FailIn, SessionIn
 from api.services import Services
 from api.written import session_written
-from domain.approvals import ApprovalPending
 from replay.asof import history_as_of as replay_history
 
 router = APIRouter(prefix="/v1/registrations/{rid}/sessions", tags=["sessions"])
-DRY_RUN_RECORDS = 100
 NO_FIELDS = CompleteIn()  # complete takes `{}` (or no body at all)
 SessionStatus = Literal["in_progress", "stuck", "completed", "failed", "deleted"]
 
@@ -127,23 +124,25 @@ def list_sessions(
     cursor: Cursor = None,
     min_position: MinPosition = None,
     wait_s: WaitS = 5.0,
-) -> dict[str, Any]:
+) -> Any:  # a page, or the history as of a time (validated)
     if as_of is not None or as_of_position is not None:
         return history_as_of(services, rid, as_of, as_of_position, include_deleted)
     position = await_position(services, min_position, wait_s)
-    return paged_under(
-        services,
-        rid,
-        lambda: services.read_models.list_sessions(
+    return page_response(
+        paged_under(
+            services,
             rid,
-            include_deleted=include_deleted,
-            limit=limit,
-            cursor=cursor,
-            status=status,
-            has_errors=has_errors,
-        ),
-        cursor,
-        position,
+            lambda: services.read_models.list_sessions(
+                rid,
+                include_deleted=include_deleted,
+                limit=limit,
+                cursor=cursor,
+                status=status,
+                has_errors=has_errors,
+            ),
+            cursor,
+            position,
+        )
     )
 
 
@@ -339,56 +338,3 @@ def fail(
         context_for(request, principal), rid, str(sid), reason=body.reason
     )
     return session_written(services, rid, str(sid), position)
-
-
-@router.post(
-    "/{sid}/delete",
-    operation_id="delete_session",
-    summary="Delete a session and unsync its records (undoable)",
-    response_model_exclude_unset=True,
-    response_model=DeleteOut,
-    responses=errors(
-        *AUTH,
-        404,
-        (
-            409,
-            "unsafe_deletion: a rule-5 check failed (details.failed_checks; pass override "
-            "with a ticket); already_deleted: it was deleted before",
-        ),
-        413,
-    )
-    | APPROVAL_PENDING,
-)
-def delete(
-    rid: UUID,
-    sid: UUID,
-    body: DeleteIn,
-    request: Request,
-    services: ServicesDep,
-    principal: Support,
-) -> Any:  # a dict, or 202 when rule 17 holds the action
-    ledger = services.ledger
-    if body.dry_run:
-        preview = ledger.preview_deletion(rid, str(sid))
-        return {
-            "deleted": False,
-            "would_unsync": preview.would_unsync,
-            "records": [
-                {"entity_type": et, "key": key, "digest": digest}
-                for et, key, digest in preview.records[:DRY_RUN_RECORDS]
-            ],
-            "deletion_check": preview.check.as_dict(),
-            "position": ledger.current_position(),
-        }
-    result = ledger.delete_session(
-        context_for(request, principal),
-        rid,
-        str(sid),
-        reason=body.reason,
-        override=body.override,
-        ticket=body.ticket,
-    )
-    if isinstance(result, ApprovalPending):  # rule 17: waits for a second support token
-        return pending_response(result)
-    # The receipts it unsynced as the domain counted them (the dry run's function, rule 19).
-    return {"deleted": True, "unsynced": result.unsynced, "position": result.position}

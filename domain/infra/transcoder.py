@@ -83,6 +83,15 @@ class OrjsonTranscoder(Transcoder):
             return self._decode(obj)
         return obj
 
+    def decode_value(self, obj: Any) -> Any:
+        """decode() of a value already parsed by orjson (verification decodes one field)."""
+        if type(obj) is dict and len(obj) == 2 and type(obj.get("_data_")) is str:
+            name = obj.get("_type_")
+            transcoding = self.names.get(name) if type(name) is str else None
+            if transcoding is not None:  # a plain custom type (a timestamp): the fast path
+                return transcoding.decode(obj["_data_"])
+        return self._decode(obj)
+
     def _encode_obj(self, o: Any) -> dict[str, Any]:
         transcoding = self.types.get(type(o))
         if transcoding is None:

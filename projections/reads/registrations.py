@@ -7,10 +7,9 @@ from typing import Any
 
 import orjson
 
-from domain.liveness import is_stuck, stuck_cutoff
+from domain.liveness import is_stuck
 from projections.fmt import clamp, decode_cursor, encode_cursor, iso, now_micros
 from projections.interface import Page, Row
-from projections.reads.receipts import REG_NO
 from projections.reads.sessions import NOT_REMOVED, stuck_sql
 from projections.store import Tx
 
@@ -25,43 +24,49 @@ def _last_updated(tx: Tx) -> str:
     )
 
 
-def _item(tx: Tx, row: tuple[Any, ...], now: int) -> Row:
-    rid, product, file_id, name, interval, stuck_minutes, created, lu = row
-    counts = tx.one(
-        "SELECT COUNT(*), COALESCE(SUM(CASE WHEN s.status = 'in_progress' THEN 1 ELSE 0 END), 0), "
-        "COALESCE(SUM(CASE WHEN s.status = 'in_progress' AND s.last_activity_at < ? "
-        "THEN 1 ELSE 0 END), 0) "
-        f"FROM view_sessions s WHERE s.registration_id = ? AND {NOT_REMOVED}",
-        (stuck_cutoff(now, int(stuck_minutes)), rid),
-    ) or (0, 0, 0)
-    receipts = tx.one(f"SELECT COUNT(*) FROM view_receipts WHERE reg_no = {REG_NO}", (rid,))
+# A list item's counts and settings, as columns of one statement over a page `p` of
+# registrations (id, stuck_after_minutes, ...): one query per page, not three per item
+# (issue 16). Takes `now` (µs) for the stuck count (rule 15: `stuck_sql`).
+_OF_P = f"FROM view_sessions s WHERE s.registration_id = p.id AND {NOT_REMOVED}"
+ITEM_COLS = (
+    f"(SELECT COUNT(*) {_OF_P}), "
+    f"(SELECT COUNT(*) {_OF_P} AND s.status = 'in_progress'), "
+    "(SELECT COUNT(*) FROM view_sessions s WHERE s.registration_id = p.id "
+    f"AND {stuck_sql()}), "
+    "(SELECT COUNT(*) FROM view_receipts rc WHERE rc.reg_no = (SELECT reg_no FROM "
+    "view_receipt_registrations WHERE registration_id = p.id)), "
+    "(SELECT g.auto_remove_stuck_after_minutes FROM view_registration_settings g "
+    "WHERE g.id = p.id), "
+    "(SELECT g.approvals_required FROM view_registration_settings g WHERE g.id = p.id)"
+)
+_WIDTH = len(REG_COLS.split(", ")) + 1  # the registration's columns and last_updated
+
+
+def _with_items(page_sql: str, order: str) -> str:
+    """`page_sql` (a page of REG_COLS + lu, already limited) with each row's ITEM_COLS,
+    computed for the page's rows only, in `order` (over alias p)."""
+    return f"SELECT p.*, {ITEM_COLS} FROM ({page_sql}) p ORDER BY {order}"
+
+
+def _item(row: tuple[Any, ...]) -> Row:
+    rid, product, file_id, name, interval, stuck_minutes, created, lu = row[:_WIDTH]
+    total, running, stuck, receipts, auto_remove, approvals = row[_WIDTH : _WIDTH + 6]
     return {
         "id": rid,
         "product": product,
         "file_id": file_id,
         "name": name,
-        "total_syncs": int(counts[0]),
+        "total_syncs": int(total),
         "last_updated": iso(lu),
-        "sessions_in_progress": int(counts[1]),
-        "stuck_sessions": int(counts[2]),
-        "receipts": int(receipts[0]) if receipts else 0,
+        "sessions_in_progress": int(running),
+        "stuck_sessions": int(stuck),
+        "receipts": int(receipts or 0),
         "sync_interval_minutes": interval,
         "stuck_after_minutes": stuck_minutes,
         "created_at": iso(created),
-        **opt_in_settings(tx, rid),
-    }
-
-
-def opt_in_settings(tx: Tx, rid: str) -> Row:
-    """Rules 16 and 17: off unless support turned them on (rule 18)."""
-    row = tx.one(
-        "SELECT auto_remove_stuck_after_minutes, approvals_required "
-        "FROM view_registration_settings WHERE id = ?",
-        (rid,),
-    )
-    return {
-        "auto_remove_stuck_after_minutes": None if row is None or row[0] is None else int(row[0]),
-        "approvals_required": bool(row and row[1]),
+        # Rules 16 and 17: off unless support turned them on (rule 18).
+        "auto_remove_stuck_after_minutes": None if auto_remove is None else int(auto_remove),
+        "approvals_required": bool(approvals),
     }
 
 
@@ -157,13 +162,14 @@ def search_registrations(
     total = tx.one(f"SELECT COUNT(*) FROM view_registrations r {clause}", params)
     column = SORT_COLUMNS.get(sort, "x.lu")
     direction = "DESC" if descending else "ASC"
-    rows = tx.q(
+    page = (
         f"SELECT * FROM (SELECT {', '.join('r.' + c for c in REG_COLS.split(', '))}, "
         f"{_last_updated(tx)} AS lu FROM view_registrations r {clause}) x "
-        f"ORDER BY {column} {direction}, x.id LIMIT ? OFFSET ?",
-        (*params, clamp(limit), max(0, int(offset))),
+        f"ORDER BY {column} {direction}, x.id LIMIT ? OFFSET ?"
     )
-    return [_item(tx, r, now) for r in rows], int(total[0]) if total else 0
+    order = f"{column.replace('x.', 'p.')} {direction}, p.id"
+    rows = tx.q(_with_items(page, order), (now, *params, clamp(limit), max(0, int(offset))))
+    return [_item(r) for r in rows], int(total[0]) if total else 0
 
 
 def registration_products(tx: Tx) -> list[str]:
@@ -193,13 +199,13 @@ def list_registrations(
     if after is not None:
         outer = "WHERE x.lu < ? OR (x.lu = ? AND x.id > ?)"
         params += [int(after[0]), int(after[0]), str(after[1])]
-    rows = tx.q(
+    page = (
         f"SELECT * FROM (SELECT {', '.join('r.' + c for c in REG_COLS.split(', '))}, "
         f"{_last_updated(tx)} AS lu FROM view_registrations r {where_inner}) x {outer} "
-        "ORDER BY x.lu DESC, x.id LIMIT ?",
-        (*params, limit + 1),
+        "ORDER BY x.lu DESC, x.id LIMIT ?"
     )
-    items = [_item(tx, r, now) for r in rows[:limit]]
+    rows = tx.q(_with_items(page, "p.lu DESC, p.id"), (now, *params, limit + 1))
+    items = [_item(r) for r in rows[:limit]]
     nxt = encode_cursor([rows[limit - 1][7], rows[limit - 1][0]]) if len(rows) > limit else None
     return Page(items, nxt)
 
@@ -208,22 +214,41 @@ def has_registration(tx: Tx, rid: str) -> bool:
     return tx.one("SELECT 1 FROM view_registrations WHERE id = ?", (rid,)) is not None
 
 
+# The start of the registration's newest periodic session still in its history (rule 10:
+# the next scheduled sync counts from it).
+LAST_PERIODIC = (
+    "(SELECT MAX(s.started_at) FROM view_sessions s WHERE s.registration_id = p.id "
+    f"AND s.sync_type = 'periodic' AND {NOT_REMOVED})"
+)
+
+
 def get_registration(tx: Tx, rid: str, now: int | None = None) -> Row | None:
-    row = tx.one(
+    """The item, with its worker status: two statements (the registration with its counts,
+    then its sessions in progress), not six."""
+    now = now_micros() if now is None else now
+    page = (
         f"SELECT {', '.join('r.' + c for c in REG_COLS.split(', '))}, {_last_updated(tx)} "
-        "FROM view_registrations r WHERE r.id = ?",
-        (rid,),
+        "AS lu FROM view_registrations r WHERE r.id = ?"
     )
+    row = tx.one(f"SELECT p.*, {ITEM_COLS}, {LAST_PERIODIC} FROM ({page}) p", (now, rid))
     if row is None:
         return None
-    now = now_micros() if now is None else now
-    item = _item(tx, row, now)
-    item["status"] = worker_status(tx, rid, int(row[4]), int(row[6]), int(row[5]), now)
+    item = _item(row)
+    last_periodic = row[-1]
+    item["status"] = worker_status(
+        tx, rid, int(row[4]), int(row[6]), int(row[5]), now, last_periodic
+    )
     return item
 
 
 def worker_status(
-    tx: Tx, rid: str, interval: int, created: int, stuck_minutes: int, now: int
+    tx: Tx,
+    rid: str,
+    interval: int,
+    created: int,
+    stuck_minutes: int,
+    now: int,
+    last_periodic: int | None,
 ) -> Row:
     """Rule 10: in progress (which worker, since when), stuck (which worker, no activity
     since when: never reported as in progress), or the next scheduled sync."""
@@ -245,12 +270,7 @@ def worker_status(
         )
     ]
     running = next((r[:3] for r in live if r not in stuck), None)
-    last_periodic = tx.one(
-        "SELECT MAX(s.started_at) FROM view_sessions s WHERE s.registration_id = ? "
-        f"AND s.sync_type = 'periodic' AND {NOT_REMOVED}",
-        (rid,),
-    )
-    base = last_periodic[0] if last_periodic and last_periodic[0] is not None else created
+    base = last_periodic if last_periodic is not None else created
     next_sync = iso(int(base) + interval * 60_000_000) or ""
     if running is not None:
         worker, since, sid = running

@@ -22,9 +22,19 @@ CUTOFF = (
     "WHERE x.registration_id = s.registration_id AND x.active = 1), 0)"
 )
 NOT_REMOVED = f"s.is_deleted = 0 AND s.seq > {CUTOFF}"
+# The reset in force that removes session s, newest first (as `resets` orders them), if any.
+RESET_OF_ROW = (
+    "LEFT JOIN view_session_resets r ON r.registration_id = s.registration_id AND r.chain = ("
+    "SELECT r2.chain FROM view_session_resets r2 WHERE r2.registration_id = s.registration_id "
+    "AND r2.active = 1 AND s.seq <= r2.cutoff ORDER BY r2.position DESC LIMIT 1)"
+)
 REMOVED = f"(s.is_deleted = 1 OR s.seq <= {CUTOFF})"
 STUCK_MINUTES = (
     "(SELECT g.stuck_after_minutes FROM view_registrations g WHERE g.id = s.registration_id)"
+)
+PAGE_COLS = (
+    ", ".join(f"s.{c}" for c in COLS.split(", "))
+    + f", r.cutoff, r.position, r.actor, r.at, r.reason, {STUCK_MINUTES}"
 )
 
 
@@ -64,20 +74,6 @@ def session_filter(status: str | None, has_errors: bool | None, now: int) -> tup
     elif has_errors is False:
         where.append("s.error_count = 0")
     return " AND ".join(where), params
-
-
-def resets(tx: Tx, rid: str) -> list[tuple[Any, ...]]:
-    """Active resets of a registration: (cutoff, position, actor, at, reason)."""
-    return tx.q(
-        "SELECT cutoff, position, actor, at, reason FROM view_session_resets "
-        "WHERE registration_id = ? AND active = 1 ORDER BY position DESC",
-        (rid,),
-    )
-
-
-def stuck_after(tx: Tx, rid: str) -> int | None:
-    row = tx.one("SELECT stuck_after_minutes FROM view_registrations WHERE id = ?", (rid,))
-    return int(row[0]) if row else None
 
 
 def _json(value: Any) -> Any:
@@ -185,15 +181,24 @@ def list_sessions(
     if after is not None:
         where.append("s.seq < ?")
         params.append(int(after[0]))
+    # One statement: each row carries the reset that removes it (if any) and its
+    # registration's stuck_after, so the page needs no other query and no transaction.
     rows = tx.q(
-        f"SELECT {COLS} FROM view_sessions s WHERE {' AND '.join(where)} "
-        "ORDER BY s.seq DESC LIMIT ? OFFSET ?",
+        f"SELECT {PAGE_COLS} FROM view_sessions s {RESET_OF_ROW} "
+        f"WHERE {' AND '.join(where)} ORDER BY s.seq DESC LIMIT ? OFFSET ?",
         (*params, limit + 1, max(0, int(offset))),
     )
-    active, minutes = resets(tx, rid), stuck_after(tx, rid)
-    items = [to_item(r, active, minutes, now) for r in rows[:limit]]
+    items = [_page_item(r, now) for r in rows[:limit]]
     nxt = encode_cursor([rows[limit - 1][3]]) if len(rows) > limit else None
     return Page(items, nxt)
+
+
+def _page_item(row: tuple[Any, ...], now: int) -> Row:
+    width = len(COLS.split(", "))
+    reset = row[width : width + 5]
+    minutes = row[width + 5]
+    active = [tuple(reset)] if reset[0] is not None else []
+    return to_item(row[:width], active, None if minutes is None else int(minutes), now)
 
 
 def count_sessions(
@@ -235,15 +240,28 @@ def session_breakdown(tx: Tx, rid: str, sid: str) -> list[Row]:
     return [{"entity_type": et, "records": int(n), "current": int(c)} for et, n, c in rows]
 
 
+# The newest not-removed session of session s's sync type (rule 5, "most recent").
+NEWEST_OF_TYPE = (
+    "(SELECT MAX(n.seq) FROM view_sessions n WHERE n.registration_id = s.registration_id "
+    "AND n.sync_type = s.sync_type AND n.is_deleted = 0 AND n.seq > COALESCE((SELECT "
+    "MAX(x.cutoff) FROM view_session_resets x WHERE x.registration_id = n.registration_id "
+    "AND x.active = 1), 0))"
+)
+
+
 def get_session(tx: Tx, rid: str, sid: str, now: int | None = None) -> Row | None:
+    # The session with its reset, stuck_after and the newest of its type in one statement;
+    # its errors in a second (issue 16: seven round trips on PostgreSQL were four).
     row = tx.one(
-        f"SELECT {COLS} FROM view_sessions s WHERE s.registration_id = ? AND s.session_id = ?",
+        f"SELECT {PAGE_COLS}, {NEWEST_OF_TYPE} FROM view_sessions s {RESET_OF_ROW} "
+        "WHERE s.registration_id = ? AND s.session_id = ?",
         (rid, sid),
     )
     if row is None:
         return None
     now = now_micros() if now is None else now
-    item = to_item(row, resets(tx, rid), stuck_after(tx, rid), now)
+    item = _page_item(row[:-1], now)
+    newest = row[-1]
     errors = tx.q(
         "SELECT message, entity_type, key, at FROM view_session_errors WHERE agg_id = ? "
         "ORDER BY position",
@@ -253,12 +271,7 @@ def get_session(tx: Tx, rid: str, sid: str, now: int | None = None) -> Row | Non
         {"message": m, "entity_type": et, "key": k, "at": iso(at)} for m, et, k, at in errors
     ]
     removed = item["deleted"] is not None or item["removed_by_reset"] is not None
-    newest = tx.one(
-        f"SELECT MAX(s.seq) FROM view_sessions s WHERE s.registration_id = ? "
-        f"AND s.sync_type = ? AND {NOT_REMOVED}",
-        (rid, item["sync_type"]),
-    )
-    most_recent = not removed and newest is not None and newest[0] == item["seq"]
+    most_recent = not removed and newest is not None and newest == item["seq"]
     item["deletion_check"] = deletion_check(
         records_synced=item["records_synced"],
         status=item["status"],

@@ -42,3 +42,31 @@ def test_times_are_rfc3339_utc_with_microseconds() -> None:
         expected = at.isoformat(timespec="microseconds").replace("+00:00", "Z")
         assert iso(micros) == expected
     assert iso(None) is None
+
+
+def test_pages_written_as_read_match_their_response_models(api: Api) -> None:
+    """History and receipts pages skip response-model validation (issue 16): their bodies
+    must already be what the models would write."""
+    from api.models import ReceiptList, SessionList
+
+    rid = api.register()["id"]
+    sid = api.start(rid, worker="SRV-01", entity_types=["T"])["id"]
+    api.records(rid, sid, [("T", f"k{i}", "d") for i in range(3)])
+    api.post(f"/v1/registrations/{rid}/sessions/{sid}/errors", json={"message": "x"})
+    done = api.complete(rid, sid)
+    stuck = api.start(rid, "full")["id"]
+    deleted = api.post(
+        f"/v1/registrations/{rid}/sessions/{stuck}/delete",
+        role="support",
+        json={"reason": "stuck"},
+    )
+    assert deleted.status_code == 200, deleted.text
+    last = deleted.json()["position"]
+    assert last > done["position"]
+    for path, model, params in (
+        ("sessions", SessionList, {"include_deleted": True}),
+        ("receipts", ReceiptList, {}),
+    ):
+        body = api.read(f"/v1/registrations/{rid}/{path}", last, **params)
+        assert body["items"], path
+        assert model.model_validate(body).model_dump(mode="json", exclude_unset=True) == body

@@ -263,3 +263,39 @@ def test_new_pages_are_readable_on_a_390_px_screen(browser: Any, shared_server: 
             "55-phone-verify": "/console/audit/verify",
         }
         phone_pages(pg, server, paths)
+
+
+def test_four_eyes_reset_requested_then_rejected_by_another_support_token(
+    browser: Any, shared_server: Server
+) -> None:
+    server = shared_server
+    rid, _ = _stuck_with_records(server, "Copper Kettle Cafe")
+    receipts = server.services.read_models.count_receipts(UUID(rid))
+    reg = server.services.read_models.get_registration(UUID(rid))
+    assert reg is not None
+    with open_page(browser) as sam:
+        sign_in(sam, server, "support")
+        sam.goto(url(server, f"/console/registrations/{rid}/reset"))
+        assert sam.locator("#four-eyes-note").is_visible()
+        assert "Ask for approval" in sam.inner_text("#confirm-reset")
+        sam.fill("#reset-reason", "Customer restored last month's backup")
+        sam.fill("#confirm-file-id", reg["file_id"])
+        sam.click("#confirm-reset")
+        sam.wait_for_selector(".own-request")
+        assert "Reset requested" in sam.inner_text(".flash-info")
+        assert "Would remove" in sam.inner_text("main")
+        axe_check(sam, "reset waiting for approval")
+        shot(sam, "56-four-eyes-reset-requested")
+        aid = sam.url.rsplit("/", 1)[1]
+    with open_page(browser) as kim:
+        sign_in(kim, server, "support2")
+        kim.goto(url(server, f"/console/approvals/{aid}"))
+        kim.fill(f"#decision-reason-{aid}", "Not during the month-end run")
+        kim.click(f"#decide-{aid} button.reject")
+        kim.wait_for_selector("#decision-result")
+        assert "nothing was changed" in kim.inner_text("#decision-result")
+        assert "Not during the month-end run" in kim.inner_text("main")
+        axe_check(kim, "approval rejected")
+        shot(kim, "57-four-eyes-reset-rejected")
+    assert server.services.read_models.count_receipts(UUID(rid)) == receipts
+    assert server.services.read_models.get_approval(aid)["status"] == "rejected"

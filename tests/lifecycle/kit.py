@@ -162,6 +162,7 @@ class Driven:
             json={"product": "accountlink-quickbooks", "file_id": file_id, **extra},
         )
         assert r.status_code in (200, 201), r.text
+        self.settle()  # writes answer at once; the tests read right after
         return str(r.json()["id"])
 
     def start(self, rid: str, sync_type: str = "time") -> str:
@@ -171,6 +172,7 @@ class Driven:
             json={"sync_type": sync_type, "worker": "SRV-01"},
         )
         assert r.status_code in (200, 201), r.text
+        self.settle()
         return str(r.json()["id"])
 
     def close(self) -> None:

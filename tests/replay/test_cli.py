@@ -132,3 +132,19 @@ def test_unsynced_reads_back_what_a_deletion_unsynced(sqlite_database: Database)
     lines = [orjson.loads(line) for line in result.stdout.splitlines()]
     assert [(r["key"], r["digest"]) for r in lines] == [("1", "x"), ("2", "y")]
     assert invoke(sqlite_database, "unsynced", "1").exit_code == 2
+
+
+def test_unsynced_reads_back_what_a_reset_unsynced(database: Database) -> None:
+    ledger = Ledger(database=database)
+    try:
+        rid = ledger.register(CTX, product="p", file_id="u").registration_id
+        sid = ledger.start_session(CTX, rid, sync_type="time").session_id
+        ledger.record_batch(CTX, rid, sid, [["A", "1", "x"], ["A", "2", "y"]])
+        ledger.complete_session(CTX, rid, sid)
+        reset = ledger.reset_registration(CTX, rid, reason="r", confirm_file_id="u")
+    finally:
+        ledger.close()
+    result = invoke(database, "unsynced", str(reset.position))
+    assert result.exit_code == 0, result.output
+    lines = [orjson.loads(line) for line in result.stdout.splitlines()]
+    assert [(r["key"], r["digest"]) for r in lines] == [("1", "x"), ("2", "y")]

@@ -18,6 +18,7 @@ from replay.merkle import (
     inclusion_path,
     leaf_data,
     leaf_hash,
+    leaf_hashes,
     memory_subtree,
     root_of,
     verify_consistency,
@@ -168,3 +169,35 @@ def test_wrong_proofs_fail(small: tuple[InmemoryTree, list[bytes]]) -> None:
         inclusion_path(5, 5, mth)
     with pytest.raises(ProofError):
         consistency_path(6, 5, mth)
+
+
+def test_batch_leaf_hashes_equal_leaf_hash() -> None:
+    """verification's batch hashing (replay.merkle.leaf_hashes) hashes exactly leaf_data."""
+    rng = random.Random(7)
+    ids = ["ab" * 16, "", "é" * 40, "x" * 300, "0" * 32]
+    topics = ["domain.session:Session.RecordsSynced", "", "ü" * 200, "t" * 300]
+    events = [
+        (
+            rng.randint(1, 2**63 - 1),
+            rng.choice(ids),
+            rng.randint(-1, 2**63 - 1),
+            rng.choice(topics),
+            rng.randbytes(rng.choice([0, 1, 255, 256, 70_000])),
+        )
+        for _ in range(500)
+    ]
+    assert leaf_hashes(events) == [hashlib.sha256(b"\x00" + leaf_data(*e)).digest() for e in events]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_extend_in_runs_matches_pymerkle(seed: int) -> None:
+    """CompactRange.extend hashes aligned runs level by level: any way of cutting the leaves
+    into runs gives pymerkle's root at every cut."""
+    rng = random.Random(seed)
+    n = rng.randint(3_000, 9_000)
+    reference, leaves = _tree(n)
+    tree = CompactRange()
+    while tree.size < n:
+        run = rng.choice([1, 2, 3, 16, 17, 100, 1024, 4096, 5000])
+        tree.extend(leaves[tree.size : tree.size + run])
+        assert tree.root() == reference.get_root(tree.size), tree.size
