@@ -80,10 +80,12 @@ class TokenStore:
         if database.kind == "postgresql":
             self._table = f'"{database.schema}".api_tokens'
             self._held = f'"{database.schema}".api_token_registrations'
+            self._sessions = f'"{database.schema}".console_sessions'
             self._p = "%s"
         else:
             self._table = "api_tokens"
             self._held = "api_token_registrations"
+            self._sessions = "console_sessions"
             self._p = "?"
         self._cache: TokenCache | None = None
         self._verify_sql = (
@@ -163,6 +165,11 @@ class TokenStore:
             f"CREATE TABLE IF NOT EXISTS {self._held} ("
             "token_name TEXT NOT NULL, registration_id TEXT NOT NULL, "
             "PRIMARY KEY (token_name, registration_id))",
+            # The console's sign-in sessions (api/console_sessions.py): the id's hash only.
+            f"CREATE TABLE IF NOT EXISTS {self._sessions} ("
+            "id_hash TEXT PRIMARY KEY, token_hash TEXT NOT NULL, created_at BIGINT NOT NULL, "
+            "last_seen_at BIGINT NOT NULL, ended_at BIGINT)",
+            f"CREATE INDEX IF NOT EXISTS console_sessions_token ON {self._sessions} (token_hash)",
         )
         if self.database.kind == "postgresql":  # the cache's change notices (token_cache.py)
             statements += trigger_statements(self.database.schema, self._table, self._held)
@@ -178,9 +185,23 @@ class TokenStore:
             ):
                 pass  # another process created it at the same moment
 
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """One statement on this store's tables: `{table}` (tokens), `{sessions}` (console
+        sessions) and `{p}` (the placeholder) are filled in."""
+        return self._execute(sql, params)
+
+    def write(self, sql: str, params: tuple[Any, ...] = ()) -> None:
+        """`execute` for a small write: on SQLite it queues on the file's write lock like
+        every other writer (see `claim`)."""
+        if self.database.kind == "sqlite":
+            with sqlite_write_lock(self.database.path):
+                self._execute(sql, params)
+            return
+        self._execute(sql, params)
+
     def _execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         self._ensure()
-        sql = sql.format(table=self._table, p=self._p)
+        sql = sql.format(table=self._table, sessions=self._sessions, p=self._p)
         with self._connect() as conn:
             cursor = conn.execute(sql, params)
             rows = cursor.fetchall() if cursor.description else []
@@ -228,6 +249,13 @@ class TokenStore:
         )
         if not found:
             return False
+        # Its console sessions end with it (they would find no token anyway; this puts the
+        # end on the record).
+        self.write(
+            "UPDATE {sessions} SET ended_at = {p} WHERE ended_at IS NULL AND token_hash = "
+            "(SELECT token_hash FROM {table} WHERE name = {p})",
+            (int(datetime.now(UTC).timestamp() * 1_000_000), name),
+        )
         self._execute(
             "UPDATE {table} SET revoked_at = {p} WHERE name = {p} AND revoked_at IS NULL",
             (_now(), name),

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from api.auth import TokenStore
-from api.settings import service_clock
+from api.console_sessions import ConsoleSessions
+from api.settings import get_settings, service_clock
 from api.webhooks.store import WebhookStore
 from domain.infra.database import Database
 from domain.ledger import Ledger
@@ -27,6 +28,7 @@ class Services:
     # Time for time-based rules (stuck, self-healing, approval expiry): tests replace it.
     clock: Callable[[], datetime] = system_clock
     _webhooks: WebhookStore | None = field(default=None, repr=False)
+    _console_sessions: ConsoleSessions | None = field(default=None, repr=False)
 
     @property
     def webhooks(self) -> WebhookStore:
@@ -34,6 +36,15 @@ class Services:
         if self._webhooks is None:
             self._webhooks = WebhookStore(self.database)
         return self._webhooks
+
+    @property
+    def console_sessions(self) -> ConsoleSessions:
+        """The console's sign-in sessions (issue 11, finding 3), on the service's clock."""
+        if self._console_sessions is None:
+            self._console_sessions = ConsoleSessions(
+                self.tokens, lambda: self.clock(), get_settings()
+            )
+        return self._console_sessions
 
     def close(self) -> None:
         self.tokens.close()

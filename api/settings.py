@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     # expiry). 0 in production; drills and tests use it to run hours ahead without waiting.
     clock_offset_seconds: float = 0.0
 
+    # --- console sign-in (issue 11, finding 3) --------------------------------------------
+    # A console session ends after this long without a request ...
+    console_session_idle_minutes: float = 30.0
+    # ... and this long after signing in, however busy.
+    console_session_max_hours: float = 8.0
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

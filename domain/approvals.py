@@ -18,6 +18,7 @@ from domain.errors import NotFound, ValidationFailed
 from domain.lifecycle import Lifecycle, system_context
 from domain.liveness import system_clock
 from domain.policy import check_deletion
+from domain.registration import Registration
 from domain.results import RegistrationReset, SessionDeleted
 from domain.unit_of_work import Pending
 from domain.values import Context
@@ -45,6 +46,11 @@ class Approvals(Lifecycle):
 
     # --- the two actions that may need a second pair of eyes ---------------------------
 
+    # Whether an action needs a second pair of eyes is read in the unit of work that acts
+    # (never before it): a deletion saves the registration, so support turning
+    # approvals_required on meanwhile makes that save conflict, and the command runs again
+    # on fresh state and asks for an approval instead.
+
     def delete_session(  # type: ignore[override]
         self,
         ctx: Context,
@@ -55,67 +61,59 @@ class Approvals(Lifecycle):
         override: bool = False,
         ticket: str | None = None,
     ) -> SessionDeleted | ApprovalPending:
-        if override and self._approvals_required(rid):
-            v.text("reason", reason, v.MAX_TEXT_LENGTH)
-            v.optional_text("ticket", ticket, v.MAX_NAME_LENGTH)
-            if not (ticket and ticket.strip()):
-                raise ValidationFailed(
-                    "Overriding the deletion check needs the ticket of the support "
-                    "instruction that allows it: pass `ticket`.",
-                    field="ticket",
+        self.validate_deletion(reason, override, ticket)
+        approval_id = uuid4()
+
+        def command(pending: Pending) -> SessionDeleted | ApprovalPending:
+            reg = self.load_registration(rid)
+            if override and reg.approvals_required:
+                self.refuse_if_removed(reg, self.load_session(rid, session_id))
+                return self._request(
+                    pending, ctx, reg, approval_id, "delete", session_id, reason, ticket
                 )
-            return self._request(ctx, rid, "delete", session_id, reason, ticket)
-        return super().delete_session(
-            ctx, rid, session_id, reason=reason, override=override, ticket=ticket
-        )
+            return self.delete_in(pending, ctx, reg, session_id, reason, override, ticket)
+
+        return self.run(rid, command)
 
     def reset_registration(  # type: ignore[override]
         self, ctx: Context, rid: UUID, *, reason: str, confirm_file_id: str
     ) -> RegistrationReset | ApprovalPending:
-        if self._approvals_required(rid):
-            v.text("reason", reason, v.MAX_TEXT_LENGTH)
-            reg = self.get_registration(rid)
-            if confirm_file_id != reg.file_id:
-                return super().reset_registration(  # refuses with the usual message
-                    ctx, rid, reason=reason, confirm_file_id=confirm_file_id
-                )
-            return self._request(ctx, rid, "reset", None, reason, None)
-        return super().reset_registration(ctx, rid, reason=reason, confirm_file_id=confirm_file_id)
+        v.text("reason", reason, v.MAX_TEXT_LENGTH)
+        approval_id = uuid4()
 
-    def _approvals_required(self, rid: UUID) -> bool:
-        with self.lock(rid):
-            return bool(self.load_registration(rid).approvals_required)
+        def command(pending: Pending) -> RegistrationReset | ApprovalPending:
+            reg = self.load_registration(rid)
+            self.confirm_reset(reg, confirm_file_id)
+            if reg.approvals_required:
+                return self._request(pending, ctx, reg, approval_id, "reset", None, reason, None)
+            return self.reset_in(pending, ctx, reg, reason)
+
+        return self.run(rid, command)
 
     def _request(
         self,
+        pending: Pending,
         ctx: Context,
-        rid: UUID,
+        reg: Registration,
+        approval_id: UUID,
         action: str,
         session_id: str | None,
         reason: str,
         ticket: str | None,
     ) -> ApprovalPending:
-        approval_id = uuid4()
-
-        def command(pending: Pending) -> ApprovalPending:
-            reg = self.load_registration(rid)
-            if session_id is not None:
-                self.refuse_if_removed(reg, self.load_session(rid, session_id))
-            pending.add(
-                Approval.request(
-                    ctx,
-                    approval_id=approval_id,
-                    registration_id=rid,
-                    action=action,
-                    session_id=session_id,
-                    reason=reason,
-                    ticket=ticket,
-                    now=self.clock(),
-                )
+        pending.add(
+            Approval.request(
+                ctx,
+                approval_id=approval_id,
+                registration_id=reg.id,
+                action=action,
+                session_id=session_id,
+                reason=reason,
+                ticket=ticket,
+                now=self.clock(),
             )
-            return ApprovalPending(str(approval_id), action, position=0)
-
-        return self.run(rid, command)
+        )
+        return ApprovalPending(str(approval_id), action, position=0)
 
     # --- deciding ----------------------------------------------------------------------
 

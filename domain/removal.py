@@ -48,6 +48,16 @@ class Removal(Commands):
         override: bool = False,
         ticket: str | None = None,
     ) -> SessionDeleted:
+        self.validate_deletion(reason, override, ticket)
+        return self.run(
+            rid,
+            lambda pending: self.delete_in(
+                pending, ctx, self.load_registration(rid), session_id, reason, override, ticket
+            ),
+        )
+
+    @staticmethod
+    def validate_deletion(reason: str, override: bool, ticket: str | None) -> None:
         v.text("reason", reason, v.MAX_TEXT_LENGTH)
         v.optional_text("ticket", ticket, v.MAX_NAME_LENGTH)
         if override and not (ticket and ticket.strip()):
@@ -57,23 +67,30 @@ class Removal(Commands):
                 field="ticket",
             )
 
-        def command(pending: Pending) -> SessionDeleted:
-            reg = self.load_registration(rid)
-            session = self.load_session(rid, session_id)
-            self.refuse_if_removed(reg, session)
-            check = check_deletion(reg, session)
-            if not check.safe and not override:
-                raise UnsafeDeletion(
-                    f"Session {session_id} is {check.explain()}. Only a stuck session is "
-                    "safe to delete; if Support instructed otherwise, pass override with "
-                    "their ticket.",
-                    failed_checks=list(check.failed_checks),
-                )
-            unsynced = self.delete(ctx, reg, session, reason, override, ticket, check, None)
-            pending.add(reg, session)
-            return SessionDeleted(unsynced=unsynced, position=0)
-
-        return self.run(rid, command)
+    def delete_in(
+        self,
+        pending: Pending,
+        ctx: Context,
+        reg: Registration,
+        session_id: str,
+        reason: str,
+        override: bool,
+        ticket: str | None,
+    ) -> SessionDeleted:
+        """The deletion command's body, run in the caller's unit of work (rules 5, 6)."""
+        session = self.load_session(reg.id, session_id)
+        self.refuse_if_removed(reg, session)
+        check = check_deletion(reg, session)
+        if not check.safe and not override:
+            raise UnsafeDeletion(
+                f"Session {session_id} is {check.explain()}. Only a stuck session is "
+                "safe to delete; if Support instructed otherwise, pass override with "
+                "their ticket.",
+                failed_checks=list(check.failed_checks),
+            )
+        unsynced = self.delete(ctx, reg, session, reason, override, ticket, check, None)
+        pending.add(reg, session)
+        return SessionDeleted(unsynced=unsynced, position=0)
 
     @staticmethod
     def refuse_if_removed(reg: Registration, session: Session) -> None:
@@ -127,17 +144,28 @@ class Removal(Commands):
 
         def command(pending: Pending) -> RegistrationReset:
             reg = self.load_registration(rid)
-            if confirm_file_id != reg.file_id:
-                raise ValidationFailed(
-                    "Resetting removes the history of every previous sync and makes every "
-                    "record sync again. To confirm, type the registration's file_id "
-                    f"exactly ({reg.file_id!r}) as confirm_file_id.",
-                    field="confirm_file_id",
-                )
-            self.reset(ctx, reg, pending, reason, chain="", cutoff=reg.session_seq, undo_of=None)
-            return RegistrationReset(reg.session_seq, None, position=0)
+            self.confirm_reset(reg, confirm_file_id)
+            return self.reset_in(pending, ctx, reg, reason)
 
         return self.run(rid, command)
+
+    @staticmethod
+    def confirm_reset(reg: Registration, confirm_file_id: str) -> None:
+        """Rule 7: the registration's file_id typed back."""
+        if confirm_file_id != reg.file_id:
+            raise ValidationFailed(
+                "Resetting removes the history of every previous sync and makes every "
+                "record sync again. To confirm, type the registration's file_id "
+                f"exactly ({reg.file_id!r}) as confirm_file_id.",
+                field="confirm_file_id",
+            )
+
+    def reset_in(
+        self, pending: Pending, ctx: Context, reg: Registration, reason: str
+    ) -> RegistrationReset:
+        """The reset command's body, run in the caller's unit of work (rule 7)."""
+        self.reset(ctx, reg, pending, reason, chain="", cutoff=reg.session_seq, undo_of=None)
+        return RegistrationReset(reg.session_seq, None, position=0)
 
     def reset(
         self,

@@ -15,6 +15,7 @@ from api.console import (
     approvals,
     audit_pages,
     auth,
+    grants,
     log_pages,
     pages,
     reset,
@@ -33,6 +34,7 @@ router.include_router(log_pages.router)
 router.include_router(audit_pages.router)
 router.include_router(actions.router)
 router.include_router(reset.router)
+router.include_router(grants.router)
 router.include_router(approvals.router)
 router.include_router(settings.router)
 router.include_router(sync_requests.router)

@@ -1,9 +1,10 @@
-"""Signing in to the console: the token lives in an HttpOnly, SameSite=Strict cookie.
+"""Signing in to the console: the API token is typed once; the HttpOnly, SameSite=Strict
+cookie then holds the id of a server-side session (api/console_sessions.py), never the token.
 
-Every page resolves the signed-in person from that cookie on each request (so a revoked
-token stops working at once), and every form that changes something carries a CSRF token
-derived from the session token and is refused without it. Roles are those of the API:
-a worker token cannot sign in, an auditor reads everything and changes nothing.
+Every page resolves the signed-in person from that session on each request (so sign-out,
+expiry and a revoked token stop it at once), and every form that changes something carries a
+CSRF token derived from the session id and is refused without it. Roles are those of the
+API: a worker token cannot sign in, an auditor reads everything and changes nothing.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from api.errors import status_of
 from domain.errors import LedgerError
 
 SESSION_COOKIE = "syncledger_console"
-SESSION_MAX_AGE = 8 * 3600
 CONSOLE_ROLES = ("support", "auditor")
 
 router = APIRouter()
@@ -58,8 +58,8 @@ def role_of(principal: Any) -> str:
     return str(getattr(role, "value", role))
 
 
-def csrf_token(session_token: str) -> str:
-    return hashlib.sha256(b"syncledger-console-csrf\0" + session_token.encode()).hexdigest()[:40]
+def csrf_token(session_id: str) -> str:
+    return hashlib.sha256(b"syncledger-console-csrf\0" + session_id.encode()).hexdigest()[:40]
 
 
 def verify(request: Request, token: str) -> Who | None:
@@ -70,14 +70,15 @@ def verify(request: Request, token: str) -> Who | None:
 
 
 def current(request: Request) -> Who | None:
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token:
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if not session_id:
         return None
-    who = verify(request, token)
-    if who is None or who.role not in CONSOLE_ROLES:
+    found = services(request).console_sessions.resolve(session_id)
+    if found is None or found.role not in CONSOLE_ROLES:
         return None
+    who = Who(name=found.name, role=found.role)
     request.state.console_principal = who
-    request.state.console_csrf = csrf_token(token)
+    request.state.console_csrf = csrf_token(session_id)
     return who
 
 
@@ -207,11 +208,12 @@ def sign_in(
         who = None
     if who is None:
         return render(request, "sign_in.html", {"next": target, "error": error}, status_code=401)
+    sessions = services(request).console_sessions
     response = redirect(target)
     response.set_cookie(
         SESSION_COOKIE,
-        token,
-        max_age=SESSION_MAX_AGE,
+        sessions.open(token),
+        max_age=int(sessions.lifetime.total_seconds()),
         path=PREFIX,
         httponly=True,
         samesite="strict",
@@ -222,9 +224,11 @@ def sign_in(
 
 @router.post("/sign-out")
 def sign_out(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
-    token = request.cookies.get(SESSION_COOKIE, "")
-    if token and not hmac.compare_digest(csrf, csrf_token(token)):
+    session_id = request.cookies.get(SESSION_COOKIE, "")
+    if session_id and not hmac.compare_digest(csrf, csrf_token(session_id)):
         return refusal(request, "Form expired", "Reload the page and sign out again.", 403)
+    if session_id:
+        services(request).console_sessions.end(session_id)  # dead wherever the cookie is
     response = redirect(f"{PREFIX}/sign-in", flash="Signed out.", kind="info", request=request)
     response.delete_cookie(SESSION_COOKIE, path=PREFIX)
     return response
