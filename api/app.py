@@ -14,8 +14,8 @@ from fastapi_offline import FastAPIOffline
 from api.background import BackgroundWork
 from api.batches import SCHEMA_ONLY_MODELS
 from api.console import router as console_router
-from api.dependencies import CorrelationIdMiddleware
 from api.errors import install_handlers
+from api.guards import RequestGuard
 from api.metrics import Metrics, RequestObserver
 from api.openapi import operation_id
 from api.responses import ORJSONResponse
@@ -85,7 +85,7 @@ def create_app(
     )
     app.state.services = services
     app.state.background = background
-    app.add_middleware(CorrelationIdMiddleware)
+    app.add_middleware(RequestGuard)
     app.state.metrics = Metrics(services.webhooks, lambda: services.clock())
     # Outermost: counts every request, including refused ones, and logs it (log_json).
     app.add_middleware(RequestObserver, metrics=app.state.metrics, log_json=get_settings().log_json)

@@ -23,10 +23,12 @@ from domain.errors import ValidationFailed
 from domain.values import MAX_KEY_LENGTH, Record
 
 _NUL = b"\\u0000"
+_BODY_FIELDS = frozenset(BatchIn.model_fields)
 
 
 def parse_batch(raw: bytes) -> tuple[list[Record], str | None]:
-    """The records and batch_id of a request body, or RequestValidationError (422)."""
+    """The records and batch_id of a request body, or RequestValidationError /
+    ValidationFailed (both 422 validation_error)."""
     if raw and _NUL not in raw:
         try:
             data = orjson.loads(raw)
@@ -41,13 +43,18 @@ def parse_batch(raw: bytes) -> tuple[list[Record], str | None]:
 def _fast(data: dict[str, Any]) -> tuple[list[Record], str | None] | None:
     records = data.get("records")
     batch_id = data.get("batch_id")
-    if type(records) is not list or not (
-        batch_id is None or (type(batch_id) is str and 0 < len(batch_id) <= MAX_KEY_LENGTH)
+    if (
+        type(records) is not list
+        or not data.keys() <= _BODY_FIELDS
+        or not (batch_id is None or (type(batch_id) is str and batch_id.isascii()))
+        or (batch_id is not None and validation.text_problem(batch_id, MAX_KEY_LENGTH))
     ):
         return None
     try:
-        rows = [(r["entity_type"], r["key"], r["digest"]) for r in records]
+        rows = [(r["entity_type"], r["key"], r["digest"]) for r in records if len(r) == 3]
     except (TypeError, KeyError, IndexError):
+        return None
+    if len(rows) != len(records):  # a record with a field of its own: BatchIn names it
         return None
     try:
         return validation.records(rows), batch_id
@@ -63,6 +70,18 @@ def _explained(raw: bytes) -> tuple[list[Record], str | None]:
         )
     try:
         data = json.loads(raw)
+    except RecursionError:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "json_invalid",
+                    "loc": ("body",),
+                    "msg": "JSON decode error",
+                    "input": {},
+                    "ctx": {"error": "nested too deeply"},
+                }
+            ]
+        ) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         pos = getattr(exc, "pos", getattr(exc, "start", 0))
         msg = getattr(exc, "msg", None) or str(exc)
@@ -83,7 +102,10 @@ def _explained(raw: bytes) -> tuple[list[Record], str | None]:
         raise RequestValidationError(
             [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
         ) from None
-    return [(r.entity_type, r.key, r.digest) for r in body.records], body.batch_id
+    # The domain's own batch check too (rule 12's repeats), as on the fast path.
+    return validation.records([(r.entity_type, r.key, r.digest) for r in body.records]), (
+        body.batch_id
+    )
 
 
 def openapi_body() -> dict[str, Any]:

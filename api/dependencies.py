@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -10,15 +9,11 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import Principal
 from api.errors import ApiError
 from api.services import Services
 from domain.values import Context
-
-CORRELATION_HEADER = "x-correlation-id"
-_CORRELATION_OK = re.compile(r"^[A-Za-z0-9._:/@+=-]{1,128}$")
 
 bearer = HTTPBearer(auto_error=False, description="A token from `syncledger tokens create`.")
 
@@ -124,31 +119,3 @@ def correlation_id(request: Request) -> str:
 def context_for(request: Request, principal: Principal) -> Context:
     """The actor is the token's name (rule 11), never a body field."""
     return Context(actor=principal.name, correlation_id=correlation_id(request))
-
-
-class CorrelationIdMiddleware:
-    """Takes X-Correlation-ID from the request (or makes one) and returns it on the response."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        value = ""
-        for name, raw in scope.get("headers", []):
-            if name == b"x-correlation-id":
-                value = raw.decode("latin-1")
-                break
-        if not _CORRELATION_OK.match(value):
-            value = str(uuid.uuid4())
-        scope.setdefault("state", {})["correlation_id"] = value
-        header = (b"x-correlation-id", value.encode("latin-1"))
-
-        async def send_with_header(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), header]
-            await send(message)
-
-        await self.app(scope, receive, send_with_header)

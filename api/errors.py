@@ -65,6 +65,18 @@ def status_of(error: LedgerError) -> int:
     return DOMAIN_STATUS.get(error.code, 409)
 
 
+# Rule: a request body over 16 MiB is refused before it is read (api/guards.py).
+MAX_BODY_BYTES = 16 * 1024 * 1024
+
+
+def too_large_message(size: int | None = None) -> str:
+    said = f" ({size} bytes)" if size is not None else ""
+    return (
+        f"The request body{said} is over the limit of {MAX_BODY_BYTES} bytes (16 MiB); "
+        "nothing was recorded. Send smaller requests (a batch carries at most 10,000 records)."
+    )
+
+
 LIMIT_KEYS = ("max_length", "min_length", "le", "ge", "lt", "gt", "pattern", "expected")
 
 
@@ -120,6 +132,8 @@ def describe_validation(exc: RequestValidationError) -> tuple[str, dict[str, Any
         field = _field(tuple(err.get("loc", ())))
         ctx = err.get("ctx") or {}
         item: dict[str, Any] = {"field": field, "message": err.get("msg", "invalid")}
+        if err.get("type") == "extra_forbidden":
+            item["message"] = "not a field of this request: check its spelling (see /docs)"
         item["type"] = err.get("type")
         for key in LIMIT_KEYS:
             if key in ctx:
@@ -152,6 +166,19 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+        if exc.status_code == 413:  # a streamed body passed the limit (FastAPI max_body_size)
+            details = {"max_bytes": MAX_BODY_BYTES}
+            return error_response(413, "payload_too_large", too_large_message(), details)
+        if exc.status_code == 400:
+            # The framework could not read the body (JSON nested past the parser's depth, a
+            # broken form): the client's input, answered with the contract's own code.
+            return error_response(
+                422,
+                "validation_error",
+                "The request body could not be read as JSON (nested too deeply, or "
+                "malformed): send a JSON object with Content-Type: application/json.",
+                {"field": "body"},
+            )
         code = HTTP_CODES.get(exc.status_code, "http_error")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
         if exc.status_code == 404 and message == "Not Found":

@@ -110,6 +110,10 @@ class VerifyOut(BaseModel):
     cache_mismatch_position: int | None = Field(
         description="Where the stored tiles (a cache, never trusted) disagree with the events"
     )
+    verified: bool = Field(
+        description="True only when the events were compared with a signed checkpoint and match"
+    )
+    verdict: str = Field(description="One sentence: what was checked, and the outcome")
 
 
 class UnsyncedRecord(BaseModel):

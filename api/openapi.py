@@ -55,8 +55,12 @@ class ErrorBody(BaseModel):
 # What each status means across the API; an operation may say more with (status, text).
 STATUS_TEXT: dict[int, tuple[str, str]] = {
     401: ("unauthenticated", "No bearer token, or an unknown or revoked one."),
-    403: ("forbidden", "The token's role may not do this (or a worker's registration is held)."),
-    404: ("not_found", "No such registration, session or entry."),
+    403: ("forbidden", "The token's role may not do this."),
+    404: (
+        "not_found",
+        "No such registration, session or entry (for a worker: also one it neither holds "
+        "nor was granted, rule 13).",
+    ),
     409: ("conflict", "The ledger's state does not allow this now."),
     413: ("payload_too_large", "The request body is over the size limit."),
     422: ("validation_error", "The request is not valid: details.field names what to fix."),

@@ -7,46 +7,59 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from domain.validation import text_problem
 from domain.values import (
     MAX_BATCH_RECORDS,
     MAX_DIGEST_LENGTH,
     MAX_ENTITY_TYPE_LENGTH,
+    MAX_FILE_ID_LENGTH,
     MAX_KEY_LENGTH,
     MAX_NAME_LENGTH,
     MAX_TEXT_LENGTH,
+    TextLimit,
 )
 
 MAX_ENTITY_TYPES = 100
 MAX_MINUTES = 525_600
 
 
-def _clean(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text (no lone surrogates)") from None
-    return value
+def bounded(limit: TextLimit, *, required: bool = True) -> AfterValidator:
+    """Rule 12 beyond the schema's `maxLength`: the domain's own check of a text field
+    (validation.text_problem: UTF-8 bytes, NUL, lone surrogates, whitespace alone)."""
+
+    def check(value: str) -> str:
+        if not value and not required:
+            return value
+        problem = text_problem(value, limit)
+        if problem is not None:
+            raise ValueError(f"{problem} (at most {int(limit)} characters, {limit.bytes} bytes)")
+        return value
+
+    return AfterValidator(check)
 
 
-Clean = AfterValidator(_clean)
+def _limits(limit: TextLimit, min_length: int = 1) -> StringConstraints:
+    return StringConstraints(min_length=min_length, max_length=int(limit))
+
+
 # String types with their limits in the schema and no characters storage can't keep.
-Product = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME_LENGTH), Clean]
-FileId = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT_LENGTH), Clean]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME_LENGTH), Clean]
-SyncType = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ENTITY_TYPE_LENGTH), Clean]
+Product = Annotated[str, _limits(MAX_NAME_LENGTH), bounded(MAX_NAME_LENGTH)]
+FileId = Annotated[str, _limits(MAX_FILE_ID_LENGTH), bounded(MAX_FILE_ID_LENGTH)]
+Name = Annotated[str, _limits(MAX_NAME_LENGTH), bounded(MAX_NAME_LENGTH)]
+SyncType = Annotated[str, _limits(MAX_ENTITY_TYPE_LENGTH), bounded(MAX_ENTITY_TYPE_LENGTH)]
 EntityType = SyncType
-Key = Annotated[str, StringConstraints(min_length=1, max_length=MAX_KEY_LENGTH), Clean]
-Digest = Annotated[str, StringConstraints(min_length=1, max_length=MAX_DIGEST_LENGTH), Clean]
-Reason = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TEXT_LENGTH), Clean]
-Ticket = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME_LENGTH), Clean]
-Confirmation = Annotated[str, StringConstraints(max_length=MAX_TEXT_LENGTH), Clean]
+Key = Annotated[str, _limits(MAX_KEY_LENGTH), bounded(MAX_KEY_LENGTH)]
+Digest = Annotated[str, _limits(MAX_DIGEST_LENGTH), bounded(MAX_DIGEST_LENGTH)]
+Reason = Annotated[str, _limits(MAX_TEXT_LENGTH), bounded(MAX_TEXT_LENGTH)]
+Ticket = Annotated[str, _limits(MAX_NAME_LENGTH), bounded(MAX_NAME_LENGTH)]
+Confirmation = Annotated[str, _limits(MAX_TEXT_LENGTH, 0), bounded(MAX_TEXT_LENGTH, required=False)]
 Minutes = Annotated[int, Field(ge=1, le=MAX_MINUTES, strict=True)]
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    # A field the endpoint does not know is refused (422 naming it): a typo such as
+    # "wokrer" must not be silently dropped.
+    model_config = ConfigDict(extra="forbid")
 
 
 class RegistrationIn(Body):

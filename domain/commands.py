@@ -94,7 +94,7 @@ class Commands(UnitOfWork):
         HolderClaimed) event, in its transaction (the API's worker-scope row); not run when
         nothing is recorded."""
         v.text("product", product, v.MAX_NAME_LENGTH)
-        v.text("file_id", file_id, v.MAX_TEXT_LENGTH)
+        v.text("file_id", file_id, v.MAX_FILE_ID_LENGTH)
         v.optional_text("name", name, v.MAX_NAME_LENGTH)
         v.minutes("sync_interval_minutes", sync_interval_minutes)
         v.minutes("stuck_after_minutes", stuck_after_minutes)

@@ -24,6 +24,7 @@ ACTION_WINDOW = 64
 
 class Undo(Removal):
     def undo(self, ctx: Context, position: int, *, reason: str) -> Undone:
+        v.position("position", position)
         v.text("reason", reason, v.MAX_TEXT_LENGTH)
         event = self.event_at(position)
         if event is None:

@@ -148,7 +148,9 @@ def verify(
         detail = "; ".join(report.problems[:5])
         raise _fail(f"{first}: {detail}")
     # With --json, standard output carries the JSON alone (`… --json | jq .ok`).
-    (err if as_json else out).print("[green]ok[/]: the log matches", highlight=False)
+    # Says what was compared: "ok" only for events a signed checkpoint covers.
+    colour = "green" if report.verified else "yellow"
+    (err if as_json else out).print(f"[{colour}]{report.verdict}[/]", highlight=False)
 
 
 @app.command()

@@ -25,6 +25,7 @@ import orjson
 
 from domain.infra.database import Database
 from domain.infra.eventlog import DECODER
+from replay.csvcells import cell, read_cell
 from replay.eventdata import META, decode_state, jsonable
 from replay.merkle import CompactRange, leaf_hash
 from replay.note import Verifier
@@ -170,7 +171,8 @@ def export_events(
             writer = csv.DictWriter(out, fieldnames=COLUMNS)
             writer.writeheader()
             for row in rows:
-                writer.writerow({**row, "data": orjson.dumps(row["data"]).decode()})
+                data = orjson.dumps(row["data"]).decode()
+                writer.writerow({k: cell(v) for k, v in {**row, "data": data}.items()})
                 count += 1
         if note is not None and tree.root() != root:
             raise ExportError(
@@ -201,7 +203,7 @@ def read_export(path: str | Path) -> Iterator[dict[str, Any]]:
                         yield row
             return
         for raw in csv.DictReader(f):
-            row = dict(raw)
+            row = {k: read_cell(v) for k, v in raw.items()}
             row["position"] = int(row["position"])
             row["originator_version"] = int(row["originator_version"])
             row["leaf_index"] = int(row["leaf_index"])

@@ -68,6 +68,8 @@ class VerifyReport:
     checks: list[str] = field(default_factory=list)
     limits: str = LIMITS_NONE
     cache_mismatch_position: int | None = None
+    verified: bool = False
+    verdict: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -81,6 +83,8 @@ class VerifyReport:
             "checks": list(self.checks),
             "limits": self.limits,
             "cache_mismatch_position": self.cache_mismatch_position,
+            "verified": self.verified,
+            "verdict": self.verdict,
         }
 
 
@@ -292,8 +296,12 @@ def verify_log(
         if target.source == "database"
         else LIMITS_OUTSIDE
     )
+    ok = not problems and not undecodable
+    verified = ok and target is not None and target.signed_ok and root_at_target is not None
     return VerifyReport(
-        ok=not problems and not undecodable,
+        ok=ok,
+        verified=verified,
+        verdict=_verdict(ok, verified, tree.size, target, first_bad),
         checked=tree.size,
         head={"position": position, "digest": root.hex(), "tree_size": tree.size},
         first_bad_position=first_bad,
@@ -304,3 +312,39 @@ def verify_log(
         limits=limits,
         cache_mismatch_position=cache.first_mismatch,
     )
+
+
+_WHERE = {
+    "file": "kept outside the database",
+    "export": "carried by the export",
+    "database": "stored in the database (the newest one there)",
+}
+
+
+def _verdict(
+    ok: bool, verified: bool, size: int, target: _Target | None, first_bad: int | None
+) -> str:
+    """One sentence saying what was checked: "ok" only for events compared with a signed
+    checkpoint, never for a log nothing could be compared with (whatever other tables of
+    the database say or no longer say)."""
+    if not ok:
+        where = f" at position {first_bad}" if first_bad is not None else ""
+        return f"NOT OK: the log does not match{where}; see problems."
+    if size == 0 and target is None:
+        return "nothing to verify: the log holds no events."
+    if not verified or target is None:
+        return (
+            f"NOT VERIFIED: {size:,} events were re-read and decoded, but no signed checkpoint "
+            "was found to compare them with, so an edited, deleted, reordered or inserted "
+            "event would not show. Pass a checkpoint kept elsewhere: --checkpoint FILE."
+        )
+    covered = target.checkpoint.tree_size
+    text = (
+        f"ok: the {covered:,} events up to tree size {covered:,} match the signed checkpoint "
+        f"{_WHERE[target.source]}"
+    )
+    if size > covered:
+        text += f"; the {size - covered:,} events after it were only re-hashed and decoded"
+    if target.source == "database":
+        text += " (a checkpoint kept outside the database is the stronger check)"
+    return text + "."

@@ -18,7 +18,7 @@ from api.console.auth import Who, console_page, services
 from api.console.pages import deletion_previews, load_registration, parse_rid
 from api.console.web import PREFIX, fmt_short, plural, redirect, render
 from domain.approvals import ApprovalPending
-from domain.errors import LedgerError
+from domain.errors import LedgerError, ValidationFailed
 from domain.values import Context
 
 router = APIRouter()
@@ -151,6 +151,8 @@ def undo(
         )
     try:
         done = services(request).ledger.undo(context(request), position, reason=reason)
+    except ValidationFailed:
+        raise  # a position no page links to (say 2**70): the refusal page, 422
     except LedgerError as error:
         return redirect(
             target, flash=f"The undo was refused: {error.message}", kind="error", request=request

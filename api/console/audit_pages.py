@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from api.console.auth import console_page, services
 from api.console.web import AUDIT_LABELS, pager, render, secure
 from projections.reads.audit import AUDIT_TYPES, AuditFilter
+from replay.csvcells import cell
 
 router = APIRouter()
 AUDIT_PER_PAGE = 50
@@ -144,13 +145,6 @@ def audit(
     )
 
 
-def csv_cell(value: Any) -> str:
-    """A cell a spreadsheet shows as text: a leading =, +, -, @, tab or CR would make it a
-    formula, so such a cell gets a leading apostrophe."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def _csv_rows(request: Request, filters: AuditFilter) -> Iterator[str]:
     read_models = services(request).read_models
     buffer = io.StringIO()
@@ -172,7 +166,7 @@ def _csv_rows(request: Request, filters: AuditFilter) -> Iterator[str]:
                 "action": AUDIT_LABELS.get(str(entry["type"]), entry["type"]),
                 "registration": names.get(rid, ""),
             }
-            writer.writerow([csv_cell(row.get(column)) for column in CSV_COLUMNS])
+            writer.writerow([cell(row.get(column)) for column in CSV_COLUMNS])
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()

@@ -10,6 +10,8 @@ from api.eventlog import registration_events
 from api.models import EventList
 from api.openapi import AUTH, errors
 from api.reads import Limit
+from domain.values import MAX_POSITION
+from projections.fmt import position_cursor
 
 router = APIRouter(prefix="/v1/registrations/{rid}/events", tags=["events"])
 
@@ -25,7 +27,9 @@ def events(
     rid: UUID,
     services: ServicesDep,
     principal: Inspector,
-    after: Annotated[int, Query(ge=0, le=2**62, description="Only events after this position")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_POSITION, description="Only events after this position")
+    ] = 0,
     limit: Limit = 100,
     cursor: Annotated[
         str | None,
@@ -36,8 +40,7 @@ def events(
         ),
     ] = None,
 ) -> dict[str, Any]:
-    if cursor is not None:
-        after = max(after, int(cursor))
+    after = max(after, position_cursor(cursor) or 0)
     services.ledger.get_registration(rid)  # 404 for an unknown registration
     items = registration_events(services.ledger, services.database, rid, after=after, limit=limit)
     next_cursor = str(items[-1]["position"]) if len(items) == limit else None

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from api.dependencies import ServicesDep, Support
 from api.errors import ApiError
 from api.openapi import AUTH, errors
-from api.reads import Cursor, Limit, paged_rows
+from api.reads import Cursor, Limit
 from api.services import Services
 from api.webhooks.models import (
     DeliveryList,
@@ -64,7 +64,7 @@ def create_webhook(body: WebhookIn, services: ServicesDep, principal: Support) -
 def list_webhooks(
     services: ServicesDep, principal: Support, limit: Limit = 100, cursor: Cursor = None
 ) -> WebhookList:
-    items, nxt = paged_rows(lambda: _store(services).list_hooks(limit=limit, cursor=cursor), cursor)
+    items, nxt = _store(services).list_hooks(limit=limit, cursor=cursor)
     return WebhookList.model_validate(
         {"items": items, "next_cursor": nxt, "position": services.ledger.current_position()}
     )
@@ -103,11 +103,8 @@ def list_deliveries(
     row = _store(services).get(str(hook_id))
     if row is None:
         raise ApiError(404, "not_found", f"No webhook with id {hook_id}.", webhook_id=str(hook_id))
-    items, nxt = paged_rows(
-        lambda: _store(services).deliveries(
-            str(hook_id), status=status, limit=limit, cursor=cursor
-        ),
-        cursor,
+    items, nxt = _store(services).deliveries(
+        str(hook_id), status=status, limit=limit, cursor=cursor
     )
     return DeliveryList.model_validate(
         {"items": items, "next_cursor": nxt, "position": _store(services).position()}

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 import httpx
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
 
-from api.schemas import Body, Clean
+from api.schemas import Body, Reason, bounded
 from domain.values import MAX_TEXT_LENGTH
 
 EventType = Literal[
@@ -34,13 +34,10 @@ def _unique(values: list[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
-Url = Annotated[
-    str,
-    StringConstraints(min_length=1, max_length=MAX_TEXT_LENGTH),
-    Clean,
-    AfterValidator(_http_url),
+Url = Annotated[Reason, AfterValidator(_http_url)]
+Description = Annotated[
+    str, StringConstraints(max_length=MAX_TEXT_LENGTH), bounded(MAX_TEXT_LENGTH, required=False)
 ]
-Description = Annotated[str, StringConstraints(max_length=MAX_TEXT_LENGTH), Clean]
 
 
 class WebhookIn(Body):

@@ -141,7 +141,7 @@ class WebhookStore:
         self, *, limit: int, cursor: str | None
     ) -> tuple[list[dict[str, Any]], str | None]:
         limit = clamp(limit)
-        after = decode_cursor(cursor)
+        after = decode_cursor(cursor, str)
         where, params = "deleted_at IS NULL", list[Any]()
         if after is not None:
             where += " AND id > ?"
@@ -341,7 +341,7 @@ class WebhookStore:
         self, hook_id: str, *, status: str | None, limit: int, cursor: str | None
     ) -> tuple[list[dict[str, Any]], str | None]:
         limit = clamp(limit)
-        after = decode_cursor(cursor)
+        after = decode_cursor(cursor, int, str)
         where = ["webhook_id = ?"]
         params: list[Any] = [hook_id]
         if status is not None:

@@ -38,7 +38,7 @@ def _item(r: tuple[Any, ...]) -> Row:
 
 def list_approvals(tx: Tx, *, status: str | None, limit: int, cursor: str | None) -> Page:
     limit = clamp(limit)
-    after = decode_cursor(cursor)
+    after = decode_cursor(cursor, int)
     where, params = [], list[Any]()
     if status is not None:
         where.append("status = ?")

@@ -128,7 +128,7 @@ def audit(
     filters: AuditFilter | None = None,
 ) -> Page:
     limit = clamp(limit)
-    start = decode_cursor(cursor)
+    start = decode_cursor(cursor, int)
     where, params = (filters or AuditFilter()).where()
     if registration_id is not None:
         where.append("a.registration_id = ?")
@@ -155,7 +155,7 @@ def audit_entry(tx: Tx, position: int) -> Row | None:
 
 def sync_requests(tx: Tx, rid: str, *, status: str | None, limit: int, cursor: str | None) -> Page:
     limit = clamp(limit)
-    start = decode_cursor(cursor)
+    start = decode_cursor(cursor, int)
     where: list[str] = ["registration_id = ?"]
     params: list[Any] = [rid]
     if status is not None:

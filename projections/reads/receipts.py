@@ -25,7 +25,7 @@ def receipts(
     tx: Tx, rid: str, *, entity_type: str | None, key: str | None, limit: int, cursor: str | None
 ) -> Page:
     limit = clamp(limit)
-    after = decode_cursor(cursor)
+    after = decode_cursor(cursor, str, str)
     where, params = [f"r.reg_no = {REG_NO}"], [rid]
     if entity_type is not None:
         where.append("r.entity_type = ?")

@@ -189,7 +189,7 @@ def list_registrations(
     now: int | None = None,
 ) -> Page:
     limit = clamp(limit)
-    after = decode_cursor(cursor)
+    after = decode_cursor(cursor, int, str)
     now = now_micros() if now is None else now
     inner, params = registration_filter(
         product=product, file_id=file_id, q=q, status=status, now=now, ids=ids, pg=tx.pg

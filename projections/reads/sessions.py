@@ -175,7 +175,7 @@ def list_sessions(
 ) -> Page:
     """Most recent first. `cursor` pages forward (the API); `offset` is for page numbers."""
     limit = clamp(limit)
-    after = decode_cursor(cursor)
+    after = decode_cursor(cursor, int)
     now = now_micros() if now is None else now
     where, params = _session_where(rid, include_deleted, status, has_errors, now)
     if after is not None:
@@ -291,7 +291,7 @@ def session_records(
     key: str | None = None,
 ) -> Page:
     limit = clamp(limit)
-    after = decode_cursor(cursor)
+    after = decode_cursor(cursor, str, str)
     found = tx.one(
         "SELECT sess_no FROM view_receipt_sessions WHERE registration_id = ? AND session_id = ?",
         (rid, sid),

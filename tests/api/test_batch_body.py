@@ -58,13 +58,15 @@ def test_refusals_carry_the_pydantic_error_bodies(api: Api) -> None:
     assert one["records_synced"] == 0
 
 
-def test_extra_fields_are_ignored_and_batch_id_deduplicates(api: Api) -> None:
+def test_extra_fields_are_refused_and_batch_id_deduplicates(api: Api) -> None:
     rid, sid, path = _base(api)
-    body = {
-        "records": [{**REC, "note": "x"}, {**REC, "key": "k2"}],
-        "batch_id": "b-1",
-        "comment": "ignored",
-    }
+    body = {"records": [REC, {**REC, "key": "k2"}], "batch_id": "b-1"}
+    # A field the batch does not know is refused by name (a typo is never dropped silently).
+    extra_record = {**body, "records": [{**REC, "note": "x"}, {**REC, "key": "k2"}]}
+    error = assert_error(api.post(path, json=extra_record), 422, "validation_error")
+    assert error["details"]["field"] == "records[0].note"
+    error = assert_error(api.post(path, json={**body, "comment": "x"}), 422, "validation_error")
+    assert error["details"]["field"] == "comment"
     first = api.post(path, json=body)
     assert first.status_code == 200, first.text
     assert first.json()["accepted"] == 2 and first.json()["records_synced"] == 2

@@ -71,3 +71,29 @@ def test_edited_export_fails_verification(database: Database, tmp_path: Path) ->
     report = verify_export(dropped)
     assert not report.ok
     assert any("do not add up" in p or "out of order" in p for p in report.problems)
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_escaped_and_read_back(
+    database: Database, tmp_path: Path
+) -> None:
+    """Issue 11, finding 6: formula injection through the correlation id, the actor or any
+    text; the escaped export still reads back exactly and re-verifies."""
+    from domain import Context
+
+    ledger = Ledger(database=database)
+    formulas = ['=HYPERLINK("http://x")', "+1+1", "-2", "@SUM(A1)", "'=quoted", "\tx"]
+    for n, text in enumerate(formulas):
+        ctx = Context(actor=text, correlation_id=text)
+        ledger.register(ctx, product=text, file_id=f"{text}-{n}", name=text)
+    cfg = config(tmp_path)
+    out, plain = tmp_path / "events.csv", tmp_path / "events.jsonl"
+    export_events(database, out, fmt="csv", log_config=cfg)
+    export_events(database, plain, fmt="jsonl", log_config=cfg)
+    import csv
+
+    with open(out, newline="", encoding="utf-8") as f:
+        cells = [c for row in csv.reader(f) for c in row]
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert '\'=HYPERLINK("http://x")' in cells and "''=quoted" in cells
+    assert list(read_export(out)) == list(read_export(plain))
+    assert verify_export(out, verifiers=[cfg.signer().verifier]).ok

@@ -137,3 +137,34 @@ def test_undecodable_events_are_reported(database: Database, tmp_path: Path) -> 
     assert not report.ok
     assert report.undecodable == [5]
     assert report.first_bad_position == 5
+
+
+def test_verify_says_ok_only_for_what_a_signed_checkpoint_covers(
+    database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 11: no table outside the event log (stored checkpoints emptied) can make
+    `verify` say "ok" about events it compared with nothing; it says what it checked."""
+    from typer.testing import CliRunner
+
+    from api.cli import app
+    from domain import Context
+
+    head, _, _ = _history(database, tmp_path)
+    keys = [config(tmp_path).signer().verifier]
+    ledger = Ledger(database=database)
+    ledger.register(Context("alice", "c"), product="later", file_id="f")
+    total = ledger.current_position()
+    ledger.close()
+    stored = verify_log(database, verifiers=keys)
+    assert stored.ok and stored.verified, stored.as_dict()
+    assert stored.verdict.startswith(f"ok: the {head:,} events up to tree size {head:,} match")
+    assert f"the {total - head:,} events after it were only re-hashed" in stored.verdict
+
+    with tamper._conn(database) as (conn, _, _, _):
+        conn.execute("DELETE FROM log_checkpoints")
+    tamper.modify(database, 3)
+    emptied = verify_log(database, verifiers=keys)
+    assert not emptied.verified and emptied.verdict.startswith("NOT VERIFIED"), emptied.verdict
+    monkeypatch.setenv("SYNCLEDGER_SIGNING_KEY", str(config(tmp_path).signing_key))
+    done = CliRunner().invoke(app, ["--database-url", database.url, "replay", "verify"])
+    assert "NOT VERIFIED" in done.output and "ok:" not in done.output, done.output
