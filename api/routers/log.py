@@ -31,7 +31,18 @@ from replay.treelog import ForkRefused
 router = APIRouter(prefix="/v1/log", tags=["log"])
 
 
-def _raise(e: ProofRequestError) -> ApiError:
+# What every route answering with a proof may refuse (here and in api/routers/proofs.py).
+PROOF_ERRORS = errors(
+    401,
+    403,
+    (404, "not_found: no such position or tree size (yet)"),
+    422,
+    (503, "projection_lagging: the tree has not reached that size yet"),
+)
+
+
+def proof_error(e: ProofRequestError) -> ApiError:
+    """A refused proof request as the contract's error."""
     return ApiError(e.status, e.code, e.message, **e.details)
 
 
@@ -97,13 +108,7 @@ def get_public_key(services: ServicesDep) -> dict[str, Any]:
     operation_id="prove_inclusion",
     summary="Inclusion proof of the event at a position in a tree size",
     response_model=InclusionProofOut,
-    responses=errors(
-        401,
-        403,
-        (404, "not_found: no such position or tree size (yet)"),
-        422,
-        (503, "projection_lagging: the tree has not reached that size yet"),
-    ),
+    responses=PROOF_ERRORS,
 )
 def inclusion(
     services: ServicesDep,
@@ -117,7 +122,7 @@ def inclusion(
     try:
         return prove_inclusion(services.database, position, tree_size)
     except ProofRequestError as e:
-        raise _raise(e) from None
+        raise proof_error(e) from None
 
 
 @router.get(
@@ -125,13 +130,7 @@ def inclusion(
     operation_id="prove_consistency",
     summary="Consistency proof between two tree sizes",
     response_model=ConsistencyProofOut,
-    responses=errors(
-        401,
-        403,
-        (404, "not_found: no such position or tree size (yet)"),
-        422,
-        (503, "projection_lagging: the tree has not reached that size yet"),
-    ),
+    responses=PROOF_ERRORS,
 )
 def consistency(
     services: ServicesDep,
@@ -145,4 +144,4 @@ def consistency(
     try:
         return prove_consistency(services.database, from_, to)
     except ProofRequestError as e:
-        raise _raise(e) from None
+        raise proof_error(e) from None

@@ -12,9 +12,8 @@ from fastapi import APIRouter, Query
 from api.dependencies import Reader, ServicesDep
 from api.errors import ApiError
 from api.log_schemas import RecordProofOut
-from api.openapi import errors
 from api.reads import MinPosition, WaitS, await_position, require_registration
-from api.routers.log import current_checkpoint
+from api.routers.log import PROOF_ERRORS, current_checkpoint, proof_error
 from api.schemas import EntityType, Key
 from api.services import Services
 from replay.proofs import ProofRequestError, prove_inclusion
@@ -32,7 +31,7 @@ def with_proof(services: Services, item: dict[str, Any]) -> dict[str, Any]:
     try:
         proof = prove_inclusion(services.database, position, checkpoint["tree_size"])
     except ProofRequestError as e:
-        raise ApiError(e.status, e.code, e.message, **e.details) from None
+        raise proof_error(e) from None
     return {
         "entity_type": item["entity_type"],
         "key": item["key"],
@@ -48,13 +47,7 @@ def with_proof(services: Services, item: dict[str, Any]) -> dict[str, Any]:
     operation_id="prove_receipt",
     summary="A current receipt with the event that recorded it and its inclusion proof",
     response_model=RecordProofOut,
-    responses=errors(
-        401,
-        403,
-        (404, "not_found: no such position or tree size (yet)"),
-        422,
-        (503, "projection_lagging: the tree has not reached that size yet"),
-    ),
+    responses=PROOF_ERRORS,
 )
 def prove_receipt(
     rid: UUID,
@@ -84,13 +77,7 @@ def prove_receipt(
     operation_id="prove_session_record",
     summary="A record this session synced, with the event that recorded it and its proof",
     response_model=RecordProofOut,
-    responses=errors(
-        401,
-        403,
-        (404, "not_found: no such position or tree size (yet)"),
-        422,
-        (503, "projection_lagging: the tree has not reached that size yet"),
-    ),
+    responses=PROOF_ERRORS,
 )
 def prove_session_record(
     rid: UUID,
