@@ -72,8 +72,8 @@ class RoleBearer(HTTPBearer):
 
     Three nested dependencies (bearer, principal, role) cost FastAPI three rounds of
     dependency solving per request - more than the check itself and a fifth of a small
-    write's time in the API process (docs/architecture.md, "Small requests"). As an HTTPBearer it still
-    documents the scheme in the OpenAPI document, under the same name."""
+    write's time in the API process (docs/architecture.md, "Small requests"). As an
+    HTTPBearer it still documents the scheme in the OpenAPI document, under the same name."""
 
     def __init__(self, roles: tuple[str, ...]) -> None:
         super().__init__(

@@ -31,9 +31,9 @@ def typed(
     The same answer FastAPI gives for a route's `response_model` (the route keeps declaring
     it, so the OpenAPI document is unchanged), without FastAPI's generic path: validate
     through its field wrappers, dump to Python, then encode again. On a small write that
-    path was a tenth of the API process's time (docs/architecture.md, "Small requests"). The model's own
-    validation still runs, so a body that does not match the contract fails here as it
-    did there."""
+    path was a tenth of the API process's time (docs/architecture.md, "Small requests").
+    The model's own validation still runs, so a body that does not match the contract fails
+    here as it did there."""
     value = body if isinstance(body, model) else model.model_validate(body)
     return Response(
         value.model_dump_json(by_alias=True, exclude_unset=exclude_unset),

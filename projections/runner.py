@@ -19,8 +19,9 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 0.5
 # Saves arriving faster than this share one page: a page costs the same few statements and
 # one commit whether it carries one event or fifty, so a page per save made the views cost
-# more than the write itself (benchmarks/bench_small.py, docs/architecture.md, "Small requests"). A save after a
-# quiet spell is still processed at once; only a stream waits, at most this long.
+# more than the write itself (benchmarks/bench_small.py; docs/architecture.md, "Small
+# requests"). A save after a quiet spell is still processed at once; only a stream waits,
+# at most this long.
 MIN_STEP_INTERVAL = 0.005
 
 
