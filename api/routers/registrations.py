@@ -16,6 +16,7 @@ from api.reads import (
     await_position,
     paged,
     registration_row,
+    scope_of,
     settled,
 )
 from api.responses import typed
@@ -123,10 +124,7 @@ def list_registrations(
     wait_s: WaitS = 5.0,
 ) -> dict[str, Any]:
     position = await_position(services, min_position, wait_s)
-    # Worker scope: a worker lists only the registrations its token holds.
-    ids: list[str] | None = (
-        list(services.tokens.held(principal.name)) if principal.role == "worker" else None
-    )
+    scope = scope_of(principal)  # a worker lists only what it may reach (rule 13)
     return paged(
         lambda: services.read_models.list_registrations(
             product=product,
@@ -135,7 +133,7 @@ def list_registrations(
             cursor=cursor,
             q=q,
             status=status,
-            ids=ids,
+            scope=scope,
         ),
         cursor,
         position,

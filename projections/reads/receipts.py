@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from projections.digests import pack, unpack
 from projections.fmt import clamp, decode_cursor, encode_cursor, iso
 from projections.interface import Page, Row
 from projections.store import Tx
@@ -37,9 +38,10 @@ def receipts(
         where.append("(r.entity_type > ? OR (r.entity_type = ? AND r.key > ?))")
         params += [after[0], after[0], after[1]]
     rows = tx.q(
-        "SELECT r.entity_type, r.key, r.digest, s.session_id, r.synced_at, r.position "
+        "SELECT r.entity_type, r.key, r.digest, s.session_id, b.synced_at, r.position "
         "FROM view_receipts r "
         "JOIN view_receipt_sessions s ON s.sess_no = r.sess_no "
+        "JOIN view_receipt_batches b ON b.position = r.position "
         f"WHERE {' AND '.join(where)} ORDER BY r.entity_type, r.key LIMIT ?",
         (*params, limit + 1),
     )
@@ -47,7 +49,7 @@ def receipts(
         {
             "entity_type": et,
             "key": k,
-            "digest": d,
+            "digest": unpack(d, tx.pg),
             "session_id": sid,
             "synced_at": iso(at),
             "position": int(pos),  # the event that recorded it (proofs: /receipts/proof)
@@ -81,23 +83,27 @@ def diff(tx: Tx, rid: str, records: Sequence[tuple[str, str, str]]) -> Row:
         # A scalar subquery per record: always 10,000 primary-key probes (a join may be
         # planned as a hash join over every receipt of the registration), and the arrays
         # sent in binary (%b), which saves their quoting and parsing.
-        ets, keys, digests = (list(c) for c in zip(*records, strict=True))
+        ets, keys, texts = (list(c) for c in zip(*records, strict=True))
+        digests = [pack(d, True) for d in texts]  # compared in their stored form
         rows = list(
             tx.conn.execute(
                 "SELECT n - 1, digest IS NULL FROM (SELECT i.n, i.d, (SELECT r.digest "
                 "FROM view_receipts r WHERE r.reg_no = %s AND r.entity_type = i.et "
-                "AND r.key = i.k) AS digest FROM unnest(%b::text[], %b::text[], %b::text[]) "
+                "AND r.key = i.k) AS digest FROM unnest(%b::text[], %b::text[], %b::bytea[]) "
                 "WITH ORDINALITY AS i(et, k, d, n)) x WHERE digest IS NULL OR digest <> d "
                 "ORDER BY n",
                 (reg, ets, keys, digests),
             ).fetchall()
         )
     else:
+        # A stored BLOB is a digest sent as lowercase hex (projections/digests.py), so it
+        # compares as its hex text (SQLite 3.40 has no unhex() to go the other way).
         rows = tx.q(
             "SELECT j.key, r.digest IS NULL FROM json_each(?) j "
             "LEFT JOIN view_receipts r ON r.reg_no = ? "
             "AND r.entity_type = j.value ->> 0 AND r.key = j.value ->> 1 "
-            "WHERE r.digest IS NULL OR r.digest <> j.value ->> 2 ORDER BY j.key",
+            "WHERE r.digest IS NULL OR (CASE WHEN typeof(r.digest) = 'blob' "
+            "THEN lower(hex(r.digest)) ELSE r.digest END) <> j.value ->> 2 ORDER BY j.key",
             (orjson.dumps([list(r) for r in records]).decode(), reg),
         )
     missing: list[Row] = []

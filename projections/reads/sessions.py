@@ -8,6 +8,7 @@ import orjson
 
 from domain.liveness import is_stuck
 from domain.policy import deletion_check
+from projections.digests import unpack
 from projections.fmt import clamp, decode_cursor, encode_cursor, iso, now_micros
 from projections.interface import Page, Row
 from projections.store import Tx
@@ -311,9 +312,10 @@ def session_records(
         where += " AND (sr.entity_type > ? OR (sr.entity_type = ? AND sr.key > ?))"
         params += [after[0], after[0], after[1]]
     rows = tx.q(
-        "SELECT sr.entity_type, sr.key, sr.digest, sr.synced_at, r.sess_no, sr.position "
-        "FROM view_session_records sr LEFT JOIN view_receipts r "
-        "ON r.reg_no = sr.reg_no AND r.entity_type = sr.entity_type "
+        "SELECT sr.entity_type, sr.key, sr.digest, b.synced_at, r.sess_no, sr.position "
+        "FROM view_session_records sr "
+        "JOIN view_receipt_batches b ON b.position = sr.position "
+        "LEFT JOIN view_receipts r ON r.reg_no = sr.reg_no AND r.entity_type = sr.entity_type "
         f"AND r.key = sr.key WHERE {where} ORDER BY sr.entity_type, sr.key LIMIT ?",
         (*params, limit + 1),
     )
@@ -321,7 +323,7 @@ def session_records(
         {
             "entity_type": et,
             "key": k,
-            "digest": d,
+            "digest": unpack(d, tx.pg),
             "synced_at": iso(at),
             "receipt_current": cur == sess,
             "position": int(pos),  # the event that recorded it

@@ -18,7 +18,7 @@ SHADOW = "__shadow"
 @dataclass(frozen=True)
 class Table:
     name: str
-    columns: str  # column definitions; BIGINT and CTEXT (bytewise-ordered text) per dialect
+    columns: str  # column definitions; BIGINT, CTEXT (bytewise-ordered text), DIGEST per dialect
     primary_key: tuple[str, ...]
     indexes: tuple[tuple[str, ...], ...] = ()
     # SQLite: store rows in the primary key's B-tree (one B-tree less per row written).
@@ -32,6 +32,8 @@ class Table:
         cols = self.columns.replace("BIGINT", "BIGINT" if pg else "INTEGER")
         # Key columns compare bytewise on both backends (SQLite's BINARY = PostgreSQL's "C").
         cols = cols.replace(" CTEXT", ' TEXT COLLATE "C"' if pg else " TEXT")
+        # A digest as projections/digests.py packs it: bytes, or (SQLite) text as it came.
+        cols = cols.replace(" DIGEST", " BYTEA" if pg else " BLOB")
         tail = " WITHOUT ROWID" if self.without_rowid and not pg else ""
         stmts = [
             f"CREATE TABLE IF NOT EXISTS {real} ({cols}, "

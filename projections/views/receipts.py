@@ -19,12 +19,15 @@ from collections.abc import Sequence
 from operator import itemgetter
 from typing import Any
 
+from projections.digests import pack
 from projections.events import Event
 from projections.store import Tx
 from projections.views.base import Table, View
 
-# Column order of the rows built per record; both tables are written from the same tuples.
-ROW_COLS = "reg_no, sess_no, seq, entity_type, key, digest, synced_at, position"
+# Column order of the rows built per record; both tables are written from the same tuples
+# (a session record's seq is its session's, in view_receipt_sessions).
+ROW_COLS = "reg_no, sess_no, seq, entity_type, key, digest, position"
+RECORD_COLS = "reg_no, sess_no, entity_type, key, digest, position"
 STAGE = "projection_stage_records"
 SESSION_KEY = itemgetter(1, 3, 4)  # sess_no, entity_type, key of a row
 RECEIPT_KEY = itemgetter(0, 3, 4)  # reg_no, entity_type, key
@@ -55,10 +58,15 @@ class ReceiptsView(View):
             ("registration_id", "chain"),
         ),
         Table(
+            "view_receipt_batches",
+            "position BIGINT NOT NULL, synced_at BIGINT",
+            ("position",),
+        ),
+        Table(
             "view_session_records",
-            "reg_no BIGINT NOT NULL, sess_no BIGINT NOT NULL, seq BIGINT NOT NULL, "
-            "entity_type CTEXT NOT NULL, key CTEXT NOT NULL, digest TEXT NOT NULL, "
-            "synced_at BIGINT, position BIGINT NOT NULL",
+            "reg_no BIGINT NOT NULL, sess_no BIGINT NOT NULL, "
+            "entity_type CTEXT NOT NULL, key CTEXT NOT NULL, digest DIGEST NOT NULL, "
+            "position BIGINT NOT NULL",
             ("sess_no", "entity_type", "key"),
             (("reg_no", "entity_type", "key"),),
             without_rowid=True,
@@ -66,8 +74,8 @@ class ReceiptsView(View):
         Table(
             "view_receipts",
             "reg_no BIGINT NOT NULL, entity_type CTEXT NOT NULL, key CTEXT NOT NULL, "
-            "digest TEXT NOT NULL, sess_no BIGINT NOT NULL, seq BIGINT NOT NULL, "
-            "synced_at BIGINT, position BIGINT NOT NULL",
+            "digest DIGEST NOT NULL, sess_no BIGINT NOT NULL, seq BIGINT NOT NULL, "
+            "position BIGINT NOT NULL",
             ("reg_no", "entity_type", "key"),
             without_rowid=True,
         ),
@@ -89,41 +97,45 @@ class ReceiptsView(View):
         self._newer = (
             "ON CONFLICT (reg_no, entity_type, key) DO UPDATE SET "
             "digest = excluded.digest, sess_no = excluded.sess_no, seq = excluded.seq, "
-            "synced_at = excluded.synced_at, position = excluded.position "
+            "position = excluded.position "
             f"WHERE excluded.seq > {r}.seq OR "
             f"(excluded.seq = {r}.seq AND excluded.position > {r}.position)"
         )
         self._record_upsert = (
             "ON CONFLICT (sess_no, entity_type, key) DO UPDATE SET "
-            "digest = excluded.digest, synced_at = excluded.synced_at, "
-            "position = excluded.position"
+            "digest = excluded.digest, position = excluded.position"
         )
         marks = ", ".join("?" for _ in ROW_COLS.split(","))
-        self._sqlite_records = (
-            f"INSERT INTO {sr} ({ROW_COLS}) VALUES ({marks}) {self._record_upsert}"
+        self._sqlite_records = (  # the same tuples: numbered parameters skip seq (?3)
+            f"INSERT INTO {sr} ({RECORD_COLS}) VALUES (?1, ?2, ?4, ?5, ?6, ?7) "
+            f"{self._record_upsert}"
         )
         self._sqlite_receipts = f"INSERT INTO {r} ({ROW_COLS}) VALUES ({marks}) {self._newer}"
         # PostgreSQL: rows are COPYed into a temporary staging table, then each table gets
         # one set-based statement: a plain INSERT first (about 1.5x faster than ON CONFLICT,
         # whose speculative insertion costs an extra index probe and WAL record per row),
         # and the upsert only if some key already has a row.
-        insert = "INSERT INTO {} (" + ROW_COLS + ") SELECT * FROM " + STAGE
-        self._pg_records = (insert.format(sr), f"{insert.format(sr)} {self._record_upsert}")
-        self._pg_receipts = (insert.format(r), f"{insert.format(r)} {self._newer}")
+        insert = "INSERT INTO {0} ({1}) SELECT {1} FROM " + STAGE
+        records, receipts = insert.format(sr, RECORD_COLS), insert.format(r, ROW_COLS)
+        self._pg_records = (records, f"{records} {self._record_upsert}")
+        self._pg_receipts = (receipts, f"{receipts} {self._newer}")
+        self._batches = f"INSERT INTO {self.t['view_receipt_batches']} VALUES (?, ?)"
 
     # --- event dispatch ----------------------------------------------------------------
 
     def apply(self, tx: Tx, events: Sequence[Event]) -> None:
         pending: list[tuple[Any, ...]] = []
+        batches: list[tuple[int, int | None]] = []
         for e in events:
             k = e.kind
             if k == "Session.RecordsSynced":
                 reg, sess, seq = self._session(tx, e.originator_id)
-                at, pos = e.at, e.position
+                pos, pg = e.position, tx.pg
                 pending += [
-                    (reg, sess, seq, et, key, digest, at, pos)
+                    (reg, sess, seq, et, key, pack(digest, pg), pos)
                     for et, key, digest in e.state["records"]
                 ]
+                batches.append((pos, e.at))  # when, once per batch (not per record)
                 continue
             if k not in HANDLED:
                 continue
@@ -131,6 +143,7 @@ class ReceiptsView(View):
             pending = []
             getattr(self, HANDLED[k])(tx, e)
         self._flush(tx, pending)
+        tx.many(self._batches, batches)
 
     def _session(self, tx: Tx, agg_id: str) -> tuple[int, int, int]:
         found = self._sessions.get(agg_id)
@@ -198,7 +211,7 @@ class ReceiptsView(View):
             for row in records:
                 key = RECEIPT_KEY(row)
                 current = newest.get(key)
-                if current is None or (row[2], row[7]) >= (current[2], current[7]):
+                if current is None or (row[2], row[6]) >= (current[2], current[6]):
                     newest[key] = row
             receipts = list(newest.values())
         self._stage(tx, records)
@@ -230,12 +243,12 @@ class ReceiptsView(View):
         conn = tx.conn
         conn.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} (reg_no BIGINT, sess_no BIGINT, "
-            'seq BIGINT, entity_type TEXT COLLATE "C", key TEXT COLLATE "C", digest TEXT, '
-            "synced_at BIGINT, position BIGINT) ON COMMIT DELETE ROWS"
+            'seq BIGINT, entity_type TEXT COLLATE "C", key TEXT COLLATE "C", digest BYTEA, '
+            "position BIGINT) ON COMMIT DELETE ROWS"
         )
         conn.execute(f"TRUNCATE {STAGE}")
         with conn.cursor() as cur, cur.copy(f"COPY {STAGE} FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(["int8", "int8", "int8", "text", "text", "text", "int8", "int8"])
+            copy.set_types(["int8", "int8", "int8", "text", "text", "bytea", "int8"])
             write = copy.write_row
             for row in rows:
                 write(row)
@@ -263,13 +276,13 @@ class ReceiptsView(View):
         """Upsert the newest non-removed record (alias sr) of every key that `source` and
         `where` select."""
         rs = self.t["view_receipt_sessions"]
-        cols = ", ".join(f"sr.{c.strip()}" for c in ROW_COLS.split(","))
+        cols = ", ".join(("rs.seq" if c == "seq" else f"sr.{c}") for c in ROW_COLS.split(", "))
         tx.x(
             f"INSERT INTO {self.t['view_receipts']} ({ROW_COLS}) "
             f"SELECT {ROW_COLS} FROM (SELECT {cols}, ROW_NUMBER() OVER "
-            "(PARTITION BY sr.entity_type, sr.key ORDER BY sr.seq DESC, sr.position DESC) AS rn "
+            "(PARTITION BY sr.entity_type, sr.key ORDER BY rs.seq DESC, sr.position DESC) AS rn "
             f"FROM {source} JOIN {rs} rs ON rs.sess_no = sr.sess_no "
-            f"WHERE sr.reg_no = ? AND rs.deleted = 0 AND sr.seq > ? AND {where}) x "
+            f"WHERE sr.reg_no = ? AND rs.deleted = 0 AND rs.seq > ? AND {where}) x "
             f"WHERE rn = 1 {self._newer}",
             (*source_params, reg, self._cutoff(tx, rid), *where_params),
         )
@@ -374,7 +387,7 @@ class ReceiptsView(View):
             self.t["view_receipt_sessions"],
             self.t["view_receipts"],
         )
-        self._recompute(tx, rid, reg, f"{sr} sr", (), "sr.seq <= ?", (top,))
+        self._recompute(tx, rid, reg, f"{sr} sr", (), "rs.seq <= ?", (top,))
         found = tx.one(
             f"SELECT COUNT(*) FROM {r} WHERE reg_no = ? AND seq > ? AND seq <= ?", (reg, low, top)
         )
@@ -382,7 +395,7 @@ class ReceiptsView(View):
         keys = tx.one(
             f"SELECT COUNT(*) FROM (SELECT DISTINCT sr.entity_type, sr.key FROM {sr} sr "
             f"JOIN {rs} rs ON rs.sess_no = sr.sess_no WHERE sr.reg_no = ? AND rs.deleted = 0 "
-            "AND sr.seq > ? AND sr.seq <= ?) x",
+            "AND rs.seq > ? AND rs.seq <= ?) x",
             (reg, low, top),
         )
         total = int(keys[0]) if keys else 0
