@@ -8,12 +8,13 @@ from uuid import UUID
 
 from fastapi import Query
 
+from api.auth import Principal
 from api.errors import ApiError
 from api.responses import ORJSONResponse
 from api.services import Services
 from domain.values import MAX_POSITION
 from projections.fmt import MAX_CURSOR_LENGTH
-from projections.interface import Page
+from projections.interface import Page, Scope
 
 WRITE_SETTLE_S = 5.0
 MAX_WAIT_S = 60.0
@@ -76,6 +77,18 @@ def paged_under(
     if not out["items"]:
         require_registration(services, rid)
     return out
+
+
+# Rule 13's worker scope as a list filter: the rows api/auth.py keeps (and commits with the
+# events that decide them) in api_token_registrations, read by its primary key (token_name,
+# registration_id) - an index range scan the database joins, not the ids fetched and sent
+# back (issue 16). Unqualified: the views' connections search the ledger's schema.
+WORKER_SCOPE = "SELECT h.registration_id FROM api_token_registrations h WHERE h.token_name = ?"
+
+
+def scope_of(principal: Principal) -> Scope | None:
+    """What `principal` may list: a worker its holdings and grants, other roles everything."""
+    return Scope(WORKER_SCOPE, (principal.name,)) if principal.role == "worker" else None
 
 
 def page_response(body: dict[str, Any]) -> ORJSONResponse:

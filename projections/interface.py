@@ -24,6 +24,17 @@ class Page:
     next_cursor: str | None
 
 
+@dataclass(frozen=True)
+class Scope:
+    """The registrations a reader may see: a subquery of registration ids over the views'
+    database (`?` placeholders) and its parameters. The API's worker scope (rule 13) is a
+    table it keeps beside the views; the list joins it by its index instead of receiving
+    every held id (issue 16: 3,000 ids cost more than the page)."""
+
+    subquery: str
+    params: tuple[Any, ...] = ()
+
+
 class ReadModelsProtocol(Protocol):
     # --- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
@@ -75,13 +86,13 @@ class ReadModelsProtocol(Protocol):
         cursor: str | None,
         q: str | None = None,
         status: str | None = None,
-        ids: Sequence[str] | None = None,
+        scope: Scope | None = None,
     ) -> Page:
         """Sorted by last_updated desc. Items: id, product, file_id, name, total_syncs,
         last_updated, sessions_in_progress, stuck_sessions, receipts,
         sync_interval_minutes, stuck_after_minutes, created_at. `q`: text in product, file
-        id or name (case-insensitive); `status`: "stuck" | "failed" | "in_progress"; `ids`:
-        only these registrations (a worker's own)."""
+        id or name (case-insensitive); `status`: "stuck" | "failed" | "in_progress"; `scope`:
+        only the registrations its subquery selects (a worker's own)."""
 
     def search_registrations(
         self,

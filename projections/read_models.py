@@ -12,7 +12,7 @@ from domain.infra.database import Database
 from domain.liveness import to_micros
 from projections import engine
 from projections.events import head_sql
-from projections.interface import Page, ProgressCallback, Row
+from projections.interface import Page, ProgressCallback, Row, Scope
 from projections.reads import approvals as approval_reads
 from projections.reads import audit as audit_reads
 from projections.reads import liveness
@@ -163,7 +163,7 @@ class ReadModels:
         cursor: str | None = None,
         q: str | None = None,
         status: str | None = None,
-        ids: Sequence[str] | None = None,
+        scope: Scope | None = None,
     ) -> Page:
         with self.store.read() as tx:
             return reg_reads.list_registrations(
@@ -174,7 +174,7 @@ class ReadModels:
                 cursor=cursor,
                 q=q,
                 status=status,
-                ids=ids,
+                scope=scope,
                 now=self._now(),
             )
 

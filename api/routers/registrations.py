@@ -16,6 +16,7 @@ from api.reads import (
     await_position,
     paged,
     registration_row,
+    scope_of,
     settled,
 )
 from api.routers.approvals import APPROVAL_PENDING, pending_response
@@ -120,10 +121,7 @@ def list_registrations(
     wait_s: WaitS = 5.0,
 ) -> dict[str, Any]:
     position = await_position(services, min_position, wait_s)
-    # Worker scope: a worker lists only the registrations its token holds.
-    ids: list[str] | None = (
-        list(services.tokens.held(principal.name)) if principal.role == "worker" else None
-    )
+    scope = scope_of(principal)  # a worker lists only what it may reach (rule 13)
     return paged(
         lambda: services.read_models.list_registrations(
             product=product,
@@ -132,7 +130,7 @@ def list_registrations(
             cursor=cursor,
             q=q,
             status=status,
-            ids=ids,
+            scope=scope,
         ),
         cursor,
         position,
