@@ -101,10 +101,11 @@ def _raw_lookups_sqlite(path: Path, rid: Any, sample: list[tuple[str, ...]]) -> 
     reg = conn.execute(
         "SELECT reg_no FROM view_receipt_registrations WHERE registration_id = ?", (str(rid),)
     ).fetchone()[0]
-    sql = "SELECT digest FROM view_receipts WHERE reg_no = ? AND entity_type = ? AND key = ?"
+    sql = "SELECT digest FROM view_receipts WHERE reg_no = ? AND et = ? AND key = ?"
+    number = dict(conn.execute("SELECT entity_type, et FROM view_entity_types"))
     started = time.perf_counter()
     for et, k, _ in sample:
-        conn.execute(sql, (reg, et, k)).fetchone()
+        conn.execute(sql, (reg, number.get(et, 0), k)).fetchone()
     elapsed = time.perf_counter() - started
     conn.close()
     return elapsed
@@ -119,11 +120,12 @@ def _raw_lookups_pg(conninfo: str, schema: str, rid: Any, sample: list[tuple[str
             "SELECT reg_no FROM view_receipt_registrations WHERE registration_id = %s", (str(rid),)
         ).fetchone()
         assert row is not None
-        sql = "SELECT digest FROM view_receipts WHERE reg_no = %s AND entity_type = %s AND key = %s"
+        sql = "SELECT digest FROM view_receipts WHERE reg_no = %s AND et = %s AND key = %s"
+        number = dict(conn.execute("SELECT entity_type, et FROM view_entity_types").fetchall())
         started = time.perf_counter()
         with conn.cursor() as cur:
             for et, k, _ in sample:
-                cur.execute(sql, (row[0], et, k), prepare=True)
+                cur.execute(sql, (row[0], number.get(et, 0), k), prepare=True)
                 cur.fetchone()
         return time.perf_counter() - started
 

@@ -64,19 +64,24 @@ def _group(table: str) -> str:
     return "views" if table.startswith(("view_", "projection")) else "event log"
 
 
-def sqlite_bytes(path: Path) -> dict[str, int]:
-    """Bytes per group (event log / views) from dbstat, every index counted with its table."""
+def _grouped(parts: dict[tuple[str, str], int]) -> dict[str, int]:
+    sizes: dict[str, int] = {}
+    for (table, _), size in parts.items():
+        sizes[_group(table)] = sizes.get(_group(table), 0) + size
+    return sizes
+
+
+def sqlite_parts(path: Path) -> dict[tuple[str, str], int]:
+    """Bytes per (table, table or index name) from dbstat, whole pages."""
     conn = sqlite3.connect(path)
     owner = dict(conn.execute("SELECT name, tbl_name FROM sqlite_master WHERE tbl_name != ''"))
-    sizes: dict[str, int] = {}
+    parts: dict[tuple[str, str], int] = {}
     for name, size in conn.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name"):
         table = owner.get(name, name)
-        if table.startswith("sqlite_"):
-            continue
-        group = _group(table)
-        sizes[group] = sizes.get(group, 0) + int(size)
+        if not table.startswith("sqlite_"):
+            parts[(table, name)] = int(size)
     conn.close()
-    return sizes
+    return parts
 
 
 def raw_sqlite_bytes(records: Sequence[Row]) -> int:
@@ -91,24 +96,27 @@ def raw_sqlite_bytes(records: Sequence[Row]) -> int:
     return int(size)
 
 
-def postgres_bytes(conninfo: str, schema: str) -> dict[str, int]:
+def postgres_parts(conninfo: str, schema: str) -> dict[tuple[str, str], int]:
+    """Bytes per (table, table or index name): a table's heap with its TOAST
+    (pg_table_size), each index apart (pg_relation_size), after VACUUM ANALYZE."""
     import psycopg
 
     sql = (
-        "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c "
-        "JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'm')"
+        "SELECT t.relname, t.relname, pg_table_size(t.oid) FROM pg_class t "
+        "JOIN pg_namespace n ON n.oid = t.relnamespace "
+        "WHERE n.nspname = %s AND t.relkind IN ('r', 'p', 'm') "
+        "UNION ALL SELECT t.relname, i.relname, pg_relation_size(i.oid) FROM pg_index x "
+        "JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid "
+        "JOIN pg_namespace n ON n.oid = t.relnamespace WHERE n.nspname = %s"
     )
-    sizes: dict[str, int] = {}
+    parts: dict[tuple[str, str], int] = {}
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute(f'SET search_path TO "{schema}"')
         conn.execute("VACUUM ANALYZE")
-        for table, size in conn.execute(sql, (schema,)).fetchall():
-            if table.startswith("raw_"):
-                continue
-            group = _group(table)
-            sizes[group] = sizes.get(group, 0) + int(size)
-    return sizes
+        for table, name, size in conn.execute(sql, (schema, schema)).fetchall():
+            if not table.startswith("raw_"):
+                parts[(table, name)] = int(size)
+    return parts
 
 
 def raw_postgres_bytes(conninfo: str, schema: str, records: Sequence[Row]) -> int:
@@ -128,7 +136,8 @@ def raw_postgres_bytes(conninfo: str, schema: str, records: Sequence[Row]) -> in
     return int(size)
 
 
-def _rows(kind: str, n: int, sizes: dict[str, int], raw: int) -> list[Result]:
+def _rows(kind: str, n: int, parts: dict[tuple[str, str], int], raw: int) -> list[Result]:
+    sizes = _grouped(parts)
     total = sum(sizes.values())
     per_raw = raw / n
     out = [
@@ -147,6 +156,11 @@ def _rows(kind: str, n: int, sizes: dict[str, int], raw: int) -> list[Result]:
         out.append(
             Result("storage", f"  of which {group} ({kind})", sizes[group] / n, "bytes/record")
         )
+    # Where the bytes go: every table and index of at least 1 byte per record.
+    for (table, name), size in sorted(parts.items(), key=lambda p: -p[1]):
+        if size >= n:
+            label = table if name == table else f"{table} index {name}"
+            out.append(Result("storage", f"    {label} ({kind})", size / n, "bytes/record"))
     return out
 
 
@@ -159,13 +173,13 @@ def run(
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "storage.db"
         load(Database.from_url(f"sqlite:///{path}"), rows)
-        results += _rows("sqlite", n, sqlite_bytes(path), raw_sqlite_bytes(rows))
+        results += _rows("sqlite", n, sqlite_parts(path), raw_sqlite_bytes(rows))
     pg = served.postgres_url(postgres)
     if pg is not None:
         with served.pg_schema(pg, "bench_storage") as (schema_url, conninfo, schema):
             load(Database.from_url(schema_url), rows)
-            sizes = postgres_bytes(conninfo, schema)
-            results += _rows("postgresql", n, sizes, raw_postgres_bytes(conninfo, schema, rows))
+            parts = postgres_parts(conninfo, schema)
+            results += _rows("postgresql", n, parts, raw_postgres_bytes(conninfo, schema, rows))
     return results
 
 
@@ -177,7 +191,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     for r in run(quick=not args.full, records=args.records, postgres=args.postgres):
         ratio = f"  ({r.ratio:.2f} x {r.baseline_name} {r.baseline_value:,.1f})" if r.ratio else ""
-        print(f"{r.name:<62} {r.value:>10,.1f} {r.unit} {r.target}{ratio}")
+        print(f"{r.name:<72} {r.value:>10,.1f} {r.unit} {r.target}{ratio}")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import orjson
 from projections.digests import pack, unpack
 from projections.fmt import clamp, decode_cursor, encode_cursor, iso
 from projections.interface import Page, Row
+from projections.reads.typed import typed_page
 from projections.store import Tx
 
 MAX_DIFF = 10_000
@@ -27,23 +28,19 @@ def receipts(
 ) -> Page:
     limit = clamp(limit)
     after = decode_cursor(cursor, str, str)
-    where, params = [f"r.reg_no = {REG_NO}"], [rid]
-    if entity_type is not None:
-        where.append("r.entity_type = ?")
-        params.append(entity_type)
-    if key is not None:
-        where.append("r.key = ?")
-        params.append(key)
-    if after is not None:
-        where.append("(r.entity_type > ? OR (r.entity_type = ? AND r.key > ?))")
-        params += [after[0], after[0], after[1]]
-    rows = tx.q(
-        "SELECT r.entity_type, r.key, r.digest, s.session_id, b.synced_at, r.position "
-        "FROM view_receipts r "
-        "JOIN view_receipt_sessions s ON s.sess_no = r.sess_no "
-        "JOIN view_receipt_batches b ON b.position = r.position "
-        f"WHERE {' AND '.join(where)} ORDER BY r.entity_type, r.key LIMIT ?",
-        (*params, limit + 1),
+    rows = typed_page(
+        tx,
+        table="view_receipts",
+        alias="r",
+        scope=f"r.reg_no = {REG_NO}",
+        scope_params=(rid,),
+        select="r.key, r.digest, s.session_id, b.synced_at, r.position",
+        joins="JOIN view_receipt_sessions s ON s.sess_no = r.sess_no "
+        "JOIN view_receipt_batches b ON b.position = r.position",
+        entity_type=entity_type,
+        key=key,
+        after=(after[0], after[1]) if after is not None else None,
+        limit=limit + 1,
     )
     items = [
         {
@@ -66,10 +63,11 @@ def count_receipts(tx: Tx, rid: str) -> int:
 
 
 def diff(tx: Tx, rid: str, records: Sequence[tuple[str, str, str]]) -> Row:
-    """Missing, changed and unchanged counts in one set-based query.
+    """Missing, changed and unchanged counts in one set-based query (after one lookup of
+    the entity types' numbers).
 
     The query returns only the records that differ (their index and whether a receipt
-    exists), probing view_receipts by its primary key (reg_no, entity_type, key).
+    exists), probing view_receipts by its primary key (reg_no, et, key).
     """
     if len(records) > MAX_DIFF:
         raise ValueError(f"at most {MAX_DIFF} records per diff")
@@ -79,33 +77,8 @@ def diff(tx: Tx, rid: str, records: Sequence[tuple[str, str, str]]) -> Row:
     rows: list[tuple[Any, ...]]
     if reg is None:
         rows = [(n, True) for n in range(len(records))]
-    elif tx.pg:
-        # A scalar subquery per record: always 10,000 primary-key probes (a join may be
-        # planned as a hash join over every receipt of the registration), and the arrays
-        # sent in binary (%b), which saves their quoting and parsing.
-        ets, keys, texts = (list(c) for c in zip(*records, strict=True))
-        digests = [pack(d, True) for d in texts]  # compared in their stored form
-        rows = list(
-            tx.conn.execute(
-                "SELECT n - 1, digest IS NULL FROM (SELECT i.n, i.d, (SELECT r.digest "
-                "FROM view_receipts r WHERE r.reg_no = %s AND r.entity_type = i.et "
-                "AND r.key = i.k) AS digest FROM unnest(%b::text[], %b::text[], %b::bytea[]) "
-                "WITH ORDINALITY AS i(et, k, d, n)) x WHERE digest IS NULL OR digest <> d "
-                "ORDER BY n",
-                (reg, ets, keys, digests),
-            ).fetchall()
-        )
     else:
-        # A stored BLOB is a digest sent as lowercase hex (projections/digests.py), so it
-        # compares as its hex text (SQLite 3.40 has no unhex() to go the other way).
-        rows = tx.q(
-            "SELECT j.key, r.digest IS NULL FROM json_each(?) j "
-            "LEFT JOIN view_receipts r ON r.reg_no = ? "
-            "AND r.entity_type = j.value ->> 0 AND r.key = j.value ->> 1 "
-            "WHERE r.digest IS NULL OR (CASE WHEN typeof(r.digest) = 'blob' "
-            "THEN lower(hex(r.digest)) ELSE r.digest END) <> j.value ->> 2 ORDER BY j.key",
-            (orjson.dumps([list(r) for r in records]).decode(), reg),
-        )
+        rows = _differing(tx, reg, records)
     missing: list[Row] = []
     changed: list[Row] = []
     for n, absent in rows:
@@ -116,3 +89,41 @@ def diff(tx: Tx, rid: str, records: Sequence[tuple[str, str, str]]) -> Row:
         "changed": changed,
         "unchanged": len(records) - len(missing) - len(changed),
     }
+
+
+def _differing(tx: Tx, reg: int, records: Sequence[tuple[str, str, str]]) -> list[tuple[Any, ...]]:
+    """(index, absent) of the records whose receipt is absent or has another digest. Entity
+    types are looked up first (a few per diff); an unknown one has no receipt (et 0)."""
+    names = sorted({r[0] for r in records})
+    marks = ", ".join("?" for _ in names)
+    number = dict(
+        tx.q(f"SELECT entity_type, et FROM view_entity_types WHERE entity_type IN ({marks})", names)
+    )
+    ets = [number.get(r[0], 0) for r in records]
+    if tx.pg:
+        # A scalar subquery per record: always 10,000 primary-key probes (a join may be
+        # planned as a hash join over every receipt of the registration), and the arrays
+        # sent in binary (%b), which saves their quoting and parsing. Digests are compared
+        # in their stored form (projections/digests.py).
+        keys = [r[1] for r in records]
+        digests = [pack(r[2], True) for r in records]
+        return list(
+            tx.conn.execute(
+                "SELECT n - 1, digest IS NULL FROM (SELECT i.n, i.d, (SELECT r.digest "
+                "FROM view_receipts r WHERE r.reg_no = %s AND r.et = i.et "
+                "AND r.key = i.k) AS digest FROM unnest(%b::int8[], %b::text[], %b::bytea[]) "
+                "WITH ORDINALITY AS i(et, k, d, n)) x WHERE digest IS NULL OR digest <> d "
+                "ORDER BY n",
+                (reg, ets, keys, digests),
+            ).fetchall()
+        )
+    # A stored BLOB is a digest sent as lowercase hex (projections/digests.py), so it
+    # compares as its hex text (SQLite 3.40 has no unhex() to go the other way).
+    return tx.q(
+        "SELECT j.key, r.digest IS NULL FROM json_each(?) j "
+        "LEFT JOIN view_receipts r ON r.reg_no = ? "
+        "AND r.et = j.value ->> 0 AND r.key = j.value ->> 1 "
+        "WHERE r.digest IS NULL OR (CASE WHEN typeof(r.digest) = 'blob' "
+        "THEN lower(hex(r.digest)) ELSE r.digest END) <> j.value ->> 2 ORDER BY j.key",
+        (orjson.dumps([[e, r[1], r[2]] for e, r in zip(ets, records, strict=True)]).decode(), reg),
+    )

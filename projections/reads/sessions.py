@@ -11,6 +11,7 @@ from domain.policy import deletion_check
 from projections.digests import unpack
 from projections.fmt import clamp, decode_cursor, encode_cursor, iso, now_micros
 from projections.interface import Page, Row
+from projections.reads.typed import typed_page
 from projections.store import Tx
 
 COLS = (
@@ -231,11 +232,12 @@ def session_breakdown(tx: Tx, rid: str, sid: str) -> list[Row]:
     if found is None:
         return []
     rows = tx.q(
-        "SELECT sr.entity_type, COUNT(*), "
-        "COALESCE(SUM(CASE WHEN r.sess_no = sr.sess_no THEN 1 ELSE 0 END), 0) "
+        "SELECT t.entity_type, x.n, x.c FROM (SELECT sr.et, COUNT(*) AS n, "
+        "COALESCE(SUM(CASE WHEN r.sess_no = sr.sess_no THEN 1 ELSE 0 END), 0) AS c "
         "FROM view_session_records sr LEFT JOIN view_receipts r "
-        "ON r.reg_no = sr.reg_no AND r.entity_type = sr.entity_type AND r.key = sr.key "
-        "WHERE sr.sess_no = ? GROUP BY sr.entity_type ORDER BY sr.entity_type",
+        "ON r.reg_no = sr.reg_no AND r.et = sr.et AND r.key = sr.key "
+        "WHERE sr.sess_no = ? GROUP BY sr.et) x "
+        "JOIN view_entity_types t ON t.et = x.et ORDER BY t.entity_type",
         (int(found[0]),),
     )
     return [{"entity_type": et, "records": int(n), "current": int(c)} for et, n, c in rows]
@@ -300,24 +302,19 @@ def session_records(
     if found is None:
         return Page([], None)
     sess = int(found[0])
-    where = "sr.sess_no = ?"
-    params: list[Any] = [sess]
-    if entity_type is not None:
-        where += " AND sr.entity_type = ?"
-        params.append(entity_type)
-    if key is not None:
-        where += " AND sr.key = ?"
-        params.append(key)
-    if after is not None:
-        where += " AND (sr.entity_type > ? OR (sr.entity_type = ? AND sr.key > ?))"
-        params += [after[0], after[0], after[1]]
-    rows = tx.q(
-        "SELECT sr.entity_type, sr.key, sr.digest, b.synced_at, r.sess_no, sr.position "
-        "FROM view_session_records sr "
-        "JOIN view_receipt_batches b ON b.position = sr.position "
-        "LEFT JOIN view_receipts r ON r.reg_no = sr.reg_no AND r.entity_type = sr.entity_type "
-        f"AND r.key = sr.key WHERE {where} ORDER BY sr.entity_type, sr.key LIMIT ?",
-        (*params, limit + 1),
+    rows = typed_page(
+        tx,
+        table="view_session_records",
+        alias="sr",
+        scope="sr.sess_no = ?",
+        scope_params=(sess,),
+        select="sr.key, sr.digest, b.synced_at, r.sess_no, sr.position",
+        joins="JOIN view_receipt_batches b ON b.position = sr.position "
+        "LEFT JOIN view_receipts r ON r.reg_no = sr.reg_no AND r.et = sr.et AND r.key = sr.key",
+        entity_type=entity_type,
+        key=key,
+        after=(after[0], after[1]) if after is not None else None,
+        limit=limit + 1,
     )
     items = [
         {

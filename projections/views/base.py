@@ -23,6 +23,14 @@ class Table:
     indexes: tuple[tuple[str, ...], ...] = ()
     # SQLite: store rows in the primary key's B-tree (one B-tree less per row written).
     without_rowid: bool = False
+    # PostgreSQL: these secondary indexes (by number) are hash indexes on their last column,
+    # for equality lookups only: ~20 bytes an entry, where a B-tree entry is the key's width
+    # plus ~12 and its leaves fill to ~55-70% when rows come in several ascending runs.
+    pg_hash: tuple[int, ...] = ()
+
+    def index_columns(self, pg: bool) -> list[tuple[str, ...]]:
+        """The secondary indexes' columns on the backend (`pg`: PostgreSQL)."""
+        return [idx[-1:] if pg and i in self.pg_hash else idx for i, idx in enumerate(self.indexes)]
 
     @property
     def column_names(self) -> list[str]:
@@ -39,8 +47,11 @@ class Table:
             f"CREATE TABLE IF NOT EXISTS {real} ({cols}, "
             f"CONSTRAINT {real}_pkey PRIMARY KEY ({', '.join(self.primary_key)})){tail}"
         ]
-        for i, idx in enumerate(self.indexes):
-            stmts.append(f"CREATE INDEX IF NOT EXISTS ix_{real}_{i} ON {real} ({', '.join(idx)})")
+        for i, idx in enumerate(self.index_columns(pg)):
+            using = "USING hash " if pg and i in self.pg_hash else ""
+            stmts.append(
+                f"CREATE INDEX IF NOT EXISTS ix_{real}_{i} ON {real} {using}({', '.join(idx)})"
+            )
         return stmts
 
     def columns_of(self, tx: Tx, real: str) -> list[str] | None:

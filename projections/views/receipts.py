@@ -5,12 +5,11 @@ seq, then position) among sessions that are not removed (deleted, or seq <= the 
 a reset in force). Deletions, resets and their undos recompute the affected keys with
 set-based SQL; their effect (receipts unsynced / restored / skipped) is kept per position.
 
-The two big tables (`view_session_records`, `view_receipts`) refer to registrations and
-sessions by compact integers, so their rows and keys stay small: `reg_no` is the position
-of the first `Started` event of the registration, `sess_no` the position of the session's
-`Started` event. Both come from the log alone, so a rebuilt view has the same numbers.
-On SQLite both tables are WITHOUT ROWID (the primary key's B-tree holds the rows) and
-`view_receipts` has no secondary index: three B-trees are written per record in all.
+The two big tables (`view_session_records`, `view_receipts`) hold a row per record, kept
+small (docs/architecture.md, "Read-model storage"): registrations, sessions and entity
+types as numbers the log alone determines (`reg_no`, `sess_no`: the positions of the first
+`Started` events; `et`: projections/views/entity_types.py), digests as bytes when lossless
+(projections/digests.py), the batch's time once per batch (`view_receipt_batches`).
 """
 
 from __future__ import annotations
@@ -23,14 +22,16 @@ from projections.digests import pack
 from projections.events import Event
 from projections.store import Tx
 from projections.views.base import Table, View
+from projections.views.entity_types import TABLE as ENTITY_TYPES
+from projections.views.entity_types import EntityTypes
+from projections.views.pgstage import STAGE, stage
 
 # Column order of the rows built per record; both tables are written from the same tuples
 # (a session record's seq is its session's, in view_receipt_sessions).
-ROW_COLS = "reg_no, sess_no, seq, entity_type, key, digest, position"
-RECORD_COLS = "reg_no, sess_no, entity_type, key, digest, position"
-STAGE = "projection_stage_records"
-SESSION_KEY = itemgetter(1, 3, 4)  # sess_no, entity_type, key of a row
-RECEIPT_KEY = itemgetter(0, 3, 4)  # reg_no, entity_type, key
+ROW_COLS = "reg_no, sess_no, seq, et, key, digest, position"
+RECORD_COLS = "reg_no, sess_no, et, key, digest, position"
+SESSION_KEY = itemgetter(1, 3, 4)  # sess_no, et, key of a row
+RECEIPT_KEY = itemgetter(0, 3, 4)  # reg_no, et, key
 PLAIN_MIN_ROWS = 2_000  # PostgreSQL: pages this big try a plain INSERT before the upsert
 UPSERT_PAGES = 8  # ... except for this many pages after one met an existing key
 
@@ -38,6 +39,7 @@ UPSERT_PAGES = 8  # ... except for this many pages after one met an existing key
 class ReceiptsView(View):
     name = "receipts"
     tables = (
+        ENTITY_TYPES,
         Table(
             "view_receipt_registrations",
             "registration_id CTEXT NOT NULL, reg_no BIGINT NOT NULL",
@@ -65,18 +67,19 @@ class ReceiptsView(View):
         Table(
             "view_session_records",
             "reg_no BIGINT NOT NULL, sess_no BIGINT NOT NULL, "
-            "entity_type CTEXT NOT NULL, key CTEXT NOT NULL, digest DIGEST NOT NULL, "
+            "et BIGINT NOT NULL, key CTEXT NOT NULL, digest DIGEST NOT NULL, "
             "position BIGINT NOT NULL",
-            ("sess_no", "entity_type", "key"),
-            (("reg_no", "entity_type", "key"),),
+            ("sess_no", "et", "key"),
+            (("reg_no", "et", "key"),),  # every record of a key (_keys_of, _recompute)
             without_rowid=True,
+            pg_hash=(0,),
         ),
         Table(
             "view_receipts",
-            "reg_no BIGINT NOT NULL, entity_type CTEXT NOT NULL, key CTEXT NOT NULL, "
+            "reg_no BIGINT NOT NULL, et BIGINT NOT NULL, key CTEXT NOT NULL, "
             "digest DIGEST NOT NULL, sess_no BIGINT NOT NULL, seq BIGINT NOT NULL, "
             "position BIGINT NOT NULL",
-            ("reg_no", "entity_type", "key"),
+            ("reg_no", "et", "key"),
             without_rowid=True,
         ),
         Table(
@@ -93,16 +96,17 @@ class ReceiptsView(View):
         self._regs: dict[str, int] = {}  # registration_id -> reg_no
         self._staged: list[tuple[Any, ...]] = []
         self._upsert_only: dict[str, int] = {}  # statement -> pages left before a retry
+        self._types = EntityTypes(self.t[ENTITY_TYPES.name])
         sr, r = self.t["view_session_records"], self.t["view_receipts"]
         self._newer = (
-            "ON CONFLICT (reg_no, entity_type, key) DO UPDATE SET "
+            "ON CONFLICT (reg_no, et, key) DO UPDATE SET "
             "digest = excluded.digest, sess_no = excluded.sess_no, seq = excluded.seq, "
             "position = excluded.position "
             f"WHERE excluded.seq > {r}.seq OR "
             f"(excluded.seq = {r}.seq AND excluded.position > {r}.position)"
         )
         self._record_upsert = (
-            "ON CONFLICT (sess_no, entity_type, key) DO UPDATE SET "
+            "ON CONFLICT (sess_no, et, key) DO UPDATE SET "
             "digest = excluded.digest, position = excluded.position"
         )
         marks = ", ".join("?" for _ in ROW_COLS.split(","))
@@ -126,14 +130,17 @@ class ReceiptsView(View):
     def apply(self, tx: Tx, events: Sequence[Event]) -> None:
         pending: list[tuple[Any, ...]] = []
         batches: list[tuple[int, int | None]] = []
+        written: set[str] = set()
+        number = self._types.numbers
         for e in events:
             k = e.kind
             if k == "Session.RecordsSynced":
                 reg, sess, seq = self._session(tx, e.originator_id)
-                pos, pg = e.position, tx.pg
+                pos, pg, records = e.position, tx.pg, e.state["records"]
+                self._types.ensure(tx, {r[0] for r in records}, written)
                 pending += [
-                    (reg, sess, seq, et, key, pack(digest, pg), pos)
-                    for et, key, digest in e.state["records"]
+                    (reg, sess, seq, number[et], key, pack(digest, pg), pos)
+                    for et, key, digest in records
                 ]
                 batches.append((pos, e.at))  # when, once per batch (not per record)
                 continue
@@ -240,18 +247,7 @@ class ReceiptsView(View):
 
     def _stage(self, tx: Tx, rows: list[tuple[Any, ...]]) -> None:
         self._staged = rows
-        conn = tx.conn
-        conn.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} (reg_no BIGINT, sess_no BIGINT, "
-            'seq BIGINT, entity_type TEXT COLLATE "C", key TEXT COLLATE "C", digest BYTEA, '
-            "position BIGINT) ON COMMIT DELETE ROWS"
-        )
-        conn.execute(f"TRUNCATE {STAGE}")
-        with conn.cursor() as cur, cur.copy(f"COPY {STAGE} FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(["int8", "int8", "int8", "text", "text", "bytea", "int8"])
-            write = copy.write_row
-            for row in rows:
-                write(row)
+        stage(tx, rows)
 
     # --- removal and restoration --------------------------------------------------------
 
@@ -280,9 +276,10 @@ class ReceiptsView(View):
         tx.x(
             f"INSERT INTO {self.t['view_receipts']} ({ROW_COLS}) "
             f"SELECT {ROW_COLS} FROM (SELECT {cols}, ROW_NUMBER() OVER "
-            "(PARTITION BY sr.entity_type, sr.key ORDER BY rs.seq DESC, sr.position DESC) AS rn "
+            "(PARTITION BY sr.et, sr.key ORDER BY rs.seq DESC, sr.position DESC) AS rn "
             f"FROM {source} JOIN {rs} rs ON rs.sess_no = sr.sess_no "
-            f"WHERE sr.reg_no = ? AND rs.deleted = 0 AND rs.seq > ? AND {where}) x "
+            f"WHERE sr.reg_no = ? AND rs.reg_no = sr.reg_no AND rs.deleted = 0 AND rs.seq > ? "
+            f"AND {where}) x "
             f"WHERE rn = 1 {self._newer}",
             (*source_params, reg, self._cutoff(tx, rid), *where_params),
         )
@@ -293,7 +290,7 @@ class ReceiptsView(View):
         the registration)."""
         sr, join = self.t["view_session_records"], "JOIN" if tx.pg else "CROSS JOIN"
         return (
-            f"{sr} k {join} {sr} sr ON sr.reg_no = +k.reg_no AND sr.entity_type = k.entity_type "
+            f"{sr} k {join} {sr} sr ON sr.reg_no = +k.reg_no AND sr.et = k.et "
             "AND sr.key = k.key AND k.sess_no = ?"
         )
 
@@ -320,18 +317,18 @@ class ReceiptsView(View):
         sr, r = self.t["view_session_records"], self.t["view_receipts"]
         if tx.pg:
             unsynced = tx.x(
-                f"DELETE FROM {r} WHERE sess_no = ? AND (reg_no, entity_type, key) IN "
-                f"(SELECT reg_no, entity_type, key FROM {sr} WHERE sess_no = ?)",
+                f"DELETE FROM {r} WHERE sess_no = ? AND (reg_no, et, key) IN "
+                f"(SELECT reg_no, et, key FROM {sr} WHERE sess_no = ?)",
                 (sess, sess),
             )
         else:  # from the session's keys, by primary key (not a scan of the registration's)
             keys = tx.q(
-                f"SELECT k.reg_no, k.entity_type, k.key FROM {sr} k CROSS JOIN {r} r "
-                "ON r.reg_no = k.reg_no AND r.entity_type = k.entity_type AND r.key = k.key "
+                f"SELECT k.reg_no, k.et, k.key FROM {sr} k CROSS JOIN {r} r "
+                "ON r.reg_no = k.reg_no AND r.et = k.et AND r.key = k.key "
                 "WHERE k.sess_no = ? AND r.sess_no = ?",
                 (sess, sess),
             )
-            tx.many(f"DELETE FROM {r} WHERE reg_no = ? AND entity_type = ? AND key = ?", keys)
+            tx.many(f"DELETE FROM {r} WHERE reg_no = ? AND et = ? AND key = ?", keys)
             unsynced = len(keys)
         if unsynced:
             self._recompute(tx, rid, reg, self._keys_of(tx), (sess,))
@@ -343,7 +340,7 @@ class ReceiptsView(View):
         sr, r = self.t["view_session_records"], self.t["view_receipts"]
         row = tx.one(
             f"SELECT COUNT(*), COUNT(r.sess_no) FROM {sr} k LEFT JOIN {r} r "
-            "ON r.reg_no = k.reg_no AND r.entity_type = k.entity_type AND r.key = k.key "
+            "ON r.reg_no = k.reg_no AND r.et = k.et AND r.key = k.key "
             "AND r.sess_no = k.sess_no WHERE k.sess_no = ?",
             (sess,),
         )
@@ -393,8 +390,9 @@ class ReceiptsView(View):
         )
         restored = int(found[0]) if found else 0
         keys = tx.one(
-            f"SELECT COUNT(*) FROM (SELECT DISTINCT sr.entity_type, sr.key FROM {sr} sr "
-            f"JOIN {rs} rs ON rs.sess_no = sr.sess_no WHERE sr.reg_no = ? AND rs.deleted = 0 "
+            f"SELECT COUNT(*) FROM (SELECT DISTINCT sr.et, sr.key FROM {sr} sr "
+            f"JOIN {rs} rs ON rs.sess_no = sr.sess_no WHERE sr.reg_no = ? "
+            "AND rs.reg_no = sr.reg_no AND rs.deleted = 0 "
             "AND rs.seq > ? AND rs.seq <= ?) x",
             (reg, low, top),
         )
