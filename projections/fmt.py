@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any, overload
 
 import orjson
@@ -23,11 +24,20 @@ def iso(micros: int | None) -> str | None: ...
 
 
 def iso(micros: int | None) -> str | None:
-    """RFC 3339 UTC with microseconds. Exact integer arithmetic (no float seconds), about
-    twice as fast as `fromtimestamp`: a history page formats three times per session."""
+    """RFC 3339 UTC with microseconds. Exact integer arithmetic (no float seconds); the
+    whole seconds come from a small cache, since the times of a page repeat them (a batch's
+    records share one time): a 100-receipt page formatted 100 times, ~40% of building it
+    (issue 16)."""
     if micros is None:
         return None
-    return (_EPOCH + timedelta(microseconds=micros)).isoformat(timespec="microseconds") + "Z"
+    seconds, fraction = divmod(micros, 1_000_000)
+    return f"{_second(seconds)}.{fraction:06d}Z"
+
+
+@lru_cache(maxsize=4096)
+def _second(seconds: int) -> str:
+    """`YYYY-MM-DDTHH:MM:SS` of a whole second since the epoch (thread-safe cache)."""
+    return (_EPOCH + timedelta(seconds=seconds)).isoformat()
 
 
 def now_micros() -> int:

@@ -206,7 +206,7 @@ class ReadModels:
             return reg_reads.registration_products(tx)
 
     def get_registration(self, rid: UUID) -> Row | None:
-        with self.store.read() as tx:
+        with self.store.read(single=True) as tx:  # one statement (reads/registrations.py)
             return reg_reads.get_registration(tx, str(rid), self._now())
 
     def has_registration(self, rid: UUID) -> bool:
@@ -259,7 +259,7 @@ class ReadModels:
             return session_reads.session_breakdown(tx, str(rid), sid)
 
     def get_session(self, rid: UUID, sid: str) -> Row | None:
-        with self.store.read() as tx:
+        with self.store.read(single=True) as tx:  # one statement (reads/sessions.py)
             return session_reads.get_session(tx, str(rid), sid, self._now())
 
     def session_records(

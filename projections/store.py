@@ -55,6 +55,15 @@ class Tx:
         else:
             self.conn.executemany(text, rows)
 
+    def json_rows(self, columns: str, source: str) -> str:
+        """A scalar subquery: the rows of `SELECT columns source` as one JSON array of arrays
+        (text, "[]" for none), in no particular order. A read takes a few child rows (a
+        registration's live sessions, a session's errors) in its one statement instead of
+        a second query and the transaction around both (issue 16)."""
+        if self.pg:
+            return f"(SELECT COALESCE(json_agg(json_build_array({columns}))::text, '[]') {source})"
+        return f"(SELECT json_group_array(json_array({columns})) {source})"
+
     def table_exists(self, name: str) -> bool:
         if self.pg:
             row = self.one("SELECT to_regclass(?) IS NOT NULL", (name,))

@@ -14,8 +14,8 @@ from api.reads import (
     MinPosition,
     WaitS,
     await_position,
-    page_response,
     paged_under,
+    read_response,
     require_registration,
 )
 from api.responses import ORJSONResponse
@@ -44,7 +44,7 @@ def receipts(
     wait_s: WaitS = 5.0,
 ) -> ORJSONResponse:
     position = await_position(services, min_position, wait_s)
-    return page_response(
+    return read_response(
         paged_under(
             services,
             rid,

@@ -15,11 +15,12 @@ from api.reads import (
     WaitS,
     await_position,
     paged,
+    registration_read,
     registration_row,
     scope_of,
     settled,
 )
-from api.responses import typed
+from api.responses import ORJSONResponse, typed
 from api.routers.approvals import APPROVAL_PENDING, pending_response
 from api.routing import PrefixRouter
 from api.schemas import FileId, Product, RegistrationIn, ResetIn
@@ -153,9 +154,9 @@ def get_registration(
     principal: Reader,
     min_position: MinPosition = None,
     wait_s: WaitS = 5.0,
-) -> dict[str, Any]:
+) -> ORJSONResponse:
     position = await_position(services, min_position, wait_s)
-    return {**registration_row(services, rid), "position": position}
+    return registration_read(registration_row(services, rid), position)
 
 
 @router.post(

@@ -24,9 +24,9 @@ from api.reads import (
     MinPosition,
     WaitS,
     await_position,
-    page_response,
     paged,
     paged_under,
+    read_response,
 )
 from api.responses import ORJSONResponse, typed
 from api.routing import PrefixRouter
@@ -128,7 +128,7 @@ def list_sessions(
     if as_of is not None or as_of_position is not None:
         return history_as_of(services, rid, as_of, as_of_position, include_deleted)
     position = await_position(services, min_position, wait_s)
-    return page_response(
+    return read_response(
         paged_under(
             services,
             rid,
@@ -186,9 +186,9 @@ def get_session(
     principal: Reader,
     min_position: MinPosition = None,
     wait_s: WaitS = 5.0,
-) -> dict[str, Any]:
+) -> ORJSONResponse:
     position = await_position(services, min_position, wait_s)
-    return {**session_row(services, rid, str(sid)), "position": position}
+    return read_response({**session_row(services, rid, str(sid)), "position": position})
 
 
 @router.get(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from domain.liveness import is_stuck
 from projections.fmt import clamp, decode_cursor, encode_cursor, iso, now_micros
 from projections.interface import Page, Row, Scope
@@ -219,28 +221,40 @@ LAST_PERIODIC = (
 )
 
 
+# The registration's sessions in progress and not removed (rule 10's worker status), as one
+# JSON column of its read; the seq last, to order them newest first.
+_LIVE_COLS = "s.worker, s.started_at, s.session_id, s.last_activity_at, s.seq"
+_LIVE_OF_P = (
+    "FROM view_sessions s WHERE s.registration_id = p.id AND s.status = 'in_progress' "
+    f"AND {NOT_REMOVED}"
+)
+
+
 def get_registration(tx: Tx, rid: str, now: int | None = None) -> Row | None:
-    """The item, with its worker status: two statements (the registration with its counts,
-    then its sessions in progress), not six."""
+    """The item, with its worker status: one statement (the registration, its counts and
+    its sessions in progress), so it needs no transaction - on PostgreSQL one round trip,
+    not BEGIN, two queries and COMMIT (issue 16)."""
     now = now_micros() if now is None else now
     page = (
         f"SELECT {', '.join('r.' + c for c in REG_COLS.split(', '))}, {_last_updated(tx)} "
         "AS lu FROM view_registrations r WHERE r.id = ?"
     )
-    row = tx.one(f"SELECT p.*, {ITEM_COLS}, {LAST_PERIODIC} FROM ({page}) p", (now, rid))
+    row = tx.one(
+        f"SELECT p.*, {ITEM_COLS}, {LAST_PERIODIC}, {tx.json_rows(_LIVE_COLS, _LIVE_OF_P)} "
+        f"FROM ({page}) p",
+        (now, rid),
+    )
     if row is None:
         return None
     item = _item(row)
-    last_periodic = row[-1]
-    item["status"] = worker_status(
-        tx, rid, int(row[4]), int(row[6]), int(row[5]), now, last_periodic
-    )
+    last_periodic = row[-2]
+    live = [tuple(r[:4]) for r in sorted(orjson.loads(row[-1]), key=lambda r: -int(r[4]))]
+    item["status"] = worker_status(live, int(row[4]), int(row[6]), int(row[5]), now, last_periodic)
     return item
 
 
 def worker_status(
-    tx: Tx,
-    rid: str,
+    live: list[tuple[Any, ...]],
     interval: int,
     created: int,
     stuck_minutes: int,
@@ -248,13 +262,9 @@ def worker_status(
     last_periodic: int | None,
 ) -> Row:
     """Rule 10: in progress (which worker, since when), stuck (which worker, no activity
-    since when: never reported as in progress), or the next scheduled sync."""
-    live = tx.q(
-        "SELECT s.worker, s.started_at, s.session_id, s.last_activity_at FROM view_sessions s "
-        f"WHERE s.registration_id = ? AND s.status = 'in_progress' AND {NOT_REMOVED} "
-        "ORDER BY s.seq DESC",
-        (rid,),
-    )
+    since when: never reported as in progress), or the next scheduled sync. `live`: the
+    sessions in progress and not removed, newest first (worker, started_at, session_id,
+    last_activity_at)."""
     stuck = [
         r
         for r in live

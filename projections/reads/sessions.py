@@ -252,26 +252,29 @@ NEWEST_OF_TYPE = (
 )
 
 
+# A session's errors (its detail lists them all), as one JSON column of its read; the
+# position last, to put them in the order they were recorded.
+_ERROR_COLS = "e.message, e.entity_type, e.key, e.at, e.position"
+_ERRORS_OF_S = "FROM view_session_errors e WHERE e.agg_id = s.agg_id"
+
+
 def get_session(tx: Tx, rid: str, sid: str, now: int | None = None) -> Row | None:
-    # The session with its reset, stuck_after and the newest of its type in one statement;
-    # its errors in a second (issue 16: seven round trips on PostgreSQL were four).
+    # The session with its reset, stuck_after, the newest of its type and its errors in one
+    # statement, so it needs no transaction (issue 16: seven round trips on PostgreSQL
+    # were four, now one).
     row = tx.one(
-        f"SELECT {PAGE_COLS}, {NEWEST_OF_TYPE} FROM view_sessions s {RESET_OF_ROW} "
-        "WHERE s.registration_id = ? AND s.session_id = ?",
+        f"SELECT {PAGE_COLS}, {NEWEST_OF_TYPE}, {tx.json_rows(_ERROR_COLS, _ERRORS_OF_S)} "
+        f"FROM view_sessions s {RESET_OF_ROW} WHERE s.registration_id = ? AND s.session_id = ?",
         (rid, sid),
     )
     if row is None:
         return None
     now = now_micros() if now is None else now
-    item = _page_item(row[:-1], now)
-    newest = row[-1]
-    errors = tx.q(
-        "SELECT message, entity_type, key, at FROM view_session_errors WHERE agg_id = ? "
-        "ORDER BY position",
-        (row[0],),
-    )
+    item = _page_item(row[:-2], now)
+    newest = row[-2]
+    errors = sorted(orjson.loads(row[-1]), key=lambda e: int(e[4]))
     item["errors"] = [
-        {"message": m, "entity_type": et, "key": k, "at": iso(at)} for m, et, k, at in errors
+        {"message": m, "entity_type": et, "key": k, "at": iso(at)} for m, et, k, at, _ in errors
     ]
     removed = item["deleted"] is not None or item["removed_by_reset"] is not None
     most_recent = not removed and newest is not None and newest == item["seq"]
