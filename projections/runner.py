@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -16,11 +17,24 @@ from domain.infra.database import Database
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.5
+# Saves arriving faster than this share one page: a page costs the same few statements and
+# one commit whether it carries one event or fifty, so a page per save made the views cost
+# more than the write itself (benchmarks/bench_small.py; docs/architecture.md, "Small
+# requests"). A save after a quiet spell is still processed at once; only a stream waits,
+# at most this long.
+MIN_STEP_INTERVAL = 0.005
 
 
 class Runner:
-    def __init__(self, kind: str, step: Callable[[], int], listen: Callable[[], Any]) -> None:
+    def __init__(
+        self,
+        kind: str,
+        step: Callable[[], int],
+        listen: Callable[[], Any],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.kind = kind
+        self.clock = clock
         self.step = step
         self.listen = listen
         self.wake = threading.Event()
@@ -49,11 +63,19 @@ class Runner:
             log.exception("projection runner failed a page; retrying")
             self.stopping.wait(POLL_SECONDS)
 
+    def _coalesce(self, last_step: float) -> None:
+        """Wait out the rest of MIN_STEP_INTERVAL since the last step began."""
+        pause = MIN_STEP_INTERVAL - (self.clock() - last_step)
+        if pause > 0:
+            self.stopping.wait(pause)
+
     def _pull_loop(self) -> None:
         while not self.stopping.is_set():
             self.wake.clear()
+            last_step = self.clock()
             self._safe_step()
-            self.wake.wait(POLL_SECONDS)
+            if self.wake.wait(POLL_SECONDS):
+                self._coalesce(last_step)
 
     def _pg_loop(self) -> None:
         conn = None
@@ -61,9 +83,17 @@ class Runner:
             try:
                 if conn is None:
                     conn = self.listen()
+                last_step = self.clock()
                 self._safe_step()
+                woken = False
                 for _ in conn.notifies(timeout=POLL_SECONDS, stop_after=1):
-                    pass
+                    woken = True
+                if woken:
+                    self._coalesce(last_step)
+                    # The saves of the pause each sent a notification: one page reads them
+                    # all, so take them off the connection instead of a page per message.
+                    for _ in conn.notifies(timeout=0):
+                        pass
             except Exception:
                 log.exception("projection listener lost its connection; reconnecting")
                 if conn is not None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from api.dependencies import ServicesDep, Support, Writer, context_for
 from api.errors import ApiError
 from api.lifecycle_models import HeartbeatIn, HeartbeatOut, SettingsIn, SettingsOut
 from api.openapi import AUTH, errors
+from api.responses import typed
 from api.routers.registrations import registration_body
 
 router = APIRouter(prefix="/v1/registrations/{rid}", tags=["lifecycle"])
@@ -34,10 +35,10 @@ def heartbeat(
     request: Request,
     services: ServicesDep,
     principal: Writer,
-) -> HeartbeatOut:
+) -> Response:
     result = services.ledger.heartbeat(context_for(request, principal), rid, str(sid))
     at = result.last_activity_at.isoformat(timespec="microseconds").replace("+00:00", "Z")
-    return HeartbeatOut(last_activity_at=at, position=result.position)
+    return typed(HeartbeatOut, HeartbeatOut(last_activity_at=at, position=result.position))
 
 
 @router.patch(

@@ -19,6 +19,7 @@ from api.reads import (
     scope_of,
     settled,
 )
+from api.responses import typed
 from api.routers.approvals import APPROVAL_PENDING, pending_response
 from api.schemas import FileId, Product, RegistrationIn, ResetIn
 from api.services import Services
@@ -57,10 +58,9 @@ def registration_body(services: Services, rid: UUID, position: int) -> dict[str,
 def register(
     body: RegistrationIn,
     request: Request,
-    response: Response,
     services: ServicesDep,
     principal: Writer,
-) -> dict[str, Any]:
+) -> Response:
     result = services.ledger.register(
         context_for(request, principal),
         product=body.product,
@@ -76,13 +76,16 @@ def register(
         side_writes=lambda rid: [services.tokens.claim_write(principal.name, rid)],
     )
     if result.created:  # answered from the command's own state (api/written.py)
-        return registration_written(services, result.registration_id, result.position, created=True)
+        answer = registration_written(
+            services, result.registration_id, result.position, created=True
+        )
+        return typed(Registration, answer, 201, exclude_unset=True)
     if principal.role == "worker":
         # Admitted (holder or granted): make sure its row is there (a no-op read usually).
         services.tokens.claim(principal.name, str(result.registration_id))
     # Registered before: answer with its counts and worker status (the views' row).
-    response.status_code = 200
-    return registration_body(services, result.registration_id, result.position)
+    answer = registration_body(services, result.registration_id, result.position)
+    return typed(Registration, answer, 200, exclude_unset=True)
 
 
 RegistrationStatus = Literal["stuck", "failed", "in_progress"]

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from api.dependencies import ServicesDep, Support, context_for
 from api.models import DeleteOut
 from api.openapi import AUTH, errors
+from api.responses import typed
 from api.routers.approvals import APPROVAL_PENDING, pending_response
 from api.schemas import DeleteIn
 from domain.approvals import ApprovalPending
@@ -71,4 +72,5 @@ def delete(
     if isinstance(result, ApprovalPending):  # rule 17: waits for a second support token
         return pending_response(result)
     # The receipts it unsynced as the domain counted them (the dry run's function, rule 19).
-    return {"deleted": True, "unsynced": result.unsynced, "position": result.position}
+    deleted = {"deleted": True, "unsynced": result.unsynced, "position": result.position}
+    return typed(DeleteOut, deleted, exclude_unset=True)

@@ -28,7 +28,7 @@ from api.reads import (
     paged,
     paged_under,
 )
-from api.responses import ORJSONResponse
+from api.responses import ORJSONResponse, typed
 from api.schemas import CompleteIn, ErrorIn, FailIn, SessionIn
 from api.services import Services
 from api.written import session_written
@@ -77,10 +77,9 @@ def start_session(
     rid: UUID,
     body: SessionIn,
     request: Request,
-    response: Response,
     services: ServicesDep,
     principal: Writer,
-) -> dict[str, Any]:
+) -> Response:
     result = services.ledger.start_session(
         context_for(request, principal),
         rid,
@@ -90,8 +89,8 @@ def start_session(
         entity_types=body.entity_types,
         request_id=str(body.request_id) if body.request_id else None,
     )
-    response.status_code = 201 if result.created else 200
-    return session_written(services, rid, result.session_id, result.position)
+    answer = session_written(services, rid, result.session_id, result.position)
+    return typed(Session, answer, 201 if result.created else 200, exclude_unset=True)
 
 
 @router.get(
@@ -277,7 +276,7 @@ def record_error(
     request: Request,
     services: ServicesDep,
     principal: Writer,
-) -> dict[str, Any]:
+) -> Response:
     position = services.ledger.record_error(
         context_for(request, principal),
         rid,
@@ -286,13 +285,14 @@ def record_error(
         entity_type=body.entity_type,
         key=body.key,
     )
-    return {
+    recorded = {
         "session_id": str(sid),
         "message": body.message,
         "entity_type": body.entity_type,
         "key": body.key,
         "position": position,
     }
+    return typed(ErrorRecorded, recorded, 201)
 
 
 @router.post(
@@ -313,9 +313,9 @@ def complete(
     services: ServicesDep,
     principal: Writer,
     body: Annotated[CompleteIn, Body()] = NO_FIELDS,
-) -> dict[str, Any]:
+) -> Response:
     position = services.ledger.complete_session(context_for(request, principal), rid, str(sid))
-    return session_written(services, rid, str(sid), position)
+    return typed(Session, session_written(services, rid, str(sid), position), exclude_unset=True)
 
 
 @router.post(
@@ -333,8 +333,8 @@ def fail(
     request: Request,
     services: ServicesDep,
     principal: Writer,
-) -> dict[str, Any]:
+) -> Response:
     position = services.ledger.fail_session(
         context_for(request, principal), rid, str(sid), reason=body.reason
     )
-    return session_written(services, rid, str(sid), position)
+    return typed(Session, session_written(services, rid, str(sid), position), exclude_unset=True)

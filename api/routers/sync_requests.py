@@ -9,6 +9,7 @@ from api.dependencies import Reader, ServicesDep, Support, context_for
 from api.models import SyncRequest, SyncRequestList
 from api.openapi import AUTH, errors
 from api.reads import Cursor, Limit, MinPosition, WaitS, await_position, paged, require_registration
+from api.responses import typed
 from api.schemas import SyncRequestCancelIn, SyncRequestIn
 from api.services import Services
 
@@ -38,24 +39,23 @@ def request_sync(
     rid: UUID,
     body: SyncRequestIn,
     request: Request,
-    response: Response,
     services: ServicesDep,
     principal: Support,
-) -> dict[str, Any]:
+) -> Response:
     result = services.ledger.request_sync(
         context_for(request, principal), rid, kind=body.kind, confirm=body.confirm
     )
     requested_by: str | None = principal.name
     if not result.created:  # rule 14: asking again for a pending kind returns that request
-        response.status_code = 200
         requested_by = _requested_by(services, rid, result.request_id, result.position)
-    return {
+    answer = {
         "id": result.request_id,
         "kind": result.kind,
         "status": "pending",
         "requested_by": requested_by,
         "position": result.position,
     }
+    return typed(SyncRequest, answer, 201 if result.created else 200)
 
 
 @router.post(
