@@ -25,69 +25,19 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
-import orjson
-
 from benchmarks import served
 from benchmarks.common import Result, median
+from benchmarks.small_client import Api, Timer, register, start
+from benchmarks.small_concurrency import Watch, write_cycles_rate
 
 TINY: dict[str, Any] = {"ops": 6, "holdings": 12, "concurrent_ops": 4}
 JSON = {"content-type": "application/json"}
 WRITE_TARGET, READ_TARGET, CONCURRENCY_TARGET = 0.5, 0.7, 2.0
 CLIENTS = 8
-
-
-@dataclass
-class Timer:
-    """Calls and seconds spent per operation."""
-
-    seconds: dict[str, float] = field(default_factory=dict)
-    calls: dict[str, int] = field(default_factory=dict)
-
-    @contextmanager
-    def time(self, op: str) -> Iterator[None]:
-        started = time.perf_counter()
-        yield
-        self.seconds[op] = self.seconds.get(op, 0.0) + time.perf_counter() - started
-        self.calls[op] = self.calls.get(op, 0) + 1
-
-    def rate(self, op: str) -> float:
-        spent = self.seconds.get(op, 0.0)
-        return self.calls.get(op, 0) / spent if spent else 0.0
-
-
-class Api:
-    """A keep-alive client for one token; every call checks its status."""
-
-    def __init__(self, base: str, token: str) -> None:
-        self.http = httpx.Client(
-            base_url=base, timeout=600, headers={"Authorization": f"Bearer {token}"}
-        )
-
-    def post(self, path: str, body: Any, expect: tuple[int, ...] = (200, 201)) -> Any:
-        r = self.http.post(path, content=orjson.dumps(body), headers=JSON)
-        if r.status_code not in expect:
-            raise RuntimeError(f"POST {path}: {r.status_code} {r.text[:300]}")
-        return r.json()
-
-    def get(self, path: str, **params: Any) -> Any:
-        r = self.http.get(path, params=params)
-        if r.status_code != 200:
-            raise RuntimeError(f"GET {path}: {r.status_code} {r.text[:300]}")
-        return r.json()
-
-    def has_path(self, suffix: str) -> bool:
-        paths = self.get("/openapi.json").get("paths", {})
-        return any(p.endswith(suffix) for p in paths)
-
-    def close(self) -> None:
-        self.http.close()
 
 
 # --- baselines --------------------------------------------------------------------------------
@@ -138,14 +88,6 @@ def raw_commit_postgres(conninfo: str, schema: str, n: int) -> float:
 # --- one client -------------------------------------------------------------------------------
 
 
-def _register(api: Api, tag: str) -> str:
-    return str(api.post("/v1/registrations", {"product": "bench", "file_id": tag})["id"])
-
-
-def _start(api: Api, rid: str, sync_type: str) -> str:
-    return str(api.post(f"/v1/registrations/{rid}/sessions", {"sync_type": sync_type})["id"])
-
-
 def small_writes(worker: Api, support: Api, ops: int, timer: Timer) -> list[str]:
     """Every small write, `ops` times each, on `ops` registrations; returns notes."""
     notes: list[str] = []
@@ -153,11 +95,11 @@ def small_writes(worker: Api, support: Api, ops: int, timer: Timer) -> list[str]
     rids = []
     for i in range(ops):
         with timer.time("register"):
-            rids.append(_register(worker, f"small-{tag}-{i}"))
+            rids.append(register(worker, f"small-{tag}-{i}"))
     sids = []
     for rid in rids:
         with timer.time("start"):
-            sids.append(_start(worker, rid, "full"))
+            sids.append(start(worker, rid, "full"))
     heartbeat = worker.has_path("/heartbeat")
     if not heartbeat:
         notes.append("heartbeat: no endpoint yet, skipped")
@@ -174,7 +116,7 @@ def small_writes(worker: Api, support: Api, ops: int, timer: Timer) -> list[str]
         with timer.time("complete"):
             worker.post(f"{base}/complete", {})
     for rid in rids:
-        sid = _start(worker, rid, "time")
+        sid = start(worker, rid, "time")
         with timer.time("fail"):
             worker.post(f"/v1/registrations/{rid}/sessions/{sid}/fail", {"reason": "bench"})
     for rid in rids:
@@ -183,7 +125,7 @@ def small_writes(worker: Api, support: Api, ops: int, timer: Timer) -> list[str]
     for rid in rids:
         # A stuck session as the articles describe it: in progress, nothing synced, the
         # most recent of its type (rule 5) - safe to delete.
-        sid = _start(worker, rid, "custom")
+        sid = start(worker, rid, "custom")
         with timer.time("delete stuck session"):
             support.post(
                 f"/v1/registrations/{rid}/sessions/{sid}/delete", {"reason": "stuck (bench)"}
@@ -193,11 +135,11 @@ def small_writes(worker: Api, support: Api, ops: int, timer: Timer) -> list[str]
 
 def reads(worker: Api, ops: int, timer: Timer) -> None:
     """Reads of one registration with 25 sessions, each with 20 records."""
-    rid = _register(worker, f"reads-{uuid.uuid4().hex[:8]}")
+    rid = register(worker, f"reads-{uuid.uuid4().hex[:8]}")
     last: dict[str, Any] = {}
     sid = ""
     for n in range(25):
-        sid = _start(worker, rid, "time")
+        sid = start(worker, rid, "time")
         base = f"/v1/registrations/{rid}/sessions/{sid}"
         records = [
             {"entity_type": "Client List", "key": f"c-{n}-{i}", "digest": "d"} for i in range(20)
@@ -219,49 +161,6 @@ def reads(worker: Api, ops: int, timer: Timer) -> None:
                 worker.get(path, **params)
 
 
-# --- concurrency ------------------------------------------------------------------------------
-
-
-def write_cycles_rate(base: str, token: str, clients: int, cycles: int) -> float:
-    """Small writes/s from `clients` concurrent clients, each on its own registration: per
-    cycle start, error, complete (3 writes)."""
-    apis = [Api(base, token) for _ in range(clients)]
-    tag = uuid.uuid4().hex[:8]
-    rids = [_register(api, f"conc-{tag}-{n}") for n, api in enumerate(apis)]
-    errors: list[BaseException] = []
-    go = threading.Barrier(clients + 1)
-
-    def work(n: int) -> None:
-        api, rid = apis[n], rids[n]
-        try:
-            go.wait()
-            for _ in range(cycles):
-                sid = _start(api, rid, "full")
-                base_path = f"/v1/registrations/{rid}/sessions/{sid}"
-                api.post(f"{base_path}/errors", {"message": "bench"})
-                api.post(f"{base_path}/complete", {})
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-            go.abort()
-
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(clients)]
-    for t in threads:
-        t.start()
-    try:
-        go.wait()
-    except threading.BrokenBarrierError:
-        pass
-    started = time.perf_counter()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - started
-    for api in apis:
-        api.close()
-    if errors:
-        raise errors[0]
-    return clients * cycles * 3 / elapsed
-
-
 # --- worker list vs support list --------------------------------------------------------------
 
 
@@ -274,7 +173,7 @@ def list_costs(base: str, tokens: dict[str, str], holdings: int, reps: int) -> t
     def register_some(k: int) -> None:
         api = Api(base, tokens["worker"])
         for i in range(k * share, min(holdings, (k + 1) * share)):
-            _register(api, f"held-{tag}-{i}")
+            register(api, f"held-{tag}-{i}")
         api.close()
 
     threads = [threading.Thread(target=register_some, args=(k,)) for k in range(4)]
@@ -324,6 +223,7 @@ def _backend(
     ops: int,
     holdings: int,
     concurrent_ops: int,
+    conninfo: str | None = None,
 ) -> list[Result]:
     worker = Api(instance.base, instance.tokens["worker"])
     support = Api(instance.base, instance.tokens["support"])
@@ -360,7 +260,13 @@ def _backend(
     for note in notes:
         results.append(Result("small", f"{note} ({kind})", 0, "note"))
     one = write_cycles_rate(instance.base, instance.tokens["worker"], 1, concurrent_ops * 2)
-    many = write_cycles_rate(instance.base, instance.tokens["worker"], CLIENTS, concurrent_ops)
+    with Watch(instance.pid, conninfo) as watch:
+        many = write_cycles_rate(instance.base, instance.tokens["worker"], CLIENTS, concurrent_ops)
+    # What the 8 clients' writes spent their time on: the served processes' CPU and, on
+    # PostgreSQL, what its active backends waited for (docs/architecture.md).
+    detail = f"API process {watch.cpu['api']:.0f}% of a core, runners {watch.cpu['runners']:.0f}%"
+    if watch.wait_shares():
+        detail += f"; {watch.wait_shares()}"
     results.append(
         Result(
             "small",
@@ -371,6 +277,7 @@ def _backend(
             one,
             f">= {CONCURRENCY_TARGET}x 1 client" if kind == "postgresql" else "",
             many >= CONCURRENCY_TARGET * one if kind == "postgresql" else None,
+            detail,
         )
     )
     worker_ms, support_ms = list_costs(instance.base, instance.tokens, holdings, max(5, ops))
@@ -421,6 +328,7 @@ def run(
                     ops,
                     holdings,
                     concurrent_ops,
+                    conninfo,
                 )
     return results
 
@@ -430,6 +338,8 @@ def print_results(rows: list[Result], out: Callable[[str], None] = print) -> Non
         ratio = f"  ({r.ratio:.2f} x {r.baseline_name} {r.baseline_value:,.0f})" if r.ratio else ""
         met = "" if r.met is None else (" met" if r.met else " MISSED")
         out(f"{r.name:<72} {r.value:>10,.1f} {r.unit:<6} {r.target}{met}{ratio}")
+        if r.detail:
+            out(f"    {r.detail}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -84,7 +84,7 @@ def process_page(
     before_commit: Callable[[Tx], None] | None = None,
 ) -> int | None:
     """Apply the next page to every view behind; returns the position reached, None if idle."""
-    with gc_paused(), store.write() as tx:
+    with gc_paused(), store.write(derived=True) as tx:
         positions = lock_positions(tx, [v.name for v in views], table)
         start = min(positions.values(), default=0)
         events = read_page(tx, start, page_size, max_records)

@@ -107,10 +107,21 @@ class Store:
         return conn
 
     @contextmanager
-    def write(self) -> Iterator[Tx]:
-        """One write transaction: committed on success, rolled back on any exception."""
+    def write(self, *, derived: bool = False) -> Iterator[Tx]:
+        """One write transaction: committed on success, rolled back on any exception.
+
+        `derived`: the transaction writes only what the event log can give again (a page of
+        the views with its tracking positions). On PostgreSQL its commit then does not wait
+        for the WAL to reach the disk (`synchronous_commit = off` for this transaction only):
+        a crash can lose at most the last fraction of a second of such pages, and because
+        the positions are lost with the rows, the runner applies those events again. The
+        event log's own commits always wait. Each page used to flush the WAL too, and under
+        concurrent writes the event log's commit, holding the lock that keeps positions in
+        commit order, queued behind those flushes (docs/architecture.md, "Small requests")."""
         if self.kind == "postgresql":
             with self._pg().connection() as conn, conn.transaction():
+                if derived:
+                    conn.execute("SET LOCAL synchronous_commit TO OFF")
                 yield Tx(conn, self.kind)
             return
         conn = self._sqlite()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 
 from api.dependencies import Inspector, ServicesDep, Support, context_for
 from api.errors import ApiError
@@ -13,10 +13,11 @@ from api.lifecycle_models import ApprovalList, ApprovalOut, ApprovalPendingOut, 
 from api.openapi import AUTH, errors
 from api.reads import Cursor, Limit, MinPosition, WaitS, await_position, paged, settled
 from api.responses import ORJSONResponse
+from api.routing import PrefixRouter
 from api.services import Services
 from domain.approvals import ApprovalDecided, ApprovalPending
 
-router = APIRouter(prefix="/v1/approvals", tags=["approvals"])
+router = PrefixRouter(prefix="/v1/approvals", tags=["approvals"])
 DECISION_ERRORS = errors(
     401,
     (403, "forbidden (not a support token) or own_approval: the requester cannot decide"),

@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import Path, Query, Request
 
 from api.dependencies import Inspector, ServicesDep, Support, context_for
 from api.errors import ApiError
@@ -20,13 +20,14 @@ from api.reads import (
     paged,
     settled,
 )
+from api.routing import PrefixRouter
 from api.schemas import UndoIn
 from domain.values import MAX_POSITION
 from projections.fmt import decode_cursor, encode_cursor
 from projections.reads.audit import AuditFilter
 from replay.keys import KeyFileError
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"])
+router = PrefixRouter(prefix="/v1/audit", tags=["audit"])
 AuditType = Literal[
     "session_deleted",
     "registration_reset",

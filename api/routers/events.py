@@ -3,17 +3,18 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from api.dependencies import Inspector, ServicesDep
 from api.eventlog import registration_events
 from api.models import EventList
 from api.openapi import AUTH, errors
 from api.reads import Limit
+from api.routing import PrefixRouter
 from domain.values import MAX_POSITION
 from projections.fmt import position_cursor
 
-router = APIRouter(prefix="/v1/registrations/{rid}/events", tags=["events"])
+router = PrefixRouter(prefix="/v1/registrations/{rid}/events", tags=["events"])
 
 
 @router.get(

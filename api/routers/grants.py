@@ -6,15 +6,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Path, Request, Response
+from fastapi import Body, Path, Request, Response
 
 from api import grants
 from api.dependencies import Inspector, ServicesDep, Support, context_for
 from api.lifecycle_models import GrantIn, GrantList, GrantOut, GrantRevokedOut, RevokeGrantIn
 from api.openapi import AUTH, errors
+from api.routing import PrefixRouter
 from api.schemas import Name
 
-router = APIRouter(prefix="/v1/registrations/{rid}/grants", tags=["grants"])
+router = PrefixRouter(prefix="/v1/registrations/{rid}/grants", tags=["grants"])
 TokenName = Annotated[Name, Path(description="The worker token's name")]
 
 

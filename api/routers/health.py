@@ -2,13 +2,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
-
 from api.dependencies import ServicesDep
 from api.models import Health
 from api.openapi import errors
+from api.routing import PrefixRouter
 
-router = APIRouter(prefix="/v1", tags=["health"])
+router = PrefixRouter(prefix="/v1", tags=["health"])
 
 
 @router.get(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 
 from api.dependencies import ServicesDep, Support, Writer, context_for
 from api.errors import ApiError
@@ -13,8 +13,9 @@ from api.lifecycle_models import HeartbeatIn, HeartbeatOut, SettingsIn, Settings
 from api.openapi import AUTH, errors
 from api.responses import typed
 from api.routers.registrations import registration_body
+from api.routing import PrefixRouter
 
-router = APIRouter(prefix="/v1/registrations/{rid}", tags=["lifecycle"])
+router = PrefixRouter(prefix="/v1/registrations/{rid}", tags=["lifecycle"])
 
 NOT_NULL = ("name", "sync_interval_minutes", "stuck_after_minutes", "approvals_required")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from fastapi.concurrency import run_in_threadpool
 
 from api.dependencies import Inspector, ServicesDep
@@ -17,6 +17,7 @@ from api.log_schemas import (
     PublicKeyOut,
 )
 from api.openapi import errors
+from api.routing import PrefixRouter
 from api.services import Services
 from replay.keys import KeyFileError, load_or_create, retired_keys
 from replay.proofs import (
@@ -28,7 +29,7 @@ from replay.proofs import (
 )
 from replay.treelog import ForkRefused
 
-router = APIRouter(prefix="/v1/log", tags=["log"])
+router = PrefixRouter(prefix="/v1/log", tags=["log"])
 
 
 # What every route answering with a proof may refuse (here and in api/routers/proofs.py).

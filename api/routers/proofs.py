@@ -7,18 +7,19 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from api.dependencies import Reader, ServicesDep
 from api.errors import ApiError
 from api.log_schemas import RecordProofOut
 from api.reads import MinPosition, WaitS, await_position, require_registration
 from api.routers.log import PROOF_ERRORS, current_checkpoint, proof_error
+from api.routing import PrefixRouter
 from api.schemas import EntityType, Key
 from api.services import Services
 from replay.proofs import ProofRequestError, prove_inclusion
 
-router = APIRouter(prefix="/v1/registrations/{rid}", tags=["log"])
+router = PrefixRouter(prefix="/v1/registrations/{rid}", tags=["log"])
 
 
 def with_proof(services: Services, item: dict[str, Any]) -> dict[str, Any]:

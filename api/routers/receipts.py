@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from api.dependencies import Reader, ServicesDep
 from api.models import DiffOut, ReceiptList
@@ -19,9 +19,10 @@ from api.reads import (
     require_registration,
 )
 from api.responses import ORJSONResponse
+from api.routing import PrefixRouter
 from api.schemas import DiffIn, EntityType, Key
 
-router = APIRouter(prefix="/v1/registrations/{rid}/receipts", tags=["receipts"])
+router = PrefixRouter(prefix="/v1/registrations/{rid}/receipts", tags=["receipts"])
 
 
 @router.get(

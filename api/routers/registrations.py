@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 
 from api.dependencies import Reader, ServicesDep, Support, Writer, context_for
 from api.models import Registration, RegistrationList, ResetOut
@@ -22,12 +22,13 @@ from api.reads import (
 )
 from api.responses import ORJSONResponse, typed
 from api.routers.approvals import APPROVAL_PENDING, pending_response
+from api.routing import PrefixRouter
 from api.schemas import FileId, Product, RegistrationIn, ResetIn
 from api.services import Services
 from api.written import registration_written
 from domain.approvals import ApprovalPending
 
-router = APIRouter(prefix="/v1/registrations", tags=["registrations"])
+router = PrefixRouter(prefix="/v1/registrations", tags=["registrations"])
 
 
 def registration_body(services: Services, rid: UUID, position: int) -> dict[str, Any]:

@@ -8,18 +8,19 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from api.dependencies import ServicesDep, Support, context_for
 from api.models import DeleteOut
 from api.openapi import AUTH, errors
 from api.responses import typed
 from api.routers.approvals import APPROVAL_PENDING, pending_response
+from api.routing import PrefixRouter
 from api.schemas import DeleteIn
 from domain.approvals import ApprovalPending
 from domain.removal import DRY_RUN_RECORDS
 
-router = APIRouter(prefix="/v1/registrations/{rid}/sessions", tags=["sessions"])
+router = PrefixRouter(prefix="/v1/registrations/{rid}/sessions", tags=["sessions"])
 
 
 @router.post(

@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi import Body, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.batches import openapi_body, parse_batch
@@ -29,12 +29,13 @@ from api.reads import (
     read_response,
 )
 from api.responses import ORJSONResponse, typed
+from api.routing import PrefixRouter
 from api.schemas import CompleteIn, ErrorIn, FailIn, SessionIn
 from api.services import Services
 from api.written import session_written
 from replay.asof import history_as_of as replay_history
 
-router = APIRouter(prefix="/v1/registrations/{rid}/sessions", tags=["sessions"])
+router = PrefixRouter(prefix="/v1/registrations/{rid}/sessions", tags=["sessions"])
 NO_FIELDS = CompleteIn()  # complete takes `{}` (or no body at all)
 SessionStatus = Literal["in_progress", "stuck", "completed", "failed", "deleted"]
 

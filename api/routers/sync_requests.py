@@ -3,17 +3,18 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 
 from api.dependencies import Reader, ServicesDep, Support, context_for
 from api.models import SyncRequest, SyncRequestList
 from api.openapi import AUTH, errors
 from api.reads import Cursor, Limit, MinPosition, WaitS, await_position, paged, require_registration
 from api.responses import typed
+from api.routing import PrefixRouter
 from api.schemas import SyncRequestCancelIn, SyncRequestIn
 from api.services import Services
 
-router = APIRouter(prefix="/v1/registrations/{rid}/sync-requests", tags=["sync requests"])
+router = PrefixRouter(prefix="/v1/registrations/{rid}/sync-requests", tags=["sync requests"])
 
 
 def _requested_by(services: Services, rid: UUID, request_id: str, position: int) -> str | None:

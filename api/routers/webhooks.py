@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from api.dependencies import ServicesDep, Support
 from api.errors import ApiError
 from api.openapi import AUTH, errors
 from api.reads import Cursor, Limit
+from api.routing import PrefixRouter
 from api.services import Services
 from api.webhooks.models import (
     DeliveryList,
@@ -22,7 +23,7 @@ from api.webhooks.models import (
 from api.webhooks.store import WebhookStore
 from domain.liveness import to_micros
 
-router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+router = PrefixRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
 
 def _store(services: Services) -> WebhookStore:

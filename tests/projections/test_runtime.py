@@ -74,3 +74,28 @@ def test_rebuild_reports_differences(ledger: Ledger, models: ReadModels, ctx: Co
     assert seen and seen[-1][0] == seen[-1][1]
     assert models.rebuild(["receipts"]).same
     assert models.position() == ledger.current_position()
+
+
+def test_a_page_of_the_views_commits_without_waiting_for_the_disk(
+    ledger: Ledger, models: ReadModels, ctx: Context
+) -> None:
+    """PostgreSQL: a page of the views is derived data (the log gives it again, and its
+    positions are lost with it), so its commit does not wait for the WAL flush; the setting
+    is the transaction's own and never reaches the next user of the pooled connection."""
+    _fill(ledger, ctx)
+    seen: list[str] = []
+
+    def show(tx: Tx) -> None:
+        if tx.pg:
+            row = tx.one("SHOW synchronous_commit")
+            seen.append(str(row[0]) if row else "")
+
+    engine.process_page(models.store, models.views, page_size=7, before_commit=show)
+    assert models.position() > 0
+    if models.store.kind != "postgresql":
+        return
+    assert seen == ["off"]
+    for _ in range(3):  # every pooled connection is back to the durable default
+        with models.store.write() as tx:
+            row = tx.one("SHOW synchronous_commit")
+            assert row is not None and row[0] == "on"
