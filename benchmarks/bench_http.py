@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -37,6 +36,7 @@ from benchmarks.common import (
     percentile,
     raw_postgres_copy,
     raw_sqlite_executemany,
+    run_together,
 )
 
 BATCH = 1_000
@@ -101,33 +101,16 @@ def ingest_rate(url: str, token: str, rows: Sequence[Row], clients: int, tag: st
     starts: an agent does that once per sync, then streams its batches."""
     share = max(BATCH, len(rows) // clients)
     opened = [_open(url, token, f"{tag}-{n}") for n in range(clients)]
-    errors: list[BaseException] = []
-    go = threading.Barrier(clients + 1)
 
     def work(n: int) -> None:
         http, path, receipts = opened[n]
-        try:
-            go.wait()
-            _ingest(http, path, receipts, rows[n * share : (n + 1) * share])
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-            go.abort()
+        _ingest(http, path, receipts, rows[n * share : (n + 1) * share])
 
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(clients)]
-    for t in threads:
-        t.start()
     try:
-        go.wait()
-    except threading.BrokenBarrierError:
-        pass
-    started = time.perf_counter()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - started
-    for http, _, _ in opened:
-        http.close()
-    if errors:
-        raise errors[0]
+        elapsed = run_together(clients, work)
+    finally:
+        for http, _, _ in opened:
+            http.close()
     return min(len(rows), share * clients) / elapsed
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import statistics
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -41,6 +42,37 @@ def timed(fn: Callable[[], object]) -> float:
     started = time.perf_counter()
     fn()
     return time.perf_counter() - started
+
+
+def run_together(clients: int, work: Callable[[int], None]) -> float:
+    """Run `work(0)` … `work(clients - 1)` on their own threads, released at one instant;
+    returns the seconds from that instant until the last one finished. The first error a
+    thread raised is raised here (the others are stopped at the start line)."""
+    errors: list[BaseException] = []
+    go = threading.Barrier(clients + 1)
+
+    def run(n: int) -> None:
+        try:
+            go.wait()
+            work(n)
+        except BaseException as exc:  # noqa: BLE001 - raised below, in the caller's thread
+            errors.append(exc)
+            go.abort()
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(clients)]
+    for t in threads:
+        t.start()
+    try:
+        go.wait()
+    except threading.BrokenBarrierError:
+        pass
+    started = time.perf_counter()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    if errors:
+        raise errors[0]
+    return elapsed
 
 
 def percentile(samples: Sequence[float], pct: float) -> float:

@@ -18,6 +18,7 @@ import uuid
 from collections import Counter
 from typing import Any
 
+from benchmarks.common import run_together
 from benchmarks.small_client import Api, register, start
 
 LOG_LOCK = ("Lock", "relation")
@@ -30,37 +31,20 @@ def write_cycles_rate(base: str, token: str, clients: int, cycles: int) -> float
     apis = [Api(base, token) for _ in range(clients)]
     tag = uuid.uuid4().hex[:8]
     rids = [register(api, f"conc-{tag}-{n}") for n, api in enumerate(apis)]
-    errors: list[BaseException] = []
-    go = threading.Barrier(clients + 1)
 
     def work(n: int) -> None:
         api, rid = apis[n], rids[n]
-        try:
-            go.wait()
-            for _ in range(cycles):
-                sid = start(api, rid, "full")
-                base_path = f"/v1/registrations/{rid}/sessions/{sid}"
-                api.post(f"{base_path}/errors", {"message": "bench"})
-                api.post(f"{base_path}/complete", {})
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-            go.abort()
+        for _ in range(cycles):
+            sid = start(api, rid, "full")
+            base_path = f"/v1/registrations/{rid}/sessions/{sid}"
+            api.post(f"{base_path}/errors", {"message": "bench"})
+            api.post(f"{base_path}/complete", {})
 
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(clients)]
-    for t in threads:
-        t.start()
     try:
-        go.wait()
-    except threading.BrokenBarrierError:
-        pass
-    started = time.perf_counter()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - started
-    for api in apis:
-        api.close()
-    if errors:
-        raise errors[0]
+        elapsed = run_together(clients, work)
+    finally:
+        for api in apis:
+            api.close()
     return clients * cycles * 3 / elapsed
 
 
