@@ -46,7 +46,7 @@ async def authenticate(request: Request, token: str | None) -> Principal:
             "This endpoint needs a bearer token: send 'Authorization: Bearer <token>' "
             "(create one with `syncledger tokens create NAME --role ROLE`).",
         )
-    services: Services = request.app.state.services
+    services = await get_services(request)
     tokens = services.tokens
     rid = _path_rid(request)
     if services.database.kind == "sqlite":
