@@ -26,10 +26,26 @@ def url(server: Server, path: str) -> str:
     return server.url + path
 
 
+def _checkpoint_covers_the_log(page: Any, server: Server, timeout_s: float = 30.0) -> None:
+    """Wait until the latest checkpoint covers every event so far. Earlier tests of the module
+    write on the shared server; until the tree follower has signed their events, a newer
+    checkpoint could appear between reading the page and asking the API."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        views = page.request.get(url(server, "/v1/health")).json()["projections"].values()
+        head = max(v["position"] + v["lag"] for v in views)
+        checkpoint = page.request.get(url(server, "/v1/log/checkpoint"))
+        if checkpoint.ok and checkpoint.json()["tree_size"] >= head:
+            return
+        assert time.monotonic() < deadline, "no checkpoint covered the log in time"
+        time.sleep(0.1)
+
+
 def test_verify_page_shows_the_latest_signed_checkpoint_and_exports_the_log(
     page: Any, shared_server: Server
 ) -> None:
     server = shared_server
+    _checkpoint_covers_the_log(page, server)
     sign_in(page, server, "auditor")
     page.goto(url(server, "/console/audit"))
     page.click("#verify-link")
