@@ -17,16 +17,34 @@ JSON = {"content-type": "application/json"}
 
 @dataclass
 class Timer:
-    """Calls and seconds spent per operation."""
+    """Calls and seconds spent per operation.
+
+    With `health` set, each timed call is preceded by one timed `GET /v1/health` on the same
+    connection, counted under `paired(op)`: the op's baseline is then measured at the same
+    moments as the op itself. This machine's speed drifts by up to 2x within minutes, so a
+    health rate taken before or after a burst moved ratios by +-30% between runs; paired,
+    the drift divides out (the health call and the op see the same load)."""
 
     seconds: dict[str, float] = field(default_factory=dict)
     calls: dict[str, int] = field(default_factory=dict)
+    health: Api | None = None
+
+    @staticmethod
+    def paired(op: str) -> str:
+        return f"GET /v1/health beside {op}"
 
     @contextmanager
     def time(self, op: str) -> Iterator[None]:
+        if self.health is not None:
+            started = time.perf_counter()
+            self.health.get("/v1/health")
+            self._add(self.paired(op), time.perf_counter() - started)
         started = time.perf_counter()
         yield
-        self.seconds[op] = self.seconds.get(op, 0.0) + time.perf_counter() - started
+        self._add(op, time.perf_counter() - started)
+
+    def _add(self, op: str, seconds: float) -> None:
+        self.seconds[op] = self.seconds.get(op, 0.0) + seconds
         self.calls[op] = self.calls.get(op, 0) + 1
 
     def rate(self, op: str) -> float:

@@ -21,8 +21,10 @@ POLL_SECONDS = 0.5
 # one commit whether it carries one event or fifty, so a page per save made the views cost
 # more than the write itself (benchmarks/bench_small.py; docs/architecture.md, "Small
 # requests"). A save after a quiet spell is still processed at once; only a stream waits,
-# at most this long.
-MIN_STEP_INTERVAL = 0.005
+# at most this long. 20 ms, not 5: at 5 ms a one-client stream of small writes still made
+# a page per two saves and the runner process spent 0.3-0.5 ms of CPU per write, taken from
+# the client and the API on a two-core machine; at 20 ms, 0.12-0.16 ms (docs/architecture.md).
+MIN_STEP_INTERVAL = 0.02
 
 
 class Runner:
