@@ -18,6 +18,8 @@ from starlette._utils import get_route_path
 from starlette.routing import Match
 from starlette.types import Scope
 
+from api.fast_route import FastRoute
+
 _PARAM = re.compile(r"\{[^}]+\}")
 
 
@@ -31,6 +33,8 @@ def prefix_pattern(prefix: str) -> re.Pattern[str]:
 
 class PrefixRouter(APIRouter):
     def __init__(self, *, prefix: str, **kwargs: Any) -> None:
+        # Routes answer the common request without FastAPI's general handler (api/fast_route.py).
+        kwargs.setdefault("route_class", FastRoute)
         super().__init__(prefix=prefix, **kwargs)
         self._under = prefix_pattern(prefix)
 

@@ -24,7 +24,16 @@ class SessionsView(View):
             ("agg_id",),
             # ("status",): the background tasks and /metrics find the few in-progress
             # sessions without scanning the whole history (rule 15 candidates).
-            (("registration_id", "seq"), ("registration_id", "session_id"), ("status",)),
+            # ("registration_id", "status"): a registration's own sessions in progress (its
+            # read and list item, rule 10). Without it SQLite's planner answered
+            # `registration_id = ? AND status = 'in_progress'` from the status index, reading
+            # every registration's sessions in progress, three times per registration read.
+            (
+                ("registration_id", "seq"),
+                ("registration_id", "session_id"),
+                ("status",),
+                ("registration_id", "status"),
+            ),
         ),
         Table(
             "view_session_errors",
