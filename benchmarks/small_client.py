@@ -17,39 +17,53 @@ JSON = {"content-type": "application/json"}
 
 @dataclass
 class Timer:
-    """Calls and seconds spent per operation.
+    """Calls and seconds spent per operation, and each operation's own health baseline.
 
-    With `health` set, each timed call is preceded by one timed `GET /v1/health` on the same
-    connection, counted under `paired(op)`: the op's baseline is then measured at the same
-    moments as the op itself. This machine's speed drifts by up to 2x within minutes, so a
-    health rate taken before or after a burst moved ratios by +-30% between runs; paired,
-    the drift divides out (the health call and the op see the same load)."""
+    `baseline(api, *ops)` times a burst of `GET /v1/health` just before the loop that runs
+    `ops`, once the views have caught up (the runner idle, as when health is measured
+    alone), and counts it under `baseline_of(op)`. This machine's speed drifts by up to 2x
+    within minutes, so one health rate for the whole run moved the ratios by +-30% between
+    runs; a burst taken next to each loop divides the drift out without letting the loop's
+    own background work (the views applying its writes) slow the baseline down."""
 
     seconds: dict[str, float] = field(default_factory=dict)
     calls: dict[str, int] = field(default_factory=dict)
-    health: Api | None = None
 
     @staticmethod
-    def paired(op: str) -> str:
-        return f"GET /v1/health beside {op}"
+    def baseline_of(op: str) -> str:
+        return f"GET /v1/health before {op}"
+
+    def baseline(self, api: Api, *ops: str, calls: int = 50) -> None:
+        settle(api)
+        api.get("/v1/health")
+        started = time.perf_counter()
+        for _ in range(calls):
+            api.get("/v1/health")
+        spent = time.perf_counter() - started
+        for op in ops:
+            self.seconds[self.baseline_of(op)] = self.seconds.get(self.baseline_of(op), 0.0) + spent
+            self.calls[self.baseline_of(op)] = self.calls.get(self.baseline_of(op), 0) + calls
 
     @contextmanager
     def time(self, op: str) -> Iterator[None]:
-        if self.health is not None:
-            started = time.perf_counter()
-            self.health.get("/v1/health")
-            self._add(self.paired(op), time.perf_counter() - started)
         started = time.perf_counter()
         yield
-        self._add(op, time.perf_counter() - started)
-
-    def _add(self, op: str, seconds: float) -> None:
-        self.seconds[op] = self.seconds.get(op, 0.0) + seconds
+        self.seconds[op] = self.seconds.get(op, 0.0) + time.perf_counter() - started
         self.calls[op] = self.calls.get(op, 0) + 1
 
     def rate(self, op: str) -> float:
         spent = self.seconds.get(op, 0.0)
         return self.calls.get(op, 0) / spent if spent else 0.0
+
+
+def settle(api: Api, timeout: float = 30.0) -> None:
+    """Wait until every view has caught up with the log (health reports no lag)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        views = api.get("/v1/health").get("projections", {})
+        if all(int(v.get("lag", 0)) == 0 for v in views.values()):
+            return
+        time.sleep(0.01)
 
 
 class Api:
