@@ -13,13 +13,13 @@ from collections.abc import Iterator
 from typing import Any
 from uuid import UUID, uuid4
 
-import psycopg
 import pytest
 from eventsourcing.persistence import InfrastructureFactory, IntegrityError, StoredEvent
 
+from domain.infra import recorders
 from domain.infra.database import Database
 from domain.infra.outage import CommitUnknown, classify
-from domain.infra.recorders import PostgresSideWriteRecorder
+from domain.infra.recorders import PostgresSideWriteRecorder, _Lost
 from tests.outage_kit import PgProxy, pg_proxy
 
 __all__ = ["pg_proxy"]
@@ -176,7 +176,34 @@ def _close(recorders: Iterator[Any]) -> None:
 
 
 def _count(database: Database) -> int:
-    with psycopg.connect(database.conninfo, autocommit=True) as conn:
-        row = conn.execute(f'SELECT count(*) FROM "{database.schema}".stored_events').fetchone()
-    assert row is not None
-    return int(row[0])
+    """Events recorded, read on the server directly (not through the proxy)."""
+    recorders = _recorder(database)
+    try:
+        return len(next(recorders).select_notifications(start=None, limit=1000))
+    finally:
+        _close(recorders)
+
+
+def test_a_retry_that_meets_the_lost_calls_own_rows_is_commit_unknown(
+    recorder: PostgresSideWriteRecorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reply of a committed call is lost (injected: the call runs on the real server,
+    then its answer is dropped); the retry's rows collide with the lost call's own. That is
+    not a conflict to re-run the command on (it would record an error or a heartbeat
+    twice): the outcome is unknown, and the events are recorded once."""
+    real = recorder._attempt
+    lost: list[bool] = []
+
+    def reply_lost(rows: Any) -> Any:
+        answer = real(rows)
+        if not lost:
+            lost.append(True)
+            raise _Lost("server closed the connection unexpectedly")
+        return answer
+
+    monkeypatch.setattr(recorder, "_attempt", reply_lost)
+    monkeypatch.setattr(recorders, "RETRY_WAIT_S", 0.0)
+    aggregate = uuid4()
+    with pytest.raises(CommitUnknown):
+        recorder.insert_events(_events(aggregate, range(1, 3)))
+    assert [e.originator_version for e in recorder.select_events(aggregate)] == [1, 2]
