@@ -15,10 +15,26 @@ from projections.store import Tx
 SHADOW = "__shadow"
 
 
+def table_columns(tx: Tx, real: str) -> list[str] | None:
+    """The column names of the existing table `real` (None if there is none)."""
+    if tx.pg:
+        rows = tx.q(
+            "SELECT column_name FROM information_schema.columns WHERE "
+            "table_schema = current_schema() AND table_name = ? "
+            "ORDER BY ordinal_position",
+            (real,),
+        )
+    else:
+        rows = [(r[1],) for r in tx.q(f"PRAGMA table_info({real})")]
+    return [str(r[0]) for r in rows] or None
+
+
 @dataclass(frozen=True)
 class Table:
     name: str
-    columns: str  # column definitions; BIGINT, CTEXT (bytewise-ordered text), DIGEST per dialect
+    # Column definitions; BIGINT, INT4 (4 bytes on PostgreSQL), FLAG (a boolean), CTEXT
+    # (bytewise-ordered text), DIGEST per dialect.
+    columns: str
     primary_key: tuple[str, ...]
     indexes: tuple[tuple[str, ...], ...] = ()
     # SQLite: store rows in the primary key's B-tree (one B-tree less per row written).
@@ -40,6 +56,7 @@ class Table:
 
     def ddl(self, real: str, pg: bool) -> list[str]:
         cols = self.columns.replace("BIGINT", "BIGINT" if pg else "INTEGER")
+        cols = cols.replace(" INT4", " INTEGER").replace(" FLAG", " BOOLEAN" if pg else " INTEGER")
         # Key columns compare bytewise on both backends (SQLite's BINARY = PostgreSQL's "C").
         cols = cols.replace(" CTEXT", ' TEXT COLLATE "C"' if pg else " TEXT")
         # A digest as projections/digests.py packs it: bytes, or (SQLite) text as it came.
@@ -59,16 +76,7 @@ class Table:
 
     def columns_of(self, tx: Tx, real: str) -> list[str] | None:
         """The column names of the existing table `real` (None if there is none)."""
-        if tx.pg:
-            rows = tx.q(
-                "SELECT column_name FROM information_schema.columns WHERE "
-                "table_schema = current_schema() AND table_name = ? "
-                "ORDER BY ordinal_position",
-                (real,),
-            )
-        else:
-            rows = [(r[1],) for r in tx.q(f"PRAGMA table_info({real})")]
-        return [str(r[0]) for r in rows] or None
+        return table_columns(tx, real)
 
     def create(self, tx: Tx, real: str) -> None:
         if tx.pg:
@@ -99,6 +107,9 @@ class Table:
 class View:
     name: str = ""
     tables: tuple[Table, ...] = ()
+    # Tables an older version of this view had and this one does not: their presence means
+    # the view is outdated, and dropping the view drops them.
+    retired: tuple[str, ...] = ()
 
     def __init__(self, shadow: bool = False) -> None:
         self.shadow = shadow
@@ -114,11 +125,16 @@ class View:
             found = tb.columns_of(tx, self.t[tb.name])
             if found is not None and found != tb.column_names:
                 return True
-        return False
+        return any(table_columns(tx, self._real(name)) is not None for name in self.retired)
+
+    def _real(self, name: str) -> str:
+        return name + (SHADOW if self.shadow else "")
 
     def drop(self, tx: Tx) -> None:
         for tb in self.tables:
             tx.x(f"DROP TABLE IF EXISTS {self.t[tb.name]}")
+        for name in self.retired:
+            tx.x(f"DROP TABLE IF EXISTS {self._real(name)}")
 
     def apply(self, tx: Tx, events: Sequence[Event]) -> None:
         raise NotImplementedError
