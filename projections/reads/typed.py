@@ -1,6 +1,6 @@
 """Pages of per-record rows in (entity type, key) order, the entity type as synced.
 
-`view_receipts` and `view_session_records` hold an entity type as its number `et`
+`view_session_records` holds an entity type as its number `et`
 (projections/views/entity_types.py), whose order is not the text's, so a page walks the
 dictionary `view_entity_types` in text order and each entity type's rows in key order:
 the rows' primary key (scope columns, et, key) serves every step and nothing is sorted

@@ -1,7 +1,7 @@
 """A view: tables built from the event log, updated page by page in the caller's transaction.
 
-Table names are logical (`view_receipts`); a view built for a rebuild writes to
-`<table>__shadow` instead, so `self.t["view_receipts"]` is the real name to use.
+Table names are logical (`view_session_records`); a view built for a rebuild writes to
+`<table>__shadow` instead, so `self.t["view_session_records"]` is the real name to use.
 """
 
 from __future__ import annotations

@@ -30,17 +30,26 @@ PLAIN_MIN_ROWS = 2_000  # PostgreSQL: pages this big with no existing receipt tr
 Row = tuple[Any, ...]
 
 
-def latest(rows: Sequence[Row]) -> tuple[list[Row], list[bool]]:
-    """The page's rows with a later record of the same (session, key) winning, and for
-    each whether it is its key's newest in the page: only that one can become current."""
-    last = {(r[SESS], r[ET], r[KEY]): r for r in rows}
-    kept = list(last.values()) if len(last) != len(rows) else list(rows)
+def newest_flags(rows: Sequence[Row]) -> list[bool]:
+    """For each row, is it of the newest session among the page's rows of its key? Only
+    those can become current (a page of one session: all of them)."""
+    if len({r[SESS] for r in rows}) == 1:
+        return [True] * len(rows)
     newest: dict[tuple[Any, ...], int] = {}
-    for row in kept:
+    for row in rows:
         key = (row[REG], row[ET], row[KEY])
         if newest.get(key, -1) < row[SESS]:
             newest[key] = row[SESS]
-    return kept, [newest[(r[REG], r[ET], r[KEY])] == r[SESS] for r in kept]
+    return [newest[(r[REG], r[ET], r[KEY])] == r[SESS] for r in rows]
+
+
+def last_of_each(rows: Sequence[Row]) -> Sequence[Row]:
+    """The rows with a later record of the same session and key replacing an earlier one
+    (PostgreSQL's ON CONFLICT may touch a row once per statement)."""
+    keys = {(r[SESS], r[ET], r[KEY]) for r in rows}
+    if len(keys) == len(rows):
+        return rows
+    return list({(r[SESS], r[ET], r[KEY]): r for r in rows}.values())
 
 
 class Records:
@@ -74,20 +83,23 @@ class Records:
         digest and position; a record of a newer session supersedes the current one."""
         if not rows:
             return
-        kept, newest = latest(rows)
         if not tx.pg:
+            # executemany runs them one after another: a repeated key needs no care.
+            newest = newest_flags(rows)
             tx.conn.executemany(
                 self._sqlite_flip,
-                [(r[REG], r[ET], r[KEY], r[SESS]) for r, n in zip(kept, newest, strict=True) if n],
+                ((r[REG], r[ET], r[KEY], r[SESS]) for r, n in zip(rows, newest, strict=True) if n),
             )
             tx.conn.executemany(
                 self._sqlite_insert,
-                [
+                (
                     (r[SESS], r[POS], r[REG], r[ET], n, r[KEY], r[DIGEST])
-                    for r, n in zip(kept, newest, strict=True)
-                ],
+                    for r, n in zip(rows, newest, strict=True)
+                ),
             )
             return
+        kept = last_of_each(rows)
+        newest = newest_flags(kept)
         found = self._pg_current(tx, [r for r, n in zip(kept, newest, strict=True) if n])
         flips: list[str] = []
         staged: list[Row] = []
