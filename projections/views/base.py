@@ -45,10 +45,17 @@ class Table:
     # buckets fill up before they split (fillfactor 100, not 75): measured 30 bytes a record
     # against 48 (and 80 for the B-tree) by benchmarks/bench_storage.py.
     pg_hash: tuple[int, ...] = ()
+    # SQLite: columns added at the end of these secondary indexes (index number -> columns),
+    # so a lookup answers from the index alone (SQLite has no INCLUDE; on PostgreSQL the
+    # row is read anyway, and a wider entry costs bytes in every record).
+    sqlite_cover: tuple[tuple[int, tuple[str, ...]], ...] = ()
 
     def index_columns(self, pg: bool) -> list[tuple[str, ...]]:
         """The secondary indexes' columns on the backend (`pg`: PostgreSQL)."""
-        return [idx[-1:] if pg and i in self.pg_hash else idx for i, idx in enumerate(self.indexes)]
+        if pg:
+            return [idx[-1:] if i in self.pg_hash else idx for i, idx in enumerate(self.indexes)]
+        cover = dict(self.sqlite_cover)
+        return [idx + cover.get(i, ()) for i, idx in enumerate(self.indexes)]
 
     @property
     def column_names(self) -> list[str]:
@@ -94,7 +101,7 @@ class Table:
             (real,),
         ):
             have.add(tuple(str(r[2]) for r in tx.q(f"PRAGMA index_info('{name}')")))
-        for i, idx in enumerate(self.indexes):
+        for i, idx in enumerate(self.index_columns(False)):
             if tuple(idx) in have:
                 continue
             name, n = f"ix_{real}_{i}", 0
