@@ -101,7 +101,7 @@ def _raw_lookups_sqlite(path: Path, rid: Any, sample: list[tuple[str, ...]]) -> 
     reg = conn.execute(
         "SELECT reg_no FROM view_receipt_registrations WHERE registration_id = ?", (str(rid),)
     ).fetchone()[0]
-    sql = "SELECT digest FROM view_receipts WHERE reg_no = ? AND et = ? AND key = ?"
+    sql = "SELECT digest FROM view_session_records WHERE reg_no = ? AND et = ? AND key = ? AND cur"
     number = dict(conn.execute("SELECT entity_type, et FROM view_entity_types"))
     started = time.perf_counter()
     for et, k, _ in sample:
@@ -120,7 +120,10 @@ def _raw_lookups_pg(conninfo: str, schema: str, rid: Any, sample: list[tuple[str
             "SELECT reg_no FROM view_receipt_registrations WHERE registration_id = %s", (str(rid),)
         ).fetchone()
         assert row is not None
-        sql = "SELECT digest FROM view_receipts WHERE reg_no = %s AND et = %s AND key = %s"
+        sql = (
+            "SELECT digest FROM view_session_records "
+            "WHERE reg_no = %s AND et = %s AND key = %s AND cur"
+        )
         number = dict(conn.execute("SELECT entity_type, et FROM view_entity_types").fetchall())
         started = time.perf_counter()
         with conn.cursor() as cur:

@@ -2,7 +2,7 @@
 
 A digest is whatever text the client sent (rule 12 only bounds its length and characters),
 but nearly always a lowercase hex hash: a SHA-256 is 64 characters of text and 32 bytes as
-bytes, and `view_session_records` and `view_receipts` each hold one per record. A digest is
+bytes, and `view_session_records` holds one per record. A digest is
 stored as bytes only when decoding it and encoding it again gives back the very text sent
 (lowercase, even length, hex digits only), so every read returns exactly what was synced;
 anything else ("d", "ABCD", "abc") is stored as it came.

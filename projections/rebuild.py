@@ -124,6 +124,8 @@ def _diff(tx: Tx, tb: Table, shadow: str) -> TableDiff:
 
 
 def _swap(tx: Tx, view: View) -> None:
+    for name in view.retired:  # a table of an older layout goes with the old view
+        tx.x(f"DROP TABLE IF EXISTS {name}")
     for tb in view.tables:
         shadow = view.t[tb.name]
         tx.x(f"DROP TABLE IF EXISTS {tb.name}")

@@ -9,30 +9,40 @@ On PostgreSQL they run before the recorder takes its EXCLUSIVE lock on the event
 so nothing is added to what concurrent writers queue behind.
 
 PostgreSQL, events without side rows (every command but a register): one call of a
-server-side function, `syncledger_insert_events`, in autocommit. It takes the EXCLUSIVE
+server-side function, `syncledger_insert_events_keyed`, in autocommit. It takes the EXCLUSIVE
 lock that keeps positions in commit order, notifies the runners and inserts, and the lock
 ends with that statement's commit - held on the server only. The library's own path (BEGIN,
 LOCK, NOTIFY, INSERT, a sync to read the positions, COMMIT) held it across two client round
 trips, which is what concurrent writers queued behind (issue 16: 8 clients on distinct
 registrations wrote only ~1.5x what one did). eventsourcing's optional function
 (POSTGRES_ENABLE_DB_FUNCTIONS) inserts without that lock, so it is not used.
+
+Concurrent saves of this process share one such call (group commit, domain/infra/groupcommit.py):
+one lock hold and one WAL flush for all of them instead of one each. The function returns
+each row's key with its position, so every caller gets the positions of its own events
+(by key, not by trusting RETURNING's order). A register stays on the library's path: its
+side rows are arbitrary statements run in a transaction of their own, and one that fails
+must take only its own event down, not a shared call's.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
+import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
-from eventsourcing.utils import retry
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
+from domain.infra.groupcommit import GroupCommit
 from domain.infra.outage import CommitUnknown, classify
 
 SIDE_WRITES = "side_writes"  # the keyword `Application.save(...)` passes them under
@@ -55,6 +65,15 @@ class SQLiteSideWriteRecorder(SQLiteApplicationRecorder):
         return super()._insert_events(c, stored_events, **kwargs)
 
 
+# The library's retries of a call that lost its connection (its `retry` on insert_events).
+ATTEMPTS = 10
+RETRY_WAIT_S = 0.2
+
+
+class _Lost(Exception):
+    """The connection went while the call was on the server: its commit outcome is unknown."""
+
+
 class PostgresSideWriteRecorder(PostgresApplicationRecorder):
     """Also tells a lost commit from a refused write: once the events' statements have all
     run (the library's path) or the one function call is sent (ours, in autocommit), the
@@ -65,41 +84,54 @@ class PostgresSideWriteRecorder(PostgresApplicationRecorder):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         schema = Identifier(self.datastore.schema)
-        function = Identifier(f"syncledger_insert_events_{self.datastore.originator_id_type}")
+        id_type = self.datastore.originator_id_type
+        # A new name: the earlier `syncledger_insert_events_*` returned positions only, and
+        # CREATE OR REPLACE cannot change a function's result type.
+        function = Identifier(f"syncledger_insert_events_keyed_{id_type}")
+        self._uuid_ids = id_type == "uuid"
         self._insert_function = SQL("SELECT * FROM {schema}.{function}((%s))").format(
             schema=schema, function=function
         )
         self.sql_create_statements.append(
             SQL(
                 "CREATE OR REPLACE FUNCTION {schema}.{function}(events {schema}.{event}[]) "
-                "RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ BEGIN "
+                "RETURNS TABLE (event_position bigint, event_id {id_type}, event_version bigint) "
+                "LANGUAGE plpgsql AS $BODY$ BEGIN "
                 "SET LOCAL lock_timeout = '{lock_timeout}s'; "
                 "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
                 "NOTIFY {channel}; "
                 "RETURN QUERY INSERT INTO {schema}.{table} AS t "
                 "(originator_id, originator_version, topic, state) "
-                "SELECT originator_id, originator_version, topic, state FROM unnest(events) "
-                "RETURNING notification_id; "
+                "SELECT e.originator_id, e.originator_version, e.topic, e.state "
+                "FROM unnest(events) AS e "
+                "RETURNING t.notification_id, t.originator_id, t.originator_version; "
                 "END; $BODY$"
             ).format(
                 schema=schema,
                 function=function,
                 event=Identifier(self.stored_event_type_name),
+                id_type=Identifier(id_type),
                 lock_timeout=self.datastore.lock_timeout,
                 table=Identifier(self.events_table_name),
                 channel=Identifier(self.channel_name),
             )
         )
+        self.group_commit: GroupCommit[Any] = GroupCommit(self._call)
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
+        if not kwargs.get(SIDE_WRITES) and stored_events:
+            rows = [
+                self.construct_pg_stored_event(
+                    e.originator_id, e.originator_version, e.topic, e.state
+                )
+                for e in stored_events
+            ]
+            return self.group_commit.submit(rows)
         self._phase.committing = False
         try:
-            if kwargs.get(SIDE_WRITES) or not stored_events:
-                ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
-            else:
-                ids = self._insert_by_function(stored_events)
+            ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
             return ids
         except Exception as exc:
             # The library retries a lost connection; if an earlier attempt got as far as
@@ -110,18 +142,55 @@ class PostgresSideWriteRecorder(PostgresApplicationRecorder):
         finally:
             self._phase.committing = False
 
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-    def _insert_by_function(self, stored_events: Sequence[StoredEvent]) -> list[int]:
-        rows = [
-            self.construct_pg_stored_event(e.originator_id, e.originator_version, e.topic, e.state)
-            for e in stored_events
-        ]
+    def _call(self, rows: Sequence[Any]) -> list[int]:
+        """One function call inserting `rows` (one commit); their positions, in their order.
+
+        Retried as the library retries a lost connection. Once an attempt was lost on the
+        server its commit outcome is unknown: a later attempt that succeeds shows it did not
+        commit (its rows would collide), but any other end is CommitUnknown - an
+        IntegrityError then may be the lost attempt's own rows."""
+        lost: Exception | None = None
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                returned = self._attempt(rows)
+            except (_Lost, InterfaceError, OperationalError) as exc:
+                lost = exc if isinstance(exc, _Lost) else lost
+                if attempt == ATTEMPTS:
+                    if lost is not None:
+                        raise CommitUnknown(
+                            f"the connection was lost during COMMIT: {exc}"
+                        ) from exc
+                    raise
+                time.sleep(RETRY_WAIT_S)
+                continue
+            except Exception as exc:
+                if lost is not None:
+                    raise CommitUnknown(f"the connection was lost during COMMIT: {lost}") from exc
+                raise
+            positions = {self._key(id_, version): position for position, id_, version in returned}
+            return [positions[self._key(r.originator_id, r.originator_version)] for r in rows]
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _attempt(self, rows: Sequence[Any]) -> list[tuple[int, Any, int]]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            # One statement in autocommit: it commits as it runs, so once it is sent a lost
-            # connection leaves the outcome unknown.
-            self._phase.committing = True
-            curs.execute(self._insert_function, (rows,), prepare=True)
-            return [int(next(iter(row.values()))) for row in curs.fetchall()]
+            try:
+                # One statement in autocommit: it commits as it runs.
+                curs.execute(self._insert_function, (rows,), prepare=True)
+                return [
+                    (r["event_position"], r["event_id"], r["event_version"])
+                    for r in curs.fetchall()
+                ]
+            except psycopg.Error as exc:
+                # An answer from the server (a SQLSTATE on a live connection) is a refusal:
+                # the statement rolled back. No answer leaves the commit's outcome unknown.
+                if exc.sqlstate is None or conn.broken or conn.closed:
+                    raise _Lost(str(exc)) from exc
+                raise
+
+    def _key(self, originator_id: Any, version: int) -> tuple[str, int]:
+        # A uuid column answers UUIDs; the rows may carry a UUID or its text in any spelling.
+        text = str(originator_id)
+        return (str(UUID(text)) if self._uuid_ids else text, int(version))
 
     def _fetch_ids_after_insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any

@@ -14,7 +14,7 @@ from projections.reads.typed import typed_page
 from projections.store import Tx
 
 MAX_DIFF = 10_000
-# The registration's compact number in view_receipts / view_session_records (a subquery).
+# The registration's compact number in view_session_records (a subquery).
 REG_NO = "(SELECT reg_no FROM view_receipt_registrations WHERE registration_id = ?)"
 
 
@@ -30,9 +30,9 @@ def receipts(
     after = decode_cursor(cursor, str, str)
     rows = typed_page(
         tx,
-        table="view_receipts",
+        table="view_session_records",
         alias="r",
-        scope=f"r.reg_no = {REG_NO}",
+        scope=f"r.reg_no = {REG_NO} AND r.cur",
         scope_params=(rid,),
         select="r.key, r.digest, s.session_id, b.synced_at, r.position",
         joins="JOIN view_receipt_sessions s ON s.sess_no = r.sess_no "
@@ -58,7 +58,9 @@ def receipts(
 
 
 def count_receipts(tx: Tx, rid: str) -> int:
-    row = tx.one(f"SELECT COUNT(*) FROM view_receipts WHERE reg_no = {REG_NO}", (rid,))
+    row = tx.one(
+        f"SELECT COUNT(*) FROM view_session_records WHERE reg_no = {REG_NO} AND cur", (rid,)
+    )
     return int(row[0]) if row else 0
 
 
@@ -67,7 +69,7 @@ def diff(tx: Tx, rid: str, records: Sequence[tuple[str, str, str]]) -> Row:
     the entity types' numbers).
 
     The query returns only the records that differ (their index and whether a receipt
-    exists), probing view_receipts by its primary key (reg_no, et, key).
+    exists), probing the current records by the index (reg_no, et, key, cur).
     """
     if len(records) > MAX_DIFF:
         raise ValueError(f"at most {MAX_DIFF} records per diff")
@@ -110,8 +112,9 @@ def _differing(tx: Tx, reg: int, records: Sequence[tuple[str, str, str]]) -> lis
         return list(
             tx.conn.execute(
                 "SELECT n - 1, digest IS NULL FROM (SELECT i.n, i.d, (SELECT r.digest "
-                "FROM view_receipts r WHERE r.reg_no = %s AND r.et = i.et "
-                "AND r.key = i.k) AS digest FROM unnest(%b::int8[], %b::text[], %b::bytea[]) "
+                "FROM view_session_records r WHERE r.reg_no = %s AND r.et = i.et "
+                "AND r.key = i.k AND r.cur) AS digest "
+                "FROM unnest(%b::int4[], %b::text[], %b::bytea[]) "
                 "WITH ORDINALITY AS i(et, k, d, n)) x WHERE digest IS NULL OR digest <> d "
                 "ORDER BY n",
                 (reg, ets, keys, digests),
@@ -121,8 +124,8 @@ def _differing(tx: Tx, reg: int, records: Sequence[tuple[str, str, str]]) -> lis
     # compares as its hex text (SQLite 3.40 has no unhex() to go the other way).
     return tx.q(
         "SELECT j.key, r.digest IS NULL FROM json_each(?) j "
-        "LEFT JOIN view_receipts r ON r.reg_no = ? "
-        "AND r.et = j.value ->> 0 AND r.key = j.value ->> 1 "
+        "LEFT JOIN view_session_records r ON r.reg_no = ? "
+        "AND r.et = j.value ->> 0 AND r.key = j.value ->> 1 AND r.cur "
         "WHERE r.digest IS NULL OR (CASE WHEN typeof(r.digest) = 'blob' "
         "THEN lower(hex(r.digest)) ELSE r.digest END) <> j.value ->> 2 ORDER BY j.key",
         (orjson.dumps([[e, r[1], r[2]] for e, r in zip(ets, records, strict=True)]).decode(), reg),

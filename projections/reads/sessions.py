@@ -235,10 +235,8 @@ def session_breakdown(tx: Tx, rid: str, sid: str) -> list[Row]:
         return []
     rows = tx.q(
         "SELECT t.entity_type, x.n, x.c FROM (SELECT sr.et, COUNT(*) AS n, "
-        "COALESCE(SUM(CASE WHEN r.sess_no = sr.sess_no THEN 1 ELSE 0 END), 0) AS c "
-        "FROM view_session_records sr LEFT JOIN view_receipts r "
-        "ON r.reg_no = sr.reg_no AND r.et = sr.et AND r.key = sr.key "
-        "WHERE sr.sess_no = ? GROUP BY sr.et) x "
+        "COALESCE(SUM(CASE WHEN sr.cur THEN 1 ELSE 0 END), 0) AS c "
+        "FROM view_session_records sr WHERE sr.sess_no = ? GROUP BY sr.et) x "
         "JOIN view_entity_types t ON t.et = x.et ORDER BY t.entity_type",
         (int(found[0]),),
     )
@@ -313,9 +311,8 @@ def session_records(
         alias="sr",
         scope="sr.sess_no = ?",
         scope_params=(sess,),
-        select="sr.key, sr.digest, b.synced_at, r.sess_no, sr.position",
-        joins="JOIN view_receipt_batches b ON b.position = sr.position "
-        "LEFT JOIN view_receipts r ON r.reg_no = sr.reg_no AND r.et = sr.et AND r.key = sr.key",
+        select="sr.key, sr.digest, b.synced_at, sr.cur, sr.position",
+        joins="JOIN view_receipt_batches b ON b.position = sr.position",
         entity_type=entity_type,
         key=key,
         after=(after[0], after[1]) if after is not None else None,
@@ -327,7 +324,7 @@ def session_records(
             "key": k,
             "digest": unpack(d, tx.pg),
             "synced_at": iso(at),
-            "receipt_current": cur == sess,
+            "receipt_current": bool(cur),
             "position": int(pos),  # the event that recorded it
         }
         for et, k, d, at, cur, pos in rows[:limit]

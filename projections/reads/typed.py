@@ -1,9 +1,10 @@
 """Pages of per-record rows in (entity type, key) order, the entity type as synced.
 
-`view_receipts` and `view_session_records` hold an entity type as its number `et`
+`view_session_records` holds an entity type as its number `et`
 (projections/views/entity_types.py), whose order is not the text's, so a page walks the
 dictionary `view_entity_types` in text order and each entity type's rows in key order:
-the rows' primary key (scope columns, et, key) serves every step and nothing is sorted
+an index of the rows that starts (scope columns, et, key) serves every step (a session's
+records: the primary key; receipts: `(reg_no, et, key, cur)`) and nothing is sorted
 beyond one page. SQLite plans this from a plain join (the dictionary's primary key is
 unique and ordered); PostgreSQL gets a LATERAL subquery of at most one page per entity type.
 """

@@ -1,7 +1,7 @@
 """A view: tables built from the event log, updated page by page in the caller's transaction.
 
-Table names are logical (`view_receipts`); a view built for a rebuild writes to
-`<table>__shadow` instead, so `self.t["view_receipts"]` is the real name to use.
+Table names are logical (`view_session_records`); a view built for a rebuild writes to
+`<table>__shadow` instead, so `self.t["view_session_records"]` is the real name to use.
 """
 
 from __future__ import annotations
@@ -15,10 +15,26 @@ from projections.store import Tx
 SHADOW = "__shadow"
 
 
+def table_columns(tx: Tx, real: str) -> list[str] | None:
+    """The column names of the existing table `real` (None if there is none)."""
+    if tx.pg:
+        rows = tx.q(
+            "SELECT column_name FROM information_schema.columns WHERE "
+            "table_schema = current_schema() AND table_name = ? "
+            "ORDER BY ordinal_position",
+            (real,),
+        )
+    else:
+        rows = [(r[1],) for r in tx.q(f"PRAGMA table_info({real})")]
+    return [str(r[0]) for r in rows] or None
+
+
 @dataclass(frozen=True)
 class Table:
     name: str
-    columns: str  # column definitions; BIGINT, CTEXT (bytewise-ordered text), DIGEST per dialect
+    # Column definitions; BIGINT, INT4 (4 bytes on PostgreSQL), FLAG (a boolean), CTEXT
+    # (bytewise-ordered text), DIGEST per dialect.
+    columns: str
     primary_key: tuple[str, ...]
     indexes: tuple[tuple[str, ...], ...] = ()
     # SQLite: store rows in the primary key's B-tree (one B-tree less per row written).
@@ -29,10 +45,17 @@ class Table:
     # buckets fill up before they split (fillfactor 100, not 75): measured 30 bytes a record
     # against 48 (and 80 for the B-tree) by benchmarks/bench_storage.py.
     pg_hash: tuple[int, ...] = ()
+    # SQLite: columns added at the end of these secondary indexes (index number -> columns),
+    # so a lookup answers from the index alone (SQLite has no INCLUDE; on PostgreSQL the
+    # row is read anyway, and a wider entry costs bytes in every record).
+    sqlite_cover: tuple[tuple[int, tuple[str, ...]], ...] = ()
 
     def index_columns(self, pg: bool) -> list[tuple[str, ...]]:
         """The secondary indexes' columns on the backend (`pg`: PostgreSQL)."""
-        return [idx[-1:] if pg and i in self.pg_hash else idx for i, idx in enumerate(self.indexes)]
+        if pg:
+            return [idx[-1:] if i in self.pg_hash else idx for i, idx in enumerate(self.indexes)]
+        cover = dict(self.sqlite_cover)
+        return [idx + cover.get(i, ()) for i, idx in enumerate(self.indexes)]
 
     @property
     def column_names(self) -> list[str]:
@@ -40,6 +63,7 @@ class Table:
 
     def ddl(self, real: str, pg: bool) -> list[str]:
         cols = self.columns.replace("BIGINT", "BIGINT" if pg else "INTEGER")
+        cols = cols.replace(" INT4", " INTEGER").replace(" FLAG", " BOOLEAN" if pg else " INTEGER")
         # Key columns compare bytewise on both backends (SQLite's BINARY = PostgreSQL's "C").
         cols = cols.replace(" CTEXT", ' TEXT COLLATE "C"' if pg else " TEXT")
         # A digest as projections/digests.py packs it: bytes, or (SQLite) text as it came.
@@ -59,16 +83,7 @@ class Table:
 
     def columns_of(self, tx: Tx, real: str) -> list[str] | None:
         """The column names of the existing table `real` (None if there is none)."""
-        if tx.pg:
-            rows = tx.q(
-                "SELECT column_name FROM information_schema.columns WHERE "
-                "table_schema = current_schema() AND table_name = ? "
-                "ORDER BY ordinal_position",
-                (real,),
-            )
-        else:
-            rows = [(r[1],) for r in tx.q(f"PRAGMA table_info({real})")]
-        return [str(r[0]) for r in rows] or None
+        return table_columns(tx, real)
 
     def create(self, tx: Tx, real: str) -> None:
         if tx.pg:
@@ -86,7 +101,7 @@ class Table:
             (real,),
         ):
             have.add(tuple(str(r[2]) for r in tx.q(f"PRAGMA index_info('{name}')")))
-        for i, idx in enumerate(self.indexes):
+        for i, idx in enumerate(self.index_columns(False)):
             if tuple(idx) in have:
                 continue
             name, n = f"ix_{real}_{i}", 0
@@ -99,6 +114,9 @@ class Table:
 class View:
     name: str = ""
     tables: tuple[Table, ...] = ()
+    # Tables an older version of this view had and this one does not: their presence means
+    # the view is outdated, and dropping the view drops them.
+    retired: tuple[str, ...] = ()
 
     def __init__(self, shadow: bool = False) -> None:
         self.shadow = shadow
@@ -114,11 +132,16 @@ class View:
             found = tb.columns_of(tx, self.t[tb.name])
             if found is not None and found != tb.column_names:
                 return True
-        return False
+        return any(table_columns(tx, self._real(name)) is not None for name in self.retired)
+
+    def _real(self, name: str) -> str:
+        return name + (SHADOW if self.shadow else "")
 
     def drop(self, tx: Tx) -> None:
         for tb in self.tables:
             tx.x(f"DROP TABLE IF EXISTS {self.t[tb.name]}")
+        for name in self.retired:
+            tx.x(f"DROP TABLE IF EXISTS {self._real(name)}")
 
     def apply(self, tx: Tx, events: Sequence[Event]) -> None:
         raise NotImplementedError

@@ -1,6 +1,6 @@
 """Entity types as small numbers: the receipts view's per-database dictionary.
 
-`view_session_records` and `view_receipts` hold a record's entity type as `et`, a number
+`view_session_records` holds a record's entity type as `et`, a number
 given to each entity type when the log first mentions it (1, 2, 3, ... in log order, so a
 rebuilt view has the same numbers), and `view_entity_types` maps it back. Reads join it and
 order by its text (projections/reads/receipts.py), so every answer keeps the entity type as
@@ -16,7 +16,7 @@ from projections.views.base import Table
 
 TABLE = Table(
     "view_entity_types",
-    "entity_type CTEXT NOT NULL, et BIGINT NOT NULL",
+    "entity_type CTEXT NOT NULL, et INT4 NOT NULL",
     ("entity_type",),
     (("et",),),
     without_rowid=True,

@@ -9,7 +9,7 @@ import pytest
 
 from domain import Context, Ledger
 from projections import ReadModels, engine
-from projections.views import receipts as receipts_view
+from projections.views import records as records_view
 
 
 def _current(models: ReadModels, rid: UUID) -> dict[tuple[str, str], tuple[str, str]]:
@@ -53,9 +53,8 @@ def test_duplicate_keys_within_one_page(ledger: Ledger, models: ReadModels, ctx:
 def test_plain_insert_falls_back_to_upsert(
     ledger: Ledger, models: ReadModels, ctx: Context, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Every page tries the plain INSERT (PostgreSQL), so known keys take the fall back.
-    monkeypatch.setattr(receipts_view, "PLAIN_MIN_ROWS", 1)
-    monkeypatch.setattr(receipts_view, "UPSERT_PAGES", 0)
+    # Every page of new keys takes the plain INSERT (PostgreSQL), known keys the upsert.
+    monkeypatch.setattr(records_view, "PLAIN_MIN_ROWS", 1)
     rid = ledger.register(ctx, product="p", file_id="plain").registration_id
     expected: dict[tuple[str, str], tuple[str, str]] = {}
     for n in range(4):

@@ -83,8 +83,7 @@ def test_older_layout_is_rebuilt(database: Database) -> None:
     ledger.record_batch(ctx, rid, sid, [["A", str(i), "d"] for i in range(5)])
     models = ReadModels(database)
     models.run_once()
-    with models.store.write() as tx:  # what an older version left behind
-        tx.x("DROP TABLE view_receipts")
+    with models.store.write() as tx:  # what an older version left behind: a retired table
         tx.x(
             "CREATE TABLE view_receipts (registration_id TEXT NOT NULL, entity_type TEXT, "
             "key TEXT, digest TEXT, session_id TEXT, seq BIGINT, synced_at BIGINT, "
@@ -94,6 +93,14 @@ def test_older_layout_is_rebuilt(database: Database) -> None:
     models = ReadModels(database)
     try:
         assert models.positions()["receipts"] == 0
+        with models.store.read() as tx:  # dropped with the outdated view
+            assert tx.one("SELECT COUNT(*) FROM view_session_records") == (0,)
+            retired = (
+                "to_regclass('view_receipts')"
+                if tx.pg
+                else ("(SELECT name FROM sqlite_master WHERE name = 'view_receipts')")
+            )
+            assert tx.one(f"SELECT {retired}") == (None,)
         models.run_once()
         assert models.count_receipts(rid) == 5
         assert models.rebuild().same

@@ -39,7 +39,7 @@ def test_crash_mid_batch_resumes_exactly_once(
     models.run_once()
     with models.store.read() as tx:
         records = tx.one("SELECT COUNT(*) FROM view_session_records")
-        receipts = tx.one("SELECT COUNT(*) FROM view_receipts")
+        receipts = tx.one("SELECT COUNT(*) FROM view_session_records WHERE cur")
         sessions = tx.one("SELECT SUM(records_synced) FROM view_sessions")
     assert records is not None and records[0] == 3 * 150
     assert receipts is not None and receipts[0] == 150
@@ -65,11 +65,11 @@ def test_rebuild_reports_differences(ledger: Ledger, models: ReadModels, ctx: Co
     _fill(ledger, ctx)
     models.run_once()
     with models.store.write() as tx:
-        tx.x("UPDATE view_receipts SET digest = 'tampered' WHERE key = '0-1'")
-        tx.x("DELETE FROM view_receipts WHERE key = '0-2'")
+        tx.x("UPDATE view_session_records SET digest = 'tampered' WHERE key = '0-1' AND cur")
+        tx.x("DELETE FROM view_session_records WHERE key = '0-2' AND cur")
     seen: list[tuple[int, int]] = []
     report = models.rebuild(["receipts"], lambda done, total: seen.append((done, total)))
-    diff = report.views["receipts"]["view_receipts"]
+    diff = report.views["receipts"]["view_session_records"]
     assert (diff.differing, diff.only_shadow, diff.only_live) == (1, 1, 0)
     assert seen and seen[-1][0] == seen[-1][1]
     assert models.rebuild(["receipts"]).same

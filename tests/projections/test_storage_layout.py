@@ -8,6 +8,8 @@ import hashlib
 from typing import Any
 from uuid import UUID
 
+import pytest
+
 from domain import Context, Database, Ledger
 from projections import ReadModels
 
@@ -148,8 +150,9 @@ def test_many_entity_types_keep_bytewise_order(
     assert models.rebuild().same
 
 
-# The receipts view's two big tables as the version before the lean layout created them.
-OLD_LAYOUT = {
+# The receipts view's big tables as older versions created them: before the lean layout,
+# and the lean layout with the current receipts in a table of their own.
+TEXT_LAYOUT = {
     "view_session_records": (
         "reg_no {i} NOT NULL, sess_no {i} NOT NULL, seq {i} NOT NULL, entity_type {t} NOT NULL, "
         "key {t} NOT NULL, digest TEXT NOT NULL, synced_at {i}, position {i} NOT NULL, "
@@ -161,9 +164,23 @@ OLD_LAYOUT = {
         "PRIMARY KEY (reg_no, entity_type, key)"
     ),
 }
+TABLE_LAYOUT = {
+    "view_session_records": (
+        "reg_no {i} NOT NULL, sess_no {i} NOT NULL, et {i} NOT NULL, key {t} NOT NULL, "
+        "digest {b} NOT NULL, position {i} NOT NULL, PRIMARY KEY (sess_no, et, key)"
+    ),
+    "view_receipts": (
+        "reg_no {i} NOT NULL, et {i} NOT NULL, key {t} NOT NULL, digest {b} NOT NULL, "
+        "sess_no {i} NOT NULL, seq {i} NOT NULL, position {i} NOT NULL, "
+        "PRIMARY KEY (reg_no, et, key)"
+    ),
+}
 
 
-def test_views_of_the_older_layout_are_rebuilt_from_the_log(database: Database) -> None:
+@pytest.mark.parametrize("layout", [TEXT_LAYOUT, TABLE_LAYOUT], ids=["text", "table"])
+def test_views_of_the_older_layout_are_rebuilt_from_the_log(
+    database: Database, layout: dict[str, str]
+) -> None:
     ledger = Ledger(database=database)
     ctx = Context("alice", "upgrade")
     rid = ledger.register(ctx, product="p", file_id="upgrade").registration_id
@@ -174,13 +191,18 @@ def test_views_of_the_older_layout_are_rebuilt_from_the_log(database: Database) 
     expected = _all_receipts(models, rid, 100)
     with models.store.write() as tx:  # what the older version left: its tables and rows
         i, t = ("BIGINT", 'TEXT COLLATE "C"') if tx.pg else ("INTEGER", "TEXT")
-        tx.x("DROP TABLE view_receipt_batches")
-        for table, columns in OLD_LAYOUT.items():
-            tx.x(f"DROP TABLE {table}")
-            tx.x(f"CREATE TABLE {table} ({columns.format(i=i, t=t)})")
-        tx.x(
-            "INSERT INTO view_receipts VALUES (1, 'A', 'stale', 'old', 1, 1, 0, 1)"
-        )  # a row the log never made: gone once rebuilt
+        b = "BYTEA" if tx.pg else "BLOB"
+        if layout is TEXT_LAYOUT:
+            tx.x("DROP TABLE view_receipt_batches")
+        for table, columns in layout.items():
+            tx.x(f"DROP TABLE IF EXISTS {table}")
+            tx.x(f"CREATE TABLE {table} ({columns.format(i=i, t=t, b=b)})")
+        stale = (
+            "1, 'A', 'stale', 'old', 1, 1, 0, 1"
+            if layout is TEXT_LAYOUT
+            else ("1, 1, 'stale', 'old', 1, 1, 1")
+        )
+        tx.x(f"INSERT INTO view_receipts VALUES ({stale})")  # the log never made it
     models.close()
     models = ReadModels(database)
     try:
