@@ -26,6 +26,7 @@ REG, SESS, ET, KEY, DIGEST, POS = range(6)
 # The table's columns in their order (fixed-width first: no padding before the text).
 COLS = "sess_no, position, reg_no, et, cur, key, digest"
 PLAIN_MIN_ROWS = 2_000  # PostgreSQL: pages this big with no existing receipt try a plain INSERT
+SQLITE_PROBE_CHUNK = 400  # (et, key) pairs per probe statement (SQLite: 32,766 parameters)
 
 Row = tuple[Any, ...]
 
@@ -64,14 +65,10 @@ class Records:
         )
         # SQLite, per record: the key's older current record stops being current, then the
         # record is current if it is its key's newest in the page and no newer one is.
-        self._sqlite_flip = (
-            f"UPDATE {t} SET cur = 0 WHERE reg_no = ? AND et = ? AND key = ? AND cur "
-            "AND sess_no < ?"
-        )
+        # SQLite: a superseded current record by its primary key, then the page's rows.
+        self._sqlite_flip = f"UPDATE {t} SET cur = 0 WHERE sess_no = ? AND et = ? AND key = ?"
         self._sqlite_insert = (
-            f"INSERT INTO {t} ({COLS}) VALUES (?1, ?2, ?3, ?4, ?5 AND NOT EXISTS "
-            f"(SELECT 1 FROM {t} n WHERE n.reg_no = ?3 AND n.et = ?4 AND n.key = ?6 "
-            f"AND n.cur AND n.sess_no > ?1), ?6, ?7) {self._update}"
+            f"INSERT INTO {t} ({COLS}) VALUES (?, ?, ?, ?, ?, ?, ?) {self._update}"
         )
         insert = f"INSERT INTO {t} ({COLS}) SELECT {COLS} FROM " + STAGE
         self._pg_insert, self._pg_upsert = insert, f"{insert} {self._update}"
@@ -80,28 +77,20 @@ class Records:
 
     def write(self, tx: Tx, rows: Sequence[Row]) -> None:
         """Write records in log order: a later record of a (session, key) replaces its
-        digest and position; a record of a newer session supersedes the current one."""
+        digest and position; a record of a newer session supersedes the current one.
+
+        Each key that could become current is looked up once, for the session holding its
+        receipt (one index probe a record, in one statement per page or chunk); the marks
+        are decided here, and only superseded rows are written twice. SQLite ran a flip
+        UPDATE and an INSERT with a NOT EXISTS probe for every record instead: a quarter
+        of its catch-up rate (benchmarks/bench_projections.py)."""
         if not rows:
-            return
-        if not tx.pg:
-            # executemany runs them one after another: a repeated key needs no care.
-            newest = newest_flags(rows)
-            tx.conn.executemany(
-                self._sqlite_flip,
-                ((r[REG], r[ET], r[KEY], r[SESS]) for r, n in zip(rows, newest, strict=True) if n),
-            )
-            tx.conn.executemany(
-                self._sqlite_insert,
-                (
-                    (r[SESS], r[POS], r[REG], r[ET], n, r[KEY], r[DIGEST])
-                    for r, n in zip(rows, newest, strict=True)
-                ),
-            )
             return
         kept = last_of_each(rows)
         newest = newest_flags(kept)
-        found = self._pg_current(tx, [r for r, n in zip(kept, newest, strict=True) if n])
-        flips: list[str] = []
+        candidates = [r for r, n in zip(kept, newest, strict=True) if n]
+        found = self._pg_current(tx, candidates) if tx.pg else self._sqlite_current(tx, candidates)
+        flips: list[Any] = []
         staged: list[Row] = []
         for row, candidate in zip(kept, newest, strict=True):
             cur = candidate
@@ -112,6 +101,11 @@ class Records:
                 elif held[0] > row[SESS]:
                     cur = False  # a session that started later synced it already
             staged.append((row[SESS], row[POS], row[REG], row[ET], cur, row[KEY], row[DIGEST]))
+        if not tx.pg:
+            if flips:
+                tx.conn.executemany(self._sqlite_flip, flips)
+            tx.conn.executemany(self._sqlite_insert, staged)
+            return
         if flips:
             tx.conn.execute(
                 f"UPDATE {self.table} SET cur = FALSE WHERE ctid = ANY(%s::tid[])", (flips,)
@@ -131,6 +125,32 @@ class Records:
                 tx.conn.execute(self._pg_insert)
         except errors.UniqueViolation:
             tx.conn.execute(self._pg_upsert)
+
+    def _sqlite_current(
+        self, tx: Tx, rows: Sequence[Row]
+    ) -> dict[tuple[Any, ...], tuple[int, tuple[int, int, str]]]:
+        """(reg_no, et, key) -> (sess_no, its primary key) of the current record of each
+        row's key that has one: per registration, chunks of (et, key) pairs, each probed
+        through the index on (reg_no, et, key, ...)."""
+        by_reg: dict[Any, list[tuple[Any, Any]]] = {}
+        for r in rows:
+            by_reg.setdefault(r[REG], []).append((r[ET], r[KEY]))
+        found: dict[tuple[Any, ...], tuple[int, tuple[int, int, str]]] = {}
+        for reg, pairs in by_reg.items():
+            for i in range(0, len(pairs), SQLITE_PROBE_CHUNK):
+                chunk = pairs[i : i + SQLITE_PROBE_CHUNK]
+                values = ", ".join("(?, ?)" for _ in chunk)
+                params = [*(v for pair in chunk for v in pair), reg]
+                # CROSS JOIN keeps the pairs outside: a probe each, where `(et, key) IN
+                # (VALUES ...)` was planned as a scan of the registration's records.
+                for et, key, sess in tx.conn.execute(
+                    f"WITH p(e, k) AS (VALUES {values}) SELECT t.et, t.key, t.sess_no "
+                    f"FROM p CROSS JOIN {self.table} t ON t.reg_no = ? AND t.et = p.e "
+                    "AND t.key = p.k AND t.cur",
+                    params,
+                ):
+                    found[(reg, et, key)] = (int(sess), (int(sess), et, key))
+        return found
 
     def _pg_current(self, tx: Tx, rows: Sequence[Row]) -> dict[tuple[Any, ...], tuple[int, str]]:
         """(reg_no, et, key) -> (sess_no, ctid) of the current record of each row's key
