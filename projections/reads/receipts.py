@@ -58,8 +58,9 @@ def receipts(
 
 
 def count_receipts(tx: Tx, rid: str) -> int:
+    # Kept by the view as records come and receipts move (projections/views/records.py).
     row = tx.one(
-        f"SELECT COUNT(*) FROM view_session_records WHERE reg_no = {REG_NO} AND cur", (rid,)
+        "SELECT receipts FROM view_receipt_registrations WHERE registration_id = ?", (rid,)
     )
     return int(row[0]) if row else 0
 

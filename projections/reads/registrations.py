@@ -32,8 +32,9 @@ ITEM_COLS = (
     f"(SELECT COUNT(*) {_OF_P} AND s.status = 'in_progress'), "
     "(SELECT COUNT(*) FROM view_sessions s WHERE s.registration_id = p.id "
     f"AND {stuck_sql()}), "
-    "(SELECT COUNT(*) FROM view_session_records rc WHERE rc.reg_no = (SELECT reg_no FROM "
-    "view_receipt_registrations WHERE registration_id = p.id) AND rc.cur), "
+    # Receipts: the count the view keeps, not a walk of every record of the registration.
+    "COALESCE((SELECT rr.receipts FROM view_receipt_registrations rr "
+    "WHERE rr.registration_id = p.id), 0), "
     "(SELECT g.auto_remove_stuck_after_minutes FROM view_registration_settings g "
     "WHERE g.id = p.id), "
     "(SELECT g.approvals_required FROM view_registration_settings g WHERE g.id = p.id)"

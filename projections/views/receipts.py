@@ -34,7 +34,9 @@ class ReceiptsView(View):
         ENTITY_TYPES,
         Table(
             "view_receipt_registrations",
-            "registration_id CTEXT NOT NULL, reg_no INT4 NOT NULL",
+            # receipts: how many of its records are current (kept here: counting them was
+            # a walk of every record of the registration per read and per list item).
+            "registration_id CTEXT NOT NULL, reg_no INT4 NOT NULL, receipts BIGINT NOT NULL",
             ("registration_id",),
         ),
         Table(
@@ -84,7 +86,11 @@ class ReceiptsView(View):
         self._sessions: dict[str, tuple[int, int, int]] = {}  # agg_id -> reg_no, sess_no, seq
         self._regs: dict[str, int] = {}  # registration_id -> reg_no
         self._types = EntityTypes(self.t[ENTITY_TYPES.name])
-        self._records = Records(self.t["view_session_records"], self.t["view_receipt_sessions"])
+        self._records = Records(
+            self.t["view_session_records"],
+            self.t["view_receipt_sessions"],
+            self.t["view_receipt_registrations"],
+        )
         self._batches = f"INSERT INTO {self.t['view_receipt_batches']} VALUES (?, ?)"
 
     # --- event dispatch ----------------------------------------------------------------
@@ -153,7 +159,7 @@ class ReceiptsView(View):
             row = tx.one(f"SELECT COALESCE(MAX(reg_no), 0) + 1 FROM {regs}")
             assert row is not None
             reg = self._regs[rid] = int(row[0])
-        tx.x(f"INSERT INTO {regs} VALUES (?, ?) ON CONFLICT DO NOTHING", (rid, reg))
+        tx.x(f"INSERT INTO {regs} VALUES (?, ?, 0) ON CONFLICT DO NOTHING", (rid, reg))
         tx.x(
             f"INSERT INTO {self.t['view_receipt_sessions']} VALUES (?, ?, ?, ?, ?, ?, 0)",
             (e.position, rid, s["session_id"], e.originator_id, reg, seq),
@@ -196,6 +202,7 @@ class ReceiptsView(View):
         unsynced = records.count(tx, sess, current_only=True)
         if unsynced:
             records.recompute(tx, self._cutoff(tx, rid), records.keys_of(tx, True), (sess,))
+            records.recount(tx, rid)
         self._effect(tx, e, unsynced, None, None)
 
     def _restored(self, tx: Tx, e: Event) -> None:
@@ -204,6 +211,7 @@ class ReceiptsView(View):
         rid, sess = self._set_deleted(tx, e, 0)
         records = self._records
         records.recompute(tx, self._cutoff(tx, rid), records.keys_of(tx, False), (sess,))
+        records.recount(tx, rid)
         restored = records.count(tx, sess, current_only=True)
         total = records.count(tx, sess, current_only=False)
         self._effect(tx, e, None, restored, total - restored)
@@ -225,6 +233,7 @@ class ReceiptsView(View):
                 f"(SELECT MAX(sess_no) FROM {rs} WHERE reg_no = ? AND seq <= ?)",
                 (reg, reg, cutoff),
             )
+            self._records.count_changed(tx, {reg: -unsynced})
         self._effect(tx, e, unsynced, None, None)
 
     def _reset_undone(self, tx: Tx, e: Event) -> None:
@@ -244,6 +253,7 @@ class ReceiptsView(View):
         low = self._cutoff(tx, rid)
         records = self._records
         records.recompute(tx, low, records.of_registration(), (reg,))
+        records.recount(tx, rid)
         sr, rs = self.t["view_session_records"], self.t["view_receipt_sessions"]
         found = tx.one(
             f"SELECT COUNT(*) FROM {sr} sr JOIN {rs} rs ON rs.sess_no = sr.sess_no "

@@ -56,8 +56,8 @@ def last_of_each(rows: Sequence[Row]) -> Sequence[Row]:
 class Records:
     """Writes and recomputes `view_session_records` (real name `table`)."""
 
-    def __init__(self, table: str, sessions: str) -> None:
-        self.table, self.sessions = table, sessions
+    def __init__(self, table: str, sessions: str, registrations: str) -> None:
+        self.table, self.sessions, self.registrations = table, sessions, registrations
         t = table
         self._update = (
             "ON CONFLICT (sess_no, et, key) DO UPDATE SET "
@@ -92,6 +92,10 @@ class Records:
         found = self._pg_current(tx, candidates) if tx.pg else self._sqlite_current(tx, candidates)
         flips: list[Any] = []
         staged: list[Row] = []
+        # A registration gains a receipt for each key that had none: a record superseding
+        # another moves the receipt, it does not add one. (A key with a record of a live
+        # session always has a current one: removed sessions take no records, rules 3-4.)
+        gained: dict[Any, int] = {}
         for row, candidate in zip(kept, newest, strict=True):
             cur = candidate
             held = found.get((row[REG], row[ET], row[KEY])) if candidate else None
@@ -100,7 +104,10 @@ class Records:
                     flips.append(held[1])
                 elif held[0] > row[SESS]:
                     cur = False  # a session that started later synced it already
+            elif candidate:
+                gained[row[REG]] = gained.get(row[REG], 0) + 1
             staged.append((row[SESS], row[POS], row[REG], row[ET], cur, row[KEY], row[DIGEST]))
+        self.count_changed(tx, gained)
         if not tx.pg:
             if flips:
                 tx.conn.executemany(self._sqlite_flip, flips)
@@ -199,6 +206,20 @@ class Records:
             f"WHERE {source[1]}) x WHERE x.cur <> x.should "
             "ON CONFLICT (sess_no, et, key) DO UPDATE SET cur = excluded.cur",
             (cutoff, *params),
+        )
+
+    def count_changed(self, tx: Tx, changes: dict[Any, int]) -> None:
+        """Add to registrations' receipt counts (reg_no -> change)."""
+        rows = [(n, reg) for reg, n in changes.items() if n]
+        tx.many(f"UPDATE {self.registrations} SET receipts = receipts + ? WHERE reg_no = ?", rows)
+
+    def recount(self, tx: Tx, rid: str) -> None:
+        """Count a registration's receipts again, after a set-based recomputation (rare:
+        a deletion, its undo, a reset's undo)."""
+        tx.x(
+            f"UPDATE {self.registrations} SET receipts = (SELECT COUNT(*) FROM {self.table} "
+            f"WHERE reg_no = {self.registrations}.reg_no AND cur) WHERE registration_id = ?",
+            (rid,),
         )
 
     def count(self, tx: Tx, sess: int, current_only: bool) -> int:
