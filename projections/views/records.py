@@ -26,6 +26,7 @@ REG, SESS, ET, KEY, DIGEST, POS = range(6)
 # The table's columns in their order (fixed-width first: no padding before the text).
 COLS = "sess_no, position, reg_no, et, cur, key, digest"
 PLAIN_MIN_ROWS = 2_000  # PostgreSQL: pages this big with no existing receipt try a plain INSERT
+SQLITE_CHUNK = 2_000  # SQLite: records written per round of lookups, marks and inserts
 SQLITE_PROBE_CHUNK = 400  # (et, key) pairs per probe statement (SQLite: 32,766 parameters)
 
 Row = tuple[Any, ...]
@@ -85,6 +86,13 @@ class Records:
         UPDATE and an INSERT with a NOT EXISTS probe for every record instead: a quarter
         of its catch-up rate (benchmarks/bench_projections.py)."""
         if not rows:
+            return
+        if not tx.pg and len(rows) > SQLITE_CHUNK:
+            # In log order, chunk by chunk: each chunk's lookups see the ones before it, so
+            # the marks are those of the whole page, and a rebuild's big pages do not hold
+            # every record's row, flags and lookups at once (its peak memory, bench_projections).
+            for start in range(0, len(rows), SQLITE_CHUNK):
+                self.write(tx, rows[start : start + SQLITE_CHUNK])
             return
         kept = last_of_each(rows)
         newest = newest_flags(kept)
