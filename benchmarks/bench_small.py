@@ -33,7 +33,7 @@ from typing import Any
 
 from benchmarks import served
 from benchmarks.common import Result, median
-from benchmarks.small_client import Api, Timer, register, start
+from benchmarks.small_client import Api, Timer, health_rate, register, start
 from benchmarks.small_concurrency import Watch, write_cycles_rate
 
 TINY: dict[str, Any] = {"ops": 6, "holdings": 12, "concurrent_ops": 4}
@@ -43,14 +43,6 @@ CLIENTS = 8
 
 
 # --- baselines --------------------------------------------------------------------------------
-
-
-def health_rate(api: Api, n: int) -> float:
-    api.get("/v1/health")
-    started = time.perf_counter()
-    for _ in range(n):
-        api.get("/v1/health")
-    return n / (time.perf_counter() - started)
 
 
 def raw_commit_sqlite(n: int) -> float:

@@ -35,25 +35,32 @@ class Timer:
 
     def baseline(self, api: Api, *ops: str, calls: int = 50) -> None:
         settle(api)
-        api.get("/v1/health")
-        started = time.perf_counter()
-        for _ in range(calls):
-            api.get("/v1/health")
-        spent = time.perf_counter() - started
+        spent = calls / health_rate(api, calls)
         for op in ops:
-            self.seconds[self.baseline_of(op)] = self.seconds.get(self.baseline_of(op), 0.0) + spent
-            self.calls[self.baseline_of(op)] = self.calls.get(self.baseline_of(op), 0) + calls
+            self._add(self.baseline_of(op), spent, calls)
 
     @contextmanager
     def time(self, op: str) -> Iterator[None]:
         started = time.perf_counter()
         yield
-        self.seconds[op] = self.seconds.get(op, 0.0) + time.perf_counter() - started
-        self.calls[op] = self.calls.get(op, 0) + 1
+        self._add(op, time.perf_counter() - started, 1)
+
+    def _add(self, op: str, seconds: float, calls: int) -> None:
+        self.seconds[op] = self.seconds.get(op, 0.0) + seconds
+        self.calls[op] = self.calls.get(op, 0) + calls
 
     def rate(self, op: str) -> float:
         spent = self.seconds.get(op, 0.0)
         return self.calls.get(op, 0) / spent if spent else 0.0
+
+
+def health_rate(api: Api, n: int) -> float:
+    """`GET /v1/health` calls per second over `n` calls, after one to warm the connection."""
+    api.get("/v1/health")
+    started = time.perf_counter()
+    for _ in range(n):
+        api.get("/v1/health")
+    return n / (time.perf_counter() - started)
 
 
 def settle(api: Api, timeout: float = 30.0) -> None:
