@@ -64,8 +64,6 @@ class Records:
             "ON CONFLICT (sess_no, et, key) DO UPDATE SET "
             "digest = excluded.digest, position = excluded.position"
         )
-        # SQLite, per record: the key's older current record stops being current, then the
-        # record is current if it is its key's newest in the page and no newer one is.
         # SQLite: a superseded current record by its primary key, then the page's rows.
         self._sqlite_flip = f"UPDATE {t} SET cur = 0 WHERE sess_no = ? AND et = ? AND key = ?"
         self._sqlite_insert = (
@@ -117,9 +115,8 @@ class Records:
             staged.append((row[SESS], row[POS], row[REG], row[ET], cur, row[KEY], row[DIGEST]))
         self.count_changed(tx, gained)
         if not tx.pg:
-            if flips:
-                tx.conn.executemany(self._sqlite_flip, flips)
-            tx.conn.executemany(self._sqlite_insert, staged)
+            tx.many(self._sqlite_flip, flips)
+            tx.many(self._sqlite_insert, staged)
             return
         if flips:
             tx.conn.execute(
