@@ -53,7 +53,6 @@ from starlette.responses import Response
 from api.dependencies import RoleBearer, get_services
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
-_SKIP = object()  # a step could not be taken here: FastAPI's handler answers instead
 CONSTANTS = (str, int, float, bool, type(None))
 
 
@@ -215,9 +214,9 @@ async def run(plan: Plan, request: Request) -> Response | None:
             solved[id(dependency)] = await dependency(request)
         if name is not None:
             values[name] = solved[id(dependency)]
-    if _take(plan.path, request.path_params, "path", values) is _SKIP:
+    if not _take(plan.path, request.path_params, "path", values):
         return None
-    if _take(plan.query, request.query_params, "query", values) is _SKIP:
+    if not _take(plan.query, request.query_params, "query", values):
         return None
     if plan.body is not None:
         value, errors = plan.body.validate(body, values, loc=("body",))
@@ -235,19 +234,21 @@ async def run(plan: Plan, request: Request) -> Response | None:
     return await _serialize(plan, request, raw_response)
 
 
-def _take(params: tuple[Param, ...], received: Any, where: str, values: dict[str, Any]) -> Any:
+def _take(params: tuple[Param, ...], received: Any, where: str, values: dict[str, Any]) -> bool:
+    """Put each parameter's value into `values`; False when one is missing or invalid (then
+    FastAPI's handler answers, with its own error)."""
     for param in params:
         raw = received.get(param.alias)
         if raw is None:
             if param.required:
-                return _SKIP
+                return False
             values[param.name] = copy.deepcopy(param.default)  # as FastAPI does
             continue
         value, errors = param.field.validate(raw, values, loc=(where, param.alias))
         if errors:
-            return _SKIP
+            return False
         values[param.name] = value
-    return None
+    return True
 
 
 async def _serialize(plan: Plan, request: Request, content: Any) -> Response:
