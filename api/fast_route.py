@@ -50,7 +50,9 @@ from starlette.middleware.body_limit import MAX_BODY_SIZE_SCOPE_KEY
 from starlette.requests import Request
 from starlette.responses import Response
 
+from api import inline
 from api.dependencies import RoleBearer, get_services
+from api.inline import is_inline
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 CONSTANTS = (str, int, float, bool, type(None))
@@ -78,6 +80,7 @@ class Plan:
     body_name: str
     request_name: str | None
     use_dump_json: bool
+    inline: bool  # may run on the event loop (api/inline.py)
 
 
 class FastRoute(APIRoute):
@@ -154,6 +157,7 @@ def plan_for(route: Any) -> Plan | None:
         request_name=dependant.request_param_name,
         use_dump_json=route.response_field is not None
         and isinstance(route.response_class, DefaultPlaceholder),
+        inline=is_inline(call),
     )
 
 
@@ -227,6 +231,8 @@ async def run(plan: Plan, request: Request) -> Response | None:
         values[plan.request_name] = request
     if plan.is_coroutine:
         raw_response = await plan.call(**values)
+    elif plan.inline:
+        raw_response = await inline.call(plan.call, request.app.state.services, values)
     else:
         raw_response = await run_in_threadpool(plan.call, **values)
     if isinstance(raw_response, Response):

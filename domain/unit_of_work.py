@@ -5,7 +5,10 @@ the aggregates it needs through `load` — the only loader, which notes each id 
 command methods, and adds the changed aggregates to `pending`. They are saved in one
 transaction. Two writers racing on one aggregate (other threads or other processes): the
 loser's save raises IntegrityError and the command is re-run on fresh state, a bounded
-number of times, so no acknowledged write is lost or doubled. On any failure every
+number of times, so no acknowledged write is lost or doubled. Under `no_waiting()`
+(domain/infra/locks.py: the API's commands on its event loop) a taken lock or a lost race
+raises WouldBlock before anything is saved, and the caller runs the command again on a
+worker thread. On any failure every
 aggregate it loaded is evicted from the cache: a refused or failed command never leaves
 half-applied state behind (cached aggregates are shared, not deep-copied, for speed).
 """
@@ -27,7 +30,7 @@ from eventsourcing.utils import EnvType
 
 from domain.errors import Conflict, NotFound
 from domain.infra.database import Database
-from domain.infra.locks import schema_setup_lock
+from domain.infra.locks import WouldBlock, may_wait_again, schema_setup_lock, waiting_allowed
 from domain.infra.recorders import SIDE_WRITES, SideWrite
 from domain.registration import Registration
 from domain.session import Session
@@ -77,13 +80,17 @@ class UnitOfWork(Application[UUID]):
         """Run `command` under the registration's lock, retrying on concurrent writes."""
         for attempt in range(MAX_ATTEMPTS):
             pending = Pending()
-            with self.lock(rid):
+            lock = self.lock(rid)
+            if not lock.acquire(blocking=waiting_allowed()):
+                raise WouldBlock("another command holds this registration")
+            try:
                 self._loaded.ids = loaded = [rid]
                 try:
                     result = command(pending)
                     if pending.aggregates:
                         extra = {SIDE_WRITES: pending.side_writes} if pending.side_writes else {}
                         recordings = self.save(*pending.aggregates, **extra)
+                        may_wait_again()  # saved: from here on nothing may run it twice
                         position = recordings[-1].notification.id
                         self._cache_saved(pending.aggregates)
                         result = _with_position(result, position)
@@ -92,11 +99,15 @@ class UnitOfWork(Application[UUID]):
                     return result
                 except IntegrityError:
                     self._evict(loaded)
+                    if not waiting_allowed():  # the retry's back-off is a wait too
+                        raise WouldBlock("a concurrent write to this registration") from None
                 except BaseException:
                     self._evict(loaded)
                     raise
                 finally:
                     self._loaded.ids = None
+            finally:
+                lock.release()
             time.sleep(random.uniform(0, 0.005 * (2**attempt)))
         raise Conflict(
             "Too many concurrent writes to this registration; nothing was recorded. "

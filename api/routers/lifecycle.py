@@ -9,6 +9,7 @@ from fastapi import Request, Response
 
 from api.dependencies import ServicesDep, Support, Writer, context_for
 from api.errors import ApiError
+from api.inline import inline
 from api.lifecycle_models import HeartbeatIn, HeartbeatOut, SettingsIn, SettingsOut
 from api.openapi import AUTH, errors
 from api.responses import typed
@@ -29,6 +30,7 @@ NOT_NULL = ("name", "sync_interval_minutes", "stuck_after_minutes", "approvals_r
     ),
     summary="An alive but idle agent renews its session (rule 15)",
 )
+@inline
 def heartbeat(
     rid: UUID,
     sid: UUID,
@@ -49,6 +51,7 @@ def heartbeat(
     responses=errors(*AUTH, 404),
     summary="Change a registration's settings (support; one event per change, rule 18)",
 )
+@inline
 def update_registration(
     rid: UUID,
     body: SettingsIn,

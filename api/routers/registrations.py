@@ -6,6 +6,7 @@ from uuid import UUID
 from fastapi import Query, Request, Response
 
 from api.dependencies import Reader, ServicesDep, Support, Writer, context_for
+from api.inline import inline
 from api.models import Registration, RegistrationList, ResetOut
 from api.openapi import AUTH, errors
 from api.reads import (
@@ -57,6 +58,7 @@ def registration_body(services: Services, rid: UUID, position: int) -> dict[str,
         ),
     },
 )
+@inline
 def register(
     body: RegistrationIn,
     request: Request,

@@ -11,6 +11,7 @@ from uuid import UUID
 from fastapi import Request
 
 from api.dependencies import ServicesDep, Support, context_for
+from api.inline import inline
 from api.models import DeleteOut
 from api.openapi import AUTH, errors
 from api.responses import typed
@@ -41,6 +42,7 @@ router = PrefixRouter(prefix="/v1/registrations/{rid}/sessions", tags=["sessions
     )
     | APPROVAL_PENDING,
 )
+@inline
 def delete(
     rid: UUID,
     sid: UUID,

@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from api.batches import openapi_body, parse_batch
 from api.dependencies import Reader, ServicesDep, Writer, context_for
 from api.errors import ApiError
+from api.inline import inline
 from api.models import (
     BatchOut,
     ErrorRecorded,
@@ -74,6 +75,7 @@ def session_row(services: Services, rid: UUID, sid: str) -> dict[str, Any]:
         ),
     },
 )
+@inline
 def start_session(
     rid: UUID,
     body: SessionIn,
@@ -270,6 +272,7 @@ async def record_batch(
     response_model=ErrorRecorded,
     responses=errors(*AUTH, 404, 409, 413),
 )
+@inline
 def record_error(
     rid: UUID,
     sid: UUID,
@@ -307,6 +310,7 @@ def record_error(
     response_model=Session,
     responses=errors(*AUTH, 404, (409, "session_not_in_progress: the session already ended"), 413),
 )
+@inline
 def complete(
     rid: UUID,
     sid: UUID,
@@ -327,6 +331,7 @@ def complete(
     response_model=Session,
     responses=errors(*AUTH, 404, (409, "session_not_in_progress: the session already ended"), 413),
 )
+@inline
 def fail(
     rid: UUID,
     sid: UUID,

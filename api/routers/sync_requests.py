@@ -6,6 +6,7 @@ from uuid import UUID
 from fastapi import Query, Request, Response
 
 from api.dependencies import Reader, ServicesDep, Support, context_for
+from api.inline import inline
 from api.models import SyncRequest, SyncRequestList
 from api.openapi import AUTH, errors
 from api.reads import Cursor, Limit, MinPosition, WaitS, await_position, paged, require_registration
@@ -36,6 +37,7 @@ def _requested_by(services: Services, rid: UUID, request_id: str, position: int)
         **errors(*AUTH, 404, 413, (422, "validation_error: e.g. a full sync needs confirm: true")),
     },
 )
+@inline
 def request_sync(
     rid: UUID,
     body: SyncRequestIn,
@@ -68,6 +70,7 @@ def request_sync(
         *AUTH, 404, 413, (409, "request_not_pending: it was fulfilled or cancelled already")
     ),
 )
+@inline
 def cancel_sync_request(
     rid: UUID,
     request_id: UUID,

@@ -33,6 +33,38 @@ def schema_setup_lock(database: Database | None) -> Iterator[None]:
             conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
 
 
+class WouldBlock(Exception):  # noqa: N818 - a signal to the caller, not an error
+    """Raised, under `no_waiting()`, where a command would have waited for a lock: a
+    writer on another thread or process, or the registration's lock. Nothing was written
+    (the flag is dropped the moment a command's events are saved, see `may_wait_again`),
+    so the caller runs the same call again where waiting is harmless (a worker thread)."""
+
+
+_waiting = threading.local()
+
+
+@contextmanager
+def no_waiting() -> Iterator[None]:
+    """Within this block (this thread only), a lock that is taken raises WouldBlock
+    instead of waiting. The API runs small SQLite commands on its event loop this way
+    (api/inline.py): a wait there would stall every other request."""
+    _waiting.refused = True
+    try:
+        yield
+    finally:
+        _waiting.refused = False
+
+
+def waiting_allowed() -> bool:
+    return not getattr(_waiting, "refused", False)
+
+
+def may_wait_again() -> None:
+    """The command's events are saved: what follows must finish, never run twice, so
+    from here on it waits like any other code (UnitOfWork.run calls this after a save)."""
+    _waiting.refused = False
+
+
 class SQLiteWriteLock:
     """Every writer to one SQLite file takes this lock: the ledger, the views, the chain.
 
@@ -48,12 +80,18 @@ class SQLiteWriteLock:
         self._fd: int | None = None
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        if not self._threads.acquire(blocking, timeout):
+        waits = waiting_allowed()
+        if not self._threads.acquire(blocking and waits, timeout if waits else -1):
+            if not waits:
+                raise WouldBlock("the SQLite write lock is held by another thread")
             return False
         try:
             if self._fd is None:
                 self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            fcntl.flock(self._fd, fcntl.LOCK_EX if waits else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._threads.release()
+            raise WouldBlock("the SQLite write lock is held by another process") from None
         except BaseException:
             self._threads.release()
             raise

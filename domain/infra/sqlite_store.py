@@ -10,7 +10,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from eventsourcing.persistence import ConnectionNotFromPoolError, Tracking
+from eventsourcing.persistence import (
+    ConnectionNotFromPoolError,
+    ConnectionUnavailableError,
+    Tracking,
+)
 from eventsourcing.sqlite import (
     SQLiteConnection,
     SQLiteConnectionPool,
@@ -19,7 +23,7 @@ from eventsourcing.sqlite import (
 )
 from eventsourcing.utils import Environment, EnvType
 
-from domain.infra.locks import sqlite_write_lock
+from domain.infra.locks import WouldBlock, sqlite_write_lock, waiting_allowed
 
 SYNCHRONOUS_ENV = "SYNCLEDGER_SQLITE_SYNCHRONOUS"
 
@@ -31,6 +35,18 @@ class TunedSQLiteConnectionPool(SQLiteConnectionPool):
             # eventsourcing holds this lock while a writer connection is out; ours has the
             # same acquire(timeout=)/release() shape but queues threads AND processes.
             self._writer_lock = sqlite_write_lock(db_name)  # type: ignore[assignment]
+
+    def get_connection(
+        self, timeout: float | None = None, *, is_writer: bool | None = None
+    ) -> SQLiteConnection:
+        if waiting_allowed():
+            return super().get_connection(timeout, is_writer=is_writer)
+        # Under no_waiting() (api/inline.py): a connection now or WouldBlock, never a wait
+        # for the pool's queue, its writer or a free connection.
+        try:
+            return super().get_connection(0.0, is_writer=is_writer)
+        except ConnectionUnavailableError as exc:
+            raise WouldBlock(str(exc)) from exc
 
     def _create_connection(self) -> SQLiteConnection:
         connection = super()._create_connection()

@@ -1,0 +1,111 @@
+"""Small writes on SQLite run on the event loop (api/inline.py), and a write that would wait
+for a lock goes to a worker thread instead, so the loop keeps answering everyone else."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.inline import Counts
+from domain.infra.database import Database
+from domain.infra.locks import sqlite_write_lock
+from tests.api.conftest import ROLES, Api
+
+
+@pytest.fixture
+def counts() -> Iterator[Counts]:
+    before = (Counts.on_loop, Counts.to_thread)
+    yield Counts
+    Counts.on_loop, Counts.to_thread = before
+
+
+def moved(counts: type[Counts], call: Any) -> tuple[int, int, Any]:
+    loop, thread = counts.on_loop, counts.to_thread
+    answer = call()
+    return counts.on_loop - loop, counts.to_thread - thread, answer
+
+
+@pytest.fixture
+def quiet_api(app_database: Database) -> Iterator[Api]:
+    """The app without its view runners and tree follower: nothing else takes the write
+    lock, so where each write runs depends on the backend alone."""
+    app = create_app(app_database, start_background=False)
+    services = app.state.services
+    tokens = {role: services.tokens.create(f"{role}-token", role) for role in ROLES}
+    with TestClient(app) as client:
+        yield Api(client, tokens)
+
+
+def test_each_small_write_runs_where_its_backend_wants(
+    quiet_api: Api, app_database: Database, counts: type[Counts]
+) -> None:
+    api = quiet_api
+    on_loop = app_database.kind == "sqlite"
+    rid = api.register()["id"]
+    sid = api.start(rid)["id"]
+    base = f"/v1/registrations/{rid}/sessions/{sid}"
+    writes = {
+        "heartbeat": lambda: api.post(f"{base}/heartbeat", json={}),
+        "error": lambda: api.post(f"{base}/errors", json={"message": "timeout"}),
+        "complete": lambda: api.post(f"{base}/complete", json={}),
+        "start": lambda: api.post(f"/v1/registrations/{rid}/sessions", json={"sync_type": "x"}),
+        "register": lambda: api.post(
+            "/v1/registrations", json={"product": "p", "file_id": "other.qbw"}
+        ),
+        "sync request": lambda: api.post(
+            f"/v1/registrations/{rid}/sync-requests", json={"kind": "periodic"}, role="support"
+        ),
+    }
+    for name, call in writes.items():
+        loop, thread, answer = moved(counts, call)
+        assert answer.status_code in (200, 201), (name, answer.text)
+        assert (loop, thread) == ((1, 0) if on_loop else (0, 1)), name
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_a_held_write_lock_sends_the_write_to_a_thread_and_the_loop_keeps_answering(
+    api: Api, app_database: Database, counts: type[Counts]
+) -> None:
+    rid = api.register()["id"]
+    sid = api.start(rid)["id"]
+    first = api.post(f"/v1/registrations/{rid}/sessions/{sid}/heartbeat", json={}).json()
+    lock = sqlite_write_lock(app_database.path)
+    taken, release = threading.Event(), threading.Event()
+
+    def hold() -> None:  # a writer elsewhere (the view runner, another process) mid-page
+        with lock:
+            taken.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert taken.wait(30)
+    answers: list[Any] = []
+    writer = threading.Thread(
+        target=lambda: answers.append(
+            api.post(f"/v1/registrations/{rid}/sessions/{sid}/heartbeat", json={})
+        )
+    )
+    try:
+        writer.start()
+        deadline = time.monotonic() + 30
+        while counts.to_thread == 0 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert counts.to_thread >= 1  # refused on the loop, sent to a thread
+        # The loop is free: another request answers while the write waits for the lock.
+        assert api.get("/v1/health", role=None).status_code == 200
+        assert api.get(f"/v1/registrations/{rid}").status_code == 200
+        assert not answers  # the write is still waiting
+    finally:
+        release.set()
+        holder.join(30)
+        writer.join(30)
+    assert answers and answers[0].status_code == 200, answers
+    # Recorded once, right after the first heartbeat: the refused attempt wrote nothing.
+    assert answers[0].json()["position"] == first["position"] + 1
