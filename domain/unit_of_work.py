@@ -11,6 +11,19 @@ raises WouldBlock before anything is saved, and the caller runs the command agai
 worker thread. On any failure every
 aggregate it loaded is evicted from the cache: a refused or failed command never leaves
 half-applied state behind (cached aggregates are shared, not deep-copied, for speed).
+
+Trusting the cache. The library brought every cached aggregate up to date with a query
+before each use ("fast-forward"), because another process may have written since: on
+PostgreSQL two round trips of a heartbeat's three, each a thread wake-up on both sides.
+A command's first try now decides on its cached aggregates as they are and lets the save
+check them in the same transaction, after the log's lock: an aggregate it saves collides
+on its next version if it had moved on (the events' unique key), and one it only read
+(the registration behind a session command) is guarded - the save is refused if the log
+holds a later version of it (GUARDS, domain/infra/recorders.py). Either refusal is the
+IntegrityError above: evict, re-run on fresh state. A try that saves nothing (a refusal,
+an idempotent repeat) has nothing checked, so it is decided again on fast-forwarded
+aggregates before it answers. tests/domain/test_cache_trust.py writes from a second
+ledger behind the first one's back, for each of those paths, on both backends.
 """
 
 from __future__ import annotations
@@ -31,7 +44,7 @@ from eventsourcing.utils import EnvType
 from domain.errors import Conflict, NotFound
 from domain.infra.database import Database
 from domain.infra.locks import WouldBlock, may_wait_again, schema_setup_lock, waiting_allowed
-from domain.infra.recorders import SIDE_WRITES, SideWrite
+from domain.infra.recorders import GUARDS, SIDE_WRITES, SideWrite
 from domain.registration import Registration
 from domain.session import Session
 from domain.values import session_aggregate_id
@@ -77,25 +90,58 @@ class UnitOfWork(Application[UUID]):
         return self._locks[rid.int % LOCK_STRIPES]
 
     def run(self, rid: UUID, command: Callable[[Pending], T]) -> T:
-        """Run `command` under the registration's lock, retrying on concurrent writes."""
-        for attempt in range(MAX_ATTEMPTS):
+        """Run `command` under the registration's lock, retrying on concurrent writes.
+
+        The first try decides on this process's cached aggregates as they are, without a
+        query each (module docstring, "Trusting the cache"); the save then checks, with
+        the events, that none of them has moved on (the unique version for the saved
+        ones, a guard for the ones only read). A try that saves nothing - a refusal, an
+        idempotent repeat - is decided again on aggregates checked against the log."""
+        verify = False
+        attempt = 0
+        while attempt < MAX_ATTEMPTS:
             pending = Pending()
             lock = self.lock(rid)
             if not lock.acquire(blocking=waiting_allowed()):
                 raise WouldBlock("another command holds this registration")
+            again = False
             try:
-                self._loaded.ids = loaded = [rid]
+                state = self._loaded
+                state.ids = loaded = [rid]
+                versions: dict[UUID, int] = {}
+                state.versions = versions
+                state.verify, state.trusted = verify, False
                 try:
-                    result = command(pending)
-                    if pending.aggregates:
-                        extra = {SIDE_WRITES: pending.side_writes} if pending.side_writes else {}
-                        recordings = self.save(*pending.aggregates, **extra)
-                        may_wait_again()  # saved: from here on nothing may run it twice
-                        position = recordings[-1].notification.id
-                        self._cache_saved(pending.aggregates)
-                        result = _with_position(result, position)
-                        for listener in self._listeners:
-                            listener(position)
+                    try:
+                        result = command(pending)
+                    except WouldBlock:
+                        raise
+                    except Exception:
+                        if not state.trusted:
+                            raise
+                        # Refused on cached state nobody checked: decide on the log's.
+                        self._evict(loaded)
+                        verify = again = True
+                        continue
+                    if not pending.aggregates:
+                        if state.trusted:  # nothing saved, nothing checked: check first
+                            verify = again = True
+                            continue
+                        return result
+                    extra: dict[str, Any] = {}
+                    if pending.side_writes:
+                        extra[SIDE_WRITES] = pending.side_writes
+                    saved = {aggregate.id for aggregate in pending.aggregates}
+                    guards = [(i, v) for i, v in versions.items() if i not in saved]
+                    if guards:
+                        extra[GUARDS] = guards
+                    recordings = self.save(*pending.aggregates, **extra)
+                    may_wait_again()  # saved: from here on nothing may run it twice
+                    position = recordings[-1].notification.id
+                    self._cache_saved(pending.aggregates)
+                    result = _with_position(result, position)
+                    for listener in self._listeners:
+                        listener(position)
                     return result
                 except IntegrityError:
                     self._evict(loaded)
@@ -105,9 +151,11 @@ class UnitOfWork(Application[UUID]):
                     self._evict(loaded)
                     raise
                 finally:
-                    self._loaded.ids = None
+                    state.ids = state.versions = None
             finally:
                 lock.release()
+                if not again:
+                    attempt += 1
             time.sleep(random.uniform(0, 0.005 * (2**attempt)))
         raise Conflict(
             "Too many concurrent writes to this registration; nothing was recorded. "
@@ -137,11 +185,30 @@ class UnitOfWork(Application[UUID]):
     # --- the only loader -----------------------------------------------------------------
 
     def load(self, aggregate_id: UUID) -> Any:
-        """Load through the cache, noting the id so a failed command evicts it."""
-        loaded = getattr(self._loaded, "ids", None)
-        if loaded is not None:
-            loaded.append(aggregate_id)
-        return self.repository.get(aggregate_id)
+        """Load through the cache, noting the id so a failed command evicts it.
+
+        Inside a command's first try a cached aggregate is taken as it is (no query), and
+        the version it was read at is noted for the save's guard (`run`); outside a
+        command, or when a command decides again, it is brought up to date from the log
+        (the library's fast-forward: one query)."""
+        state = self._loaded
+        loaded = getattr(state, "ids", None)
+        if loaded is None:
+            return self.repository.get(aggregate_id)
+        loaded.append(aggregate_id)
+        aggregate = None
+        cache = self.repository.cache
+        if cache is not None and not state.verify:
+            try:
+                aggregate = cache.get(aggregate_id)
+            except KeyError:
+                pass
+            else:
+                state.trusted = True
+        if aggregate is None:
+            aggregate = self.repository.get(aggregate_id)
+        state.versions.setdefault(aggregate_id, aggregate.version)
+        return aggregate
 
     def peek(self, aggregate_id: UUID) -> Any:
         """The cached aggregate as this process's commands left it, without asking the

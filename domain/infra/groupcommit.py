@@ -20,6 +20,9 @@ Each caller gets exactly its own answer:
   stale one is refused and the others commit;
 - an outage (the call's commit outcome unknown, or the database refusing everyone) is every
   caller's answer: all their rows were in that call (domain/infra/outage.py).
+A caller's guards (aggregates it read at a version, domain/unit_of_work.py) go into the
+same call; one that has moved on refuses the call like a stale aggregate, and the re-run
+alone refuses only its caller.
 """
 
 from __future__ import annotations
@@ -31,40 +34,45 @@ from typing import Generic, TypeVar
 from domain.infra.outage import CommitUnknown, classify
 
 R = TypeVar("R")
+G = TypeVar("G")
 
 # A bound on one call's rows, so one call (and its lock hold) stays small whatever queues up.
 MAX_ROWS = 1000
 
 
-class _Waiter(Generic[R]):
-    __slots__ = ("done", "error", "ids", "rows")
+class _Waiter(Generic[R, G]):
+    __slots__ = ("done", "error", "guards", "ids", "rows")
 
-    def __init__(self, rows: Sequence[R]) -> None:
+    def __init__(self, rows: Sequence[R], guards: Sequence[G]) -> None:
         self.rows = rows
+        self.guards = guards
         self.ids: list[int] | None = None
         self.error: BaseException | None = None
         self.done = False
 
 
-class GroupCommit(Generic[R]):
-    """`call(rows)` inserts rows in one commit and returns one id per row, in their order."""
+class GroupCommit(Generic[R, G]):
+    """`call(rows, guards)` inserts rows in one commit, refused if a guard fails, and returns
+    one id per row, in their order."""
 
-    def __init__(self, call: Callable[[Sequence[R]], list[int]], max_rows: int = MAX_ROWS) -> None:
+    def __init__(
+        self, call: Callable[[Sequence[R], Sequence[G]], list[int]], max_rows: int = MAX_ROWS
+    ) -> None:
         self._call = call
         self._max_rows = max_rows
         self._lock = threading.Lock()
         self._answered = threading.Condition(self._lock)  # a call ended: waiters look again
         self._arrived = threading.Condition(self._lock)  # a caller queued (wait_for_queued)
-        self._queue: list[_Waiter[R]] = []
+        self._queue: list[_Waiter[R, G]] = []
         self._busy = False
         self.calls = 0  # calls made, retries of a call not counted (tests count them)
         # Called by the leader, outside the lock, with the number of callers in its batch,
         # just before its call: tests hold a call there to let others queue.
         self.before_call: Callable[[int], None] | None = None
 
-    def submit(self, rows: Sequence[R]) -> list[int]:
+    def submit(self, rows: Sequence[R], guards: Sequence[G] = ()) -> list[int]:
         """Insert `rows` (with whatever else is queued) and return their ids, in order."""
-        waiter = _Waiter(rows)
+        waiter: _Waiter[R, G] = _Waiter(rows, guards)
         with self._lock:
             self._queue.append(waiter)
             self._arrived.notify_all()
@@ -93,7 +101,7 @@ class GroupCommit(Generic[R]):
         with self._lock:
             return self._arrived.wait_for(lambda: len(self._queue) >= count, timeout)
 
-    def _take(self) -> list[_Waiter[R]]:
+    def _take(self) -> list[_Waiter[R, G]]:
         taken, rows = 0, 0
         for waiter in self._queue:
             if taken and rows + len(waiter.rows) > self._max_rows:
@@ -102,7 +110,7 @@ class GroupCommit(Generic[R]):
         batch, self._queue[:taken] = self._queue[:taken], []
         return batch
 
-    def _run(self, batch: list[_Waiter[R]]) -> None:
+    def _run(self, batch: list[_Waiter[R, G]]) -> None:
         try:
             error = self._once(batch)
             if error is None:
@@ -127,14 +135,15 @@ class GroupCommit(Generic[R]):
             for waiter in batch:
                 waiter.done = True
 
-    def _once(self, batch: list[_Waiter[R]]) -> Exception | None:
+    def _once(self, batch: list[_Waiter[R, G]]) -> Exception | None:
         """One call for `batch`; hands each waiter its ids, or returns the call's error."""
         rows = [row for waiter in batch for row in waiter.rows]
+        guards = [guard for waiter in batch for guard in waiter.guards]
         if self.before_call is not None:
             self.before_call(len(batch))
         self.calls += 1
         try:
-            ids = self._call(rows)
+            ids = self._call(rows, guards)
         except Exception as exc:
             return exc
         if len(ids) != len(rows):

@@ -35,7 +35,12 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.persistence import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    StoredEvent,
+)
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from psycopg import Cursor
@@ -46,6 +51,9 @@ from domain.infra.groupcommit import GroupCommit
 from domain.infra.outage import CommitUnknown, classify
 
 SIDE_WRITES = "side_writes"  # the keyword `Application.save(...)` passes them under
+# (aggregate id, version) pairs a command read but does not save: the save is refused
+# (IntegrityError) if the log holds a later version of any (domain/unit_of_work.py).
+GUARDS = "guards"
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,17 @@ class SQLiteSideWriteRecorder(SQLiteApplicationRecorder):
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
+        # In the write transaction: nobody can add a version between this look and the
+        # commit.
+        for aggregate_id, version in kwargs.get(GUARDS, ()):
+            c.execute(
+                f"SELECT 1 FROM {self.events_table_name} "
+                "WHERE originator_id = ? AND originator_version > ? LIMIT 1",
+                # Stored as the library stores it: a UUID's hex, other ids as they are.
+                (aggregate_id.hex if isinstance(aggregate_id, UUID) else aggregate_id, version),
+            )
+            if c.fetchone() is not None:
+                raise IntegrityError(f"aggregate {aggregate_id} moved on from version {version}")
         for write in kwargs.get(SIDE_WRITES, ()):
             c.execute(write.sql, write.params)
         return super()._insert_events(c, stored_events, **kwargs)
@@ -85,20 +104,29 @@ class PostgresSideWriteRecorder(PostgresApplicationRecorder):
         super().__init__(*args, **kwargs)
         schema = Identifier(self.datastore.schema)
         id_type = self.datastore.originator_id_type
-        # A new name: the earlier `syncledger_insert_events_*` returned positions only, and
-        # CREATE OR REPLACE cannot change a function's result type.
-        function = Identifier(f"syncledger_insert_events_keyed_{id_type}")
+        # A new name: the earlier `syncledger_insert_events_*` returned positions only and
+        # `..._keyed_*` took no guards; CREATE OR REPLACE cannot change a function's
+        # arguments or result type.
+        function = Identifier(f"syncledger_insert_events_guarded_{id_type}")
         self._uuid_ids = id_type == "uuid"
-        self._insert_function = SQL("SELECT * FROM {schema}.{function}((%s))").format(
-            schema=schema, function=function
-        )
+        self._insert_function = SQL(
+            "SELECT * FROM {schema}.{function}(%s, %s::{id_type}[], %s::bigint[])"
+        ).format(schema=schema, function=function, id_type=Identifier(id_type))
         self.sql_create_statements.append(
             SQL(
-                "CREATE OR REPLACE FUNCTION {schema}.{function}(events {schema}.{event}[]) "
+                "CREATE OR REPLACE FUNCTION {schema}.{function}(events {schema}.{event}[], "
+                "guard_ids {id_type}[], guard_versions bigint[]) "
                 "RETURNS TABLE (event_position bigint, event_id {id_type}, event_version bigint) "
                 "LANGUAGE plpgsql AS $BODY$ BEGIN "
                 "SET LOCAL lock_timeout = '{lock_timeout}s'; "
                 "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
+                # Under the lock: an aggregate a command only read must not have moved on
+                # (domain/unit_of_work.py); refused like a stale aggregate's own version.
+                "IF EXISTS (SELECT 1 FROM unnest(guard_ids, guard_versions) AS g(id, v) "
+                "JOIN {schema}.{table} AS s ON s.originator_id = g.id "
+                "AND s.originator_version > g.v) THEN "
+                "RAISE unique_violation USING MESSAGE = 'an aggregate read has moved on'; "
+                "END IF; "
                 "NOTIFY {channel}; "
                 "RETURN QUERY INSERT INTO {schema}.{table} AS t "
                 "(originator_id, originator_version, topic, state) "
@@ -116,7 +144,7 @@ class PostgresSideWriteRecorder(PostgresApplicationRecorder):
                 channel=Identifier(self.channel_name),
             )
         )
-        self.group_commit: GroupCommit[Any] = GroupCommit(self._call)
+        self.group_commit: GroupCommit[Any, tuple[Any, int]] = GroupCommit(self._call)
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -128,7 +156,7 @@ class PostgresSideWriteRecorder(PostgresApplicationRecorder):
                 )
                 for e in stored_events
             ]
-            return self.group_commit.submit(rows)
+            return self.group_commit.submit(rows, kwargs.get(GUARDS, ()))
         self._phase.committing = False
         try:
             ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
@@ -142,7 +170,7 @@ class PostgresSideWriteRecorder(PostgresApplicationRecorder):
         finally:
             self._phase.committing = False
 
-    def _call(self, rows: Sequence[Any]) -> list[int]:
+    def _call(self, rows: Sequence[Any], guards: Sequence[tuple[Any, int]] = ()) -> list[int]:
         """One function call inserting `rows` (one commit); their positions, in their order.
 
         Retried as the library retries a lost connection. Once an attempt was lost on the
@@ -152,7 +180,7 @@ class PostgresSideWriteRecorder(PostgresApplicationRecorder):
         lost: Exception | None = None
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                returned = self._attempt(rows)
+                returned = self._attempt(rows, guards)
             except (_Lost, InterfaceError, OperationalError) as exc:
                 lost = exc if isinstance(exc, _Lost) else lost
                 if attempt == ATTEMPTS:
@@ -171,11 +199,15 @@ class PostgresSideWriteRecorder(PostgresApplicationRecorder):
             return [positions[self._key(r.originator_id, r.originator_version)] for r in rows]
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _attempt(self, rows: Sequence[Any]) -> list[tuple[int, Any, int]]:
+    def _attempt(
+        self, rows: Sequence[Any], guards: Sequence[tuple[Any, int]]
+    ) -> list[tuple[int, Any, int]]:
+        ids = [i if self._uuid_ids else str(i) for i, _ in guards]
+        versions = [v for _, v in guards]
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             try:
                 # One statement in autocommit: it commits as it runs.
-                curs.execute(self._insert_function, (rows,), prepare=True)
+                curs.execute(self._insert_function, (rows, ids, versions), prepare=True)
                 return [
                     (r["event_position"], r["event_id"], r["event_version"])
                     for r in curs.fetchall()
@@ -206,4 +238,17 @@ class PostgresSideWriteRecorder(PostgresApplicationRecorder):
     ) -> None:
         for write in kwargs.get(SIDE_WRITES, ()):
             curs.execute(write.sql.replace("?", "%s"), write.params)
-        super()._insert_events(curs, stored_events, **kwargs)
+        super()._insert_events(curs, stored_events, **kwargs)  # takes the log's lock
+        for aggregate_id, version in kwargs.get(GUARDS, ()):
+            curs.execute(
+                SQL(
+                    "SELECT 1 FROM {schema}.{table} "
+                    "WHERE originator_id = %s AND originator_version > %s LIMIT 1"
+                ).format(
+                    schema=Identifier(self.datastore.schema),
+                    table=Identifier(self.events_table_name),
+                ),
+                (aggregate_id, version),
+            )
+            if curs.fetchone() is not None:
+                raise IntegrityError(f"aggregate {aggregate_id} moved on from version {version}")
