@@ -18,7 +18,6 @@ import pytest
 from domain.errors import LedgerError
 from domain.infra.database import Database
 from domain.ledger import Ledger
-from domain.session import Session
 from domain.values import Context
 from tests.domain.ledger_testkit import all_events
 
