@@ -68,8 +68,13 @@ class SQLiteSideWriteRecorder(SQLiteApplicationRecorder):
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        # In the write transaction: nobody can add a version between this look and the
-        # commit.
+        for write in kwargs.get(SIDE_WRITES, ()):
+            c.execute(write.sql, write.params)
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        # After the first write: the transaction holds SQLite's write lock, so nobody can
+        # add a version between this look and the commit. (A read first would start a
+        # snapshot that a writer outside the file's write lock could make stale, and the
+        # upgrade to writing then fails at once, "database is locked", with no busy wait.)
         for aggregate_id, version in kwargs.get(GUARDS, ()):
             c.execute(
                 f"SELECT 1 FROM {self.events_table_name} "
@@ -79,9 +84,7 @@ class SQLiteSideWriteRecorder(SQLiteApplicationRecorder):
             )
             if c.fetchone() is not None:
                 raise IntegrityError(f"aggregate {aggregate_id} moved on from version {version}")
-        for write in kwargs.get(SIDE_WRITES, ()):
-            c.execute(write.sql, write.params)
-        return super()._insert_events(c, stored_events, **kwargs)
+        return ids
 
 
 # The library's retries of a call that lost its connection (its `retry` on insert_events).
