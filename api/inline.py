@@ -13,7 +13,7 @@ therefore runs on the event loop when the database is SQLite, under
 runners, another process), the registration's lock, the connection pool's queue, the views
 not yet at a position - raises WouldBlock instead of waiting, before anything is saved,
 and the endpoint runs again on a worker thread exactly as before. A command that has saved
-its events drops the flag (UnitOfWork.run), so nothing after its commit can be refused and
+its events drops the flag (UnitOfWork._record), so nothing after its commit can be refused and
 run twice. PostgreSQL keeps the worker thread: every command waits on the network there.
 """
 

@@ -36,9 +36,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, Recording
 from eventsourcing.utils import EnvType
 
 from domain.errors import Conflict, NotFound
@@ -136,7 +136,6 @@ class UnitOfWork(Application[UUID]):
                     if guards:
                         extra[GUARDS] = guards
                     recordings = self.save(*pending.aggregates, **extra)
-                    may_wait_again()  # saved: from here on nothing may run it twice
                     position = recordings[-1].notification.id
                     self._cache_saved(pending.aggregates)
                     result = _with_position(result, position)
@@ -161,6 +160,15 @@ class UnitOfWork(Application[UUID]):
             "Too many concurrent writes to this registration; nothing was recorded. "
             "Retry the request."
         )
+
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        """The events are committed once this returns: from here on nothing may run the
+        command twice, so nothing after it may refuse to wait - `save` goes on to take
+        snapshots (a write, and a read of the aggregate) before it returns, and a
+        WouldBlock there would have made the API run a committed command again."""
+        recordings = super()._record(processing_event)
+        may_wait_again()
+        return recordings
 
     def _cache_saved(self, aggregates: Iterable[Aggregate]) -> None:
         """Keep what was just saved in the cache. The library does so only without

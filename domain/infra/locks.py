@@ -61,7 +61,8 @@ def waiting_allowed() -> bool:
 
 def may_wait_again() -> None:
     """The command's events are saved: what follows must finish, never run twice, so
-    from here on it waits like any other code (UnitOfWork.run calls this after a save)."""
+    from here on it waits like any other code (UnitOfWork._record calls this once the
+    events are committed)."""
     _waiting.refused = False
 
 

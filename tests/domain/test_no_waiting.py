@@ -150,3 +150,23 @@ def test_a_write_lock_held_by_another_process_refuses(ledger: Ledger, tmp_path: 
     finally:
         holder.join(30)
     assert heartbeats(ledger) == before + 1
+
+
+def test_snapshots_after_the_commit_may_wait(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`save` takes snapshots after the events are committed (a write, and a read of the
+    aggregate): a WouldBlock there would make the API run a committed command again (a
+    start twice: 409 on the session the first run opened). The flag is dropped before."""
+    rid = ledger.register(CTX, product="p", file_id="f").registration_id
+    seen: list[bool] = []
+    real = ledger._take_snapshots
+
+    def snapshots(processing_event: Any) -> None:
+        seen.append(waiting_allowed())
+        real(processing_event)
+
+    monkeypatch.setattr(ledger, "_take_snapshots", snapshots)
+    with no_waiting():
+        ledger.start_session(CTX, rid, sync_type="time")
+    assert seen == [True]
