@@ -107,3 +107,10 @@ def position_cursor(cursor: str | None) -> int | None:
 
 def clamp(limit: int) -> int:
     return max(1, min(int(limit), 1000))
+
+
+def storable(text: str) -> bool:
+    """Whether a filter's text could equal stored text. Nothing stored holds NUL (rule 12,
+    domain/validation.py), and PostgreSQL refuses NUL even as a query parameter, so a
+    filter with one matches nothing rather than failing the read."""
+    return "\x00" not in text

@@ -21,7 +21,7 @@ from api.reads import (
     settled,
 )
 from api.routing import PrefixRouter
-from api.schemas import UndoIn
+from api.schemas import Name, UndoIn
 from domain.values import MAX_POSITION
 from projections.fmt import decode_cursor, encode_cursor
 from projections.reads.audit import AuditFilter
@@ -51,9 +51,7 @@ def audit(
     principal: Inspector,
     registration_id: Annotated[UUID | None, Query()] = None,
     after: Annotated[int | None, Query(ge=0, le=2**62)] = None,
-    actor: Annotated[
-        str | None, Query(min_length=1, max_length=200, description="Who acted (token name)")
-    ] = None,
+    actor: Annotated[Name | None, Query(description="Who acted (token name)")] = None,
     type: Annotated[  # noqa: A002 - the contract's field name
         AuditType | None, Query(description="Only this kind of action")
     ] = None,

@@ -24,7 +24,7 @@ from api.reads import (
 from api.responses import ORJSONResponse, typed
 from api.routers.approvals import APPROVAL_PENDING, pending_response
 from api.routing import PrefixRouter
-from api.schemas import FileId, Product, RegistrationIn, ResetIn
+from api.schemas import FileId, Name, Product, RegistrationIn, ResetIn
 from api.services import Services
 from api.written import registration_written
 from domain.approvals import ApprovalPending
@@ -94,12 +94,8 @@ def register(
 
 RegistrationStatus = Literal["stuck", "failed", "in_progress"]
 SearchText = Annotated[
-    str | None,
-    Query(
-        min_length=1,
-        max_length=200,
-        description="Text to find in product, file id or name (case-insensitive)",
-    ),
+    Name | None,
+    Query(description="Text to find in product, file id or name (case-insensitive)"),
 ]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from projections.fmt import clamp, decode_cursor, encode_cursor, iso
+from projections.fmt import clamp, decode_cursor, encode_cursor, iso, storable
 from projections.interface import Page, Row
 from projections.store import Tx
 
@@ -85,7 +85,9 @@ class AuditFilter:
         if self.registration_id is not None:
             where.append("a.registration_id = ?")
             params.append(self.registration_id)
-        if self.actor is not None:
+        if self.actor is not None and not storable(self.actor):
+            where.append("1 = 0")
+        elif self.actor is not None:
             where.append("a.actor = ?")
             params.append(self.actor)
         if self.type is not None:

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 
 from domain.liveness import is_stuck
-from projections.fmt import clamp, decode_cursor, encode_cursor, iso, now_micros
+from projections.fmt import clamp, decode_cursor, encode_cursor, iso, now_micros, storable
 from projections.interface import Page, Row, Scope
 from projections.reads.sessions import NOT_REMOVED, stuck_sql
 from projections.store import Tx
@@ -102,6 +102,9 @@ def registration_filter(
     ended session failed, has a session in progress."""
     where: list[str] = []
     params: list[Any] = []
+    if not all(storable(text) for text in (product, file_id, q) if text):
+        where.append("1 = 0")
+        product = file_id = q = None
     if product is not None:
         where.append("r.product = ?")
         params.append(product)

@@ -266,3 +266,19 @@ def test_whitespace_only_record_fields_are_refused(
         r = api.post(errors, json={"message": "m", field: blank})
         assert_error(r, 422, "validation_error")
     assert _position(api) == before
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/v1/audit", {"actor": "\x00"}),
+        ("/v1/audit", {"actor": "sam\x00", "after": 5}),
+        ("/v1/registrations", {"q": "acme\x00"}),
+        ("/v1/registrations", {"product": "p\x00"}),
+    ],
+)
+def test_a_nul_in_a_text_filter_is_refused(api: Api, path: str, params: dict[str, Any]) -> None:
+    """Found by schemathesis: `GET /v1/audit?actor=%00` was a 500 on PostgreSQL (text
+    parameters cannot hold NUL there). A filter is text like any other (rule 12): 422."""
+    r = api.get(path, role="auditor", params=params)
+    assert_error(r, 422, "validation_error")

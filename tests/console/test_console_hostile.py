@@ -56,3 +56,16 @@ def test_the_verify_page_says_intact_only_after_comparing_with_a_signed_checkpoi
     page = console.client.get("/console/audit/verify", params={"run": "1"}).text
     assert "Not verified" in page and "The log is intact" not in page
     assert "NOT VERIFIED" in page
+
+
+def test_a_nul_in_a_filter_finds_nothing_instead_of_failing(console: Console) -> None:
+    """Nothing stored holds NUL (rule 12) and PostgreSQL refuses it even as a parameter:
+    the search and the audit filters match nothing rather than answer a 500."""
+    console.sign_in("auditor")
+    for page, params in (
+        ("/console/registrations", {"q": "acme\x00"}),
+        ("/console/audit", {"actor": "sam\x00"}),
+        ("/console/audit", {"registration": "a\x00"}),
+    ):
+        r = console.client.get(page, params=params)
+        assert r.status_code == 200, (page, params, r.status_code)
