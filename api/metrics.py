@@ -21,6 +21,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.inline import InFlight
 from api.webhooks.store import WebhookStore
 from domain.liveness import to_micros
 from projections.events import head
@@ -137,6 +138,7 @@ class RequestObserver:
             return
         started = time.perf_counter()
         status = 500
+        InFlight.count += 1
 
         async def observe(message: Message) -> None:
             nonlocal status
@@ -147,6 +149,7 @@ class RequestObserver:
         try:
             await self.app(scope, receive, observe)
         finally:
+            InFlight.count -= 1
             elapsed = time.perf_counter() - started
             route, method = route_of(scope), str(scope.get("method", ""))
             self.metrics.requests.labels(route, method, str(status)).inc()

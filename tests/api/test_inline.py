@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.inline import Counts
+from api.inline import Counts, InFlight
 from domain.infra.database import Database
 from domain.infra.locks import sqlite_write_lock
 from tests.api.conftest import ROLES, Api
@@ -109,3 +109,26 @@ def test_a_held_write_lock_sends_the_write_to_a_thread_and_the_loop_keeps_answer
     assert answers and answers[0].status_code == 200, answers
     # Recorded once, right after the first heartbeat: the refused attempt wrote nothing.
     assert answers[0].json()["position"] == first["position"] + 1
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_a_write_while_other_requests_are_in_flight_takes_the_thread(
+    quiet_api: Api, counts: type[Counts], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Busy, a refusal at the save (cached aggregates evicted and rebuilt) costs more than
+    the hand-off saves: the loop is tried only by the one request in flight."""
+    api = quiet_api
+    rid = api.register()["id"]
+    sid = api.start(rid)["id"]
+    assert InFlight.count == 0  # between requests
+    monkeypatch.setattr(InFlight, "count", 1)  # another request is being answered
+    loop, thread, answer = moved(
+        counts, lambda: api.post(f"/v1/registrations/{rid}/sessions/{sid}/heartbeat", json={})
+    )
+    assert answer.status_code == 200
+    assert (loop, thread) == (0, 1)
+    monkeypatch.setattr(InFlight, "count", 0)
+    loop, thread, _ = moved(
+        counts, lambda: api.post(f"/v1/registrations/{rid}/sessions/{sid}/heartbeat", json={})
+    )
+    assert (loop, thread) == (1, 0)
