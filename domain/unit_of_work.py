@@ -173,8 +173,8 @@ class UnitOfWork(Application[UUID]):
     def _cache_saved(self, aggregates: Iterable[Aggregate]) -> None:
         """Keep what was just saved in the cache. The library does so only without
         fast-forward; with it, a session just started was not cached and the next command
-        on it (or the write's answer, `peek`) rebuilt it from the database. A cached
-        aggregate is still fast-forwarded on its next `load`."""
+        on it (or the write's answer, `peek`) rebuilt it from the database. The next
+        command trusts it and its save checks it (module docstring)."""
         cache = self.repository.cache
         if cache is not None:
             for aggregate in aggregates:
@@ -220,9 +220,9 @@ class UnitOfWork(Application[UUID]):
 
     def peek(self, aggregate_id: UUID) -> Any:
         """The cached aggregate as this process's commands left it, without asking the
-        database whether another process wrote since (that is what `load` does, one query
-        per aggregate); loaded when not cached. For answering a write with the state it
-        left, never for deciding a command."""
+        database whether another process wrote since; loaded when not cached. For
+        answering a write with the state it left, never for deciding a command (a command's
+        `load` has its reads checked by the save, or fast-forwards)."""
         cache = self.repository.cache
         if cache is not None:
             try:

@@ -147,6 +147,11 @@ class PostgresSideWriteRecorder(PostgresApplicationRecorder):
                 channel=Identifier(self.channel_name),
             )
         )
+        # The guard of a save on the library's path (a register), after its LOCK TABLE.
+        self._moved_on = SQL(
+            "SELECT 1 FROM {schema}.{table} "
+            "WHERE originator_id = %s AND originator_version > %s LIMIT 1"
+        ).format(schema=schema, table=Identifier(self.events_table_name))
         self.group_commit: GroupCommit[Any, tuple[Any, int]] = GroupCommit(self._call)
 
     def insert_events(
@@ -181,9 +186,11 @@ class PostgresSideWriteRecorder(PostgresApplicationRecorder):
         commit (its rows would collide), but any other end is CommitUnknown - an
         IntegrityError then may be the lost attempt's own rows."""
         lost: Exception | None = None
+        ids = [i if self._uuid_ids else str(i) for i, _ in guards]
+        versions = [v for _, v in guards]
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                returned = self._attempt(rows, guards)
+                returned = self._attempt(rows, ids, versions)
             except (_Lost, InterfaceError, OperationalError) as exc:
                 lost = exc if isinstance(exc, _Lost) else lost
                 if attempt == ATTEMPTS:
@@ -203,10 +210,8 @@ class PostgresSideWriteRecorder(PostgresApplicationRecorder):
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _attempt(
-        self, rows: Sequence[Any], guards: Sequence[tuple[Any, int]]
+        self, rows: Sequence[Any], ids: list[Any], versions: list[int]
     ) -> list[tuple[int, Any, int]]:
-        ids = [i if self._uuid_ids else str(i) for i, _ in guards]
-        versions = [v for _, v in guards]
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             try:
                 # One statement in autocommit: it commits as it runs.
@@ -243,15 +248,6 @@ class PostgresSideWriteRecorder(PostgresApplicationRecorder):
             curs.execute(write.sql.replace("?", "%s"), write.params)
         super()._insert_events(curs, stored_events, **kwargs)  # takes the log's lock
         for aggregate_id, version in kwargs.get(GUARDS, ()):
-            curs.execute(
-                SQL(
-                    "SELECT 1 FROM {schema}.{table} "
-                    "WHERE originator_id = %s AND originator_version > %s LIMIT 1"
-                ).format(
-                    schema=Identifier(self.datastore.schema),
-                    table=Identifier(self.events_table_name),
-                ),
-                (aggregate_id, version),
-            )
+            curs.execute(self._moved_on, (aggregate_id, version))
             if curs.fetchone() is not None:
                 raise IntegrityError(f"aggregate {aggregate_id} moved on from version {version}")

@@ -194,8 +194,8 @@ def test_a_retry_that_meets_the_lost_calls_own_rows_is_commit_unknown(
     real = recorder._attempt
     lost: list[bool] = []
 
-    def reply_lost(rows: Any, guards: Any) -> Any:
-        answer = real(rows, guards)
+    def reply_lost(rows: Any, ids: Any, versions: Any) -> Any:
+        answer = real(rows, ids, versions)
         if not lost:
             lost.append(True)
             raise _Lost("server closed the connection unexpectedly")
