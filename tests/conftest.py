@@ -108,6 +108,18 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
 
 
 @pytest.fixture
+def ledgers(database: Database) -> Iterator[tuple[Any, Any]]:
+    """Two Ledgers on one database: two processes writing the same log, each with its own
+    cache (races, and writes behind another process's back)."""
+    from domain.ledger import Ledger
+
+    first, second = Ledger(database=database), Ledger(database=database)
+    yield first, second
+    first.close()
+    second.close()
+
+
+@pytest.fixture
 def sqlite_database(tmp_path: Path) -> Iterator[Database]:
     yield from make_database("sqlite", tmp_path)
 

@@ -9,27 +9,17 @@ cached in a way that changes `a`'s next answer, on both backends.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from domain.errors import LedgerError
-from domain.infra.database import Database
 from domain.ledger import Ledger
 from domain.values import Context
 from tests.domain.ledger_testkit import all_events
 
 CTX = Context("tester", "corr")
-
-
-@pytest.fixture
-def ledgers(database: Database) -> Iterator[tuple[Ledger, Ledger]]:
-    a, b = Ledger(database=database), Ledger(database=database)
-    yield a, b
-    a.close()
-    b.close()
 
 
 def warm(a: Ledger) -> tuple[Any, str]:

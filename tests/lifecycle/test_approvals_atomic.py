@@ -9,27 +9,17 @@ runs again on fresh state and asks for an approval instead. Both backends.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
 import pytest
 
 from domain.approvals import ApprovalPending
-from domain.infra.database import Database
 from domain.ledger import Ledger
 from domain.registration import Registration
 from domain.values import Context
 
 SUPPORT = Context("sam.support", "race")
-
-
-@pytest.fixture
-def ledgers(database: Database) -> Iterator[tuple[Ledger, Ledger]]:
-    first, second = Ledger(database=database), Ledger(database=database)
-    yield first, second
-    first.close()
-    second.close()
 
 
 def _registration_with_an_unsafe_session(ledger: Ledger) -> tuple[UUID, str]:
