@@ -313,6 +313,14 @@ class TokenStore:
         cache = self._cache
         return True if cache is None else cache.wait_past(mark, timeout)
 
+    def note_held(self, name: str, rid: str, mark: int) -> None:
+        """This process committed worker `name`'s claim on `rid` (a register) after
+        `change_mark()` gave `mark`: the worker's next request on it is answered from
+        memory (PostgreSQL: the verify query was one of a session start's two round trips,
+        issue 16). A change since `mark` leaves it to the query."""
+        if self._cache is not None:
+            self._cache.hold(name, rid, mark)
+
     def _token_cache(self) -> TokenCache | None:
         if self.database.kind != "postgresql":
             return None

@@ -105,6 +105,15 @@ class TokenCache:
             if holds and rid is not None:
                 self._holdings.add((principal.name, rid))
 
+    def hold(self, name: str, rid: str, generation: int) -> None:
+        """Worker `name` holds `rid`: its claim was committed by this process after
+        `generation` (a register), unless something changed since."""
+        with self._lock:
+            if self._listening and generation == self._generation:
+                if len(self._holdings) >= MAX_ENTRIES:
+                    self._holdings.clear()
+                self._holdings.add((name, rid))
+
     def forget(self) -> None:
         """Empty the cache now (this process changed tokens or grants itself: it need not
         wait for its own notice)."""

@@ -101,8 +101,8 @@ class Commands(UnitOfWork):
         rid = Registration.create_id(product, file_id)
 
         def command(pending: Pending) -> Registered:
-            if rid in self.repository:
-                reg = self.load_registration(rid)
+            reg: Registration | None = self.load_if_any(rid)
+            if reg is not None:
                 if not reg.admit(ctx, worker):
                     return Registered(rid, created=False, position=self.current_position())
                 if side_writes is not None:

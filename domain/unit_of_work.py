@@ -146,6 +146,13 @@ class UnitOfWork(Application[UUID]):
                     self._evict(loaded)
                     if not waiting_allowed():  # the retry's back-off is a wait too
                         raise WouldBlock("a concurrent write to this registration") from None
+                    if state.trusted and not verify:
+                        # The cache was behind the log (another process wrote, or an id
+                        # taken as new exists): decide again on the log's state, at once;
+                        # the back-off below is for writers racing, not for this.
+                        verify = again = True
+                        continue
+                    verify = True
                 except BaseException:
                     self._evict(loaded)
                     raise
@@ -217,6 +224,27 @@ class UnitOfWork(Application[UUID]):
             aggregate = self.repository.get(aggregate_id)
         state.versions.setdefault(aggregate_id, aggregate.version)
         return aggregate
+
+    def load_if_any(self, aggregate_id: UUID) -> Any | None:
+        """`load`, or None when there is no such aggregate.
+
+        Inside a command's first try an id this process has not cached is taken as new
+        without asking the log (on PostgreSQL the two look-ups were two round trips of a
+        register's nine): an aggregate the command then creates collides with the log's
+        version 1 at the save if it exists after all, and the command is decided again on
+        the log's state (`run`); a try that saves nothing is decided again anyway."""
+        state = self._loaded
+        cache = self.repository.cache
+        if getattr(state, "ids", None) is not None and not state.verify and cache is not None:
+            try:
+                cache.get(aggregate_id)
+            except KeyError:
+                state.trusted = True
+                return None
+        try:
+            return self.load(aggregate_id)
+        except AggregateNotFoundError:
+            return None
 
     def peek(self, aggregate_id: UUID) -> Any:
         """The cached aggregate as this process's commands left it, without asking the

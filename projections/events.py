@@ -39,15 +39,25 @@ def to_micros(value: Any) -> int:
 
 
 def read_page(tx: Tx, after: int, limit: int, max_records: int | None = None) -> list[Event]:
-    """Up to `limit` events with position > `after`, in order.
+    """Up to `limit` events with position > `after`, in order (see `read_events`)."""
+    return read_events(tx, after, limit, max_records)[0]
+
+
+def read_events(
+    tx: Tx, after: int, limit: int, max_records: int | None = None, *, known_table: bool = False
+) -> tuple[list[Event], bool]:
+    """Up to `limit` events with position > `after`, in order, and whether they end at the
+    head of the log (the last read came back short: nothing later was committed when it ran).
 
     With `max_records`, the page ends with the event that brings the number of records
     (a RecordsSynced event counts its records, any other event 1) to `max_records`: events
     are read in growing chunks, so a page of big batches never reads far beyond its end.
+    `known_table`: the caller has seen the events table before (it is never dropped), so
+    the look-up that tells an empty database apart is skipped.
     """
     log = EventLog(tx.conn, tx.kind)
-    if not log.exists():
-        return []
+    if not known_table and not log.exists():
+        return [], True
     raw_state = DECODER.raw_state
     events: list[Event] = []
     records = 0
@@ -72,11 +82,11 @@ def read_page(tx: Tx, after: int, limit: int, max_records: int | None = None) ->
                 found = data.get("records")
                 records += len(found) if isinstance(found, list) else 1
                 if records >= max_records:
-                    return events
+                    return events, False
         if len(rows) < want:
-            break
+            return events, True
         chunk = min(chunk * 4, 1024)
-    return events
+    return events, False
 
 
 def head_sql(tx: Tx) -> str:

@@ -81,6 +81,8 @@ class Store:
         self._local = threading.local()
         self._pool: Any = None
         self._reopen = threading.Lock()
+        # The events table has been seen (it is never dropped): pages skip looking it up.
+        self.log_seen = False
         if self.kind == "postgresql":
             self._pg()
 

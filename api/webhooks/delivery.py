@@ -74,13 +74,20 @@ class Deliverer:
         """Fill the outbox from the log, then send everything due; returns counts."""
         now = micros(self.clock())
         queued = 0
-        # Each call moves the outbox's position forward; -1 means it has caught up.
-        while (added := self.store.enqueue(now)) >= 0:
-            queued += added
-        sent = delivered = 0
-        first = self.store.next_due()
+        # One statement answers the usual case (nothing to fill, nothing due); the
+        # housekeeping loop asks after every save (issue 16).
+        look = self.store.outbox.look()
+        first = look.next_due
+        if look.behind:
+            while True:
+                added, caught_up = self.store.outbox.fill(now)
+                queued += added
+                if caught_up:
+                    break
+            first = self.store.outbox.look().next_due
         if first is None or first > micros(self.clock()):
             return {"queued": queued, "sent": 0, "delivered": 0}
+        sent = delivered = 0
         lease = int((self.settings.webhook_timeout_seconds + 30) * MICROS)
         while due := self.store.claim(micros(self.clock()), lease, CLAIM):
             statuses = list(self._pool.map(self._attempt, due))

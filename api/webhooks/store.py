@@ -1,11 +1,8 @@
 """Webhook subscriptions, their outbox and delivery log, in the ledger's own database.
 
-The outbox is filled from the event log the way a view is: one tracking row holds the
-position reached, and the deliveries an event causes are inserted in the same transaction
-that moves it, so a crash never loses or doubles a message (at-least-once delivery then
-follows from retrying each delivery row until a receiver answers 2xx). The outbox reads
-only as far as the sessions view has processed, because session events name their session
-by aggregate id and the view maps that to the registration and session ids.
+The outbox (api/webhooks/outbox.py) is filled from the event log the way a view is, so a
+crash never loses or doubles a message; at-least-once delivery then follows from retrying
+each delivery row until a receiver answers 2xx.
 
 Subscriptions are configuration, not history: they live in a table (like the API tokens),
 and the signing secret is kept as it is, because signing needs it (a hash could only
@@ -23,15 +20,11 @@ from typing import Any
 
 import orjson
 
-from api.webhooks import catalog
+from api.webhooks.outbox import TRACKER, Outbox
 from domain.infra.database import Database
-from projections.events import head, read_page
+from projections.events import head
 from projections.fmt import clamp, decode_cursor, encode_cursor, iso
-from projections.store import Store, Tx
-
-TRACKER = "webhooks"
-PAGE = 1000
-SESSIONS_VIEW = "sessions"
+from projections.store import Store
 
 _DDL = (
     "CREATE TABLE IF NOT EXISTS webhooks (id TEXT PRIMARY KEY, url TEXT NOT NULL, "
@@ -75,6 +68,7 @@ class WebhookStore:
     def __init__(self, database: Database, store: Store | None = None) -> None:
         self.store = store or Store(database)
         self._owns_store = store is None
+        self.outbox = Outbox(self.store)
         with self.store.write() as tx:
             if tx.pg:
                 tx.x("SELECT pg_advisory_xact_lock(7013)")
@@ -169,102 +163,11 @@ class WebhookStore:
             )
         return done > 0
 
-    # --- the outbox (tracked like a view) ------------------------------------------------
+    # --- the outbox (api/webhooks/outbox.py) -------------------------------------------
 
     def position(self) -> int:
-        with self.store.read() as tx:
-            return self._reached(tx)
-
-    def enqueue(self, now: int, page: int = PAGE) -> int:
-        """Turn the next page of events into deliveries; returns how many it added.
-
-        Returns -1 when there was nothing to read (the caller stops looping).
-        """
-        with self.store.read() as tx:  # the usual case, without taking the write lock
-            if self._reached(tx) >= self._readable(tx):
-                return -1
-        with self.store.write() as tx:
-            lock = " FOR UPDATE" if tx.pg else ""
-            row = tx.one(f"SELECT position FROM webhook_tracking WHERE name = ?{lock}", (TRACKER,))
-            done = int(row[0]) if row else 0
-            upto = self._readable(tx)
-            if upto <= done:
-                return -1
-            hooks = [
-                (str(h[0]), set(orjson.loads(h[1])), int(h[2]))
-                for h in tx.q(
-                    "SELECT id, events, from_position FROM webhooks WHERE deleted_at IS NULL"
-                )
-            ]
-            if not hooks:
-                # Nobody listens; a webhook made later starts after the head anyway.
-                self._move(tx, upto)
-                return 0
-            events = [e for e in read_page(tx, done, page) if e.position <= upto]
-            if not events:
-                self._move(tx, upto)
-                return 0
-            rows = self._deliveries(tx, events, hooks, now)
-            tx.many(
-                "INSERT INTO webhook_deliveries (id, webhook_id, position, event_type, body, "
-                "status, attempts, next_attempt_at, created_at) "
-                "VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?) ON CONFLICT DO NOTHING",
-                rows,
-            )
-            self._move(tx, events[-1].position)
-            return len(rows)
-
-    @staticmethod
-    def _reached(tx: Tx) -> int:
-        row = tx.one("SELECT position FROM webhook_tracking WHERE name = ?", (TRACKER,))
-        return int(row[0]) if row else 0
-
-    @staticmethod
-    def _readable(tx: Tx) -> int:
-        row = tx.one("SELECT position FROM view_tracking WHERE view = ?", (SESSIONS_VIEW,))
-        return int(row[0]) if row else 0
-
-    @staticmethod
-    def _move(tx: Tx, position: int) -> None:
-        tx.x("UPDATE webhook_tracking SET position = ? WHERE name = ?", (position, TRACKER))
-
-    @staticmethod
-    def _deliveries(
-        tx: Tx, events: Sequence[Any], hooks: list[tuple[str, set[str], int]], now: int
-    ) -> list[tuple[Any, ...]]:
-        wanted = [e for e in events if e.kind in catalog.KINDS]
-        session_ids = sorted({e.originator_id for e in wanted if e.kind in catalog.SESSION_KINDS})
-        sessions: dict[str, tuple[str, str]] = {}
-        for start in range(0, len(session_ids), 500):
-            chunk = session_ids[start : start + 500]
-            marks = ", ".join("?" for _ in chunk)
-            for agg, rid, sid in tx.q(
-                "SELECT agg_id, registration_id, session_id FROM view_sessions "
-                f"WHERE agg_id IN ({marks})",
-                chunk,
-            ):
-                sessions[str(agg)] = (str(rid), str(sid))
-        rows: list[tuple[Any, ...]] = []
-        for event in wanted:
-            if event.kind in catalog.SESSION_KINDS:
-                rid, sid = sessions.get(event.originator_id, ("", ""))
-                where: tuple[str, str | None] = (rid, sid or None)
-            elif event.kind in catalog.APPROVAL_KINDS:
-                state = event.state
-                where = (str(state["registration_id"]), state.get("session_id"))
-            else:
-                where = (event.originator_id, None)
-            for event_type in catalog.types_of(event):
-                body = orjson.dumps(catalog.message(event, event_type, *where)).decode()
-                for hook_id, subscribed, start in hooks:
-                    if event_type not in subscribed or event.position <= start:
-                        continue
-                    msg_id = (
-                        "msg_"
-                        + uuid.uuid5(uuid.UUID(hook_id), f"{event.position}:{event_type}").hex
-                    )
-                    rows.append((msg_id, hook_id, event.position, event_type, body, now, now))
-        return rows
+        """Every delivery for an event up to here exists."""
+        return self.outbox.look().position
 
     # --- delivery ------------------------------------------------------------------------
 
@@ -326,14 +229,6 @@ class WebhookStore:
                     (due.id, attempt, at, response_code, error, duration_ms),
                 )
         return status
-
-    def next_due(self) -> int | None:
-        """When the earliest pending delivery comes due (micros), for the loop's sleep."""
-        with self.store.read() as tx:
-            row = tx.one(
-                "SELECT MIN(next_attempt_at) FROM webhook_deliveries WHERE status = 'pending'"
-            )
-        return None if row is None or row[0] is None else int(row[0])
 
     # --- the delivery log ----------------------------------------------------------------
 

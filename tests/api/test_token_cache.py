@@ -74,3 +74,30 @@ def test_an_answer_read_before_a_notice_is_not_kept(database: Database) -> None:
     finally:
         store.close()
         other.close()
+
+
+def test_a_register_leaves_its_claim_in_the_cache(database: Database) -> None:
+    """The claim a worker's register commits is noted in memory: the worker's next request
+    on that registration is answered without a query; a change since the mark is not."""
+    store = TokenStore(database)
+    try:
+        token = store.create("agent-b", "worker")
+        assert store.cache_ready(10)
+        assert store.verify(token) is not None  # the principal, as a request's auth keeps it
+        rid, late = str(uuid.uuid4()), str(uuid.uuid4())
+        mark = store.change_mark()
+        store.claim("agent-b", rid)
+        store.note_held("agent-b", rid, mark)
+        store.forget_cached()  # a change after the mark (a revocation elsewhere)
+        assert store.verify(token) is not None  # the principal is back in memory
+        store.note_held("agent-b", late, mark)  # noted with the mark from before the change
+        assert store.cached(token, late) is None
+        mark = store.change_mark()
+        store.note_held("agent-b", rid, mark)
+        if database.kind == "postgresql":
+            found = store.cached(token, rid)
+            assert found is not None and found[1] is True
+        else:
+            assert store.cached(token, rid) is None  # SQLite: no cache
+    finally:
+        store.close()

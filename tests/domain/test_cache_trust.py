@@ -106,3 +106,21 @@ def test_a_warm_command_reads_nothing_before_its_save(
     a.record_error(CTX, rid, sid, message="timeout")
     assert reads == []
     assert kinds(a)[-2:] == ["Session.Heartbeat", "Session.ErrorRecorded"]
+
+
+def test_a_registration_this_process_never_saw_is_taken_as_new_and_checked(
+    ledgers: tuple[Ledger, Ledger],
+) -> None:
+    """A register on a cold cache does not look the id up first: it creates, and the save
+    collides with the log's version 1 when the registration exists. The answer is then the
+    one the log's state gives (an idempotent repeat; rule 13's refusal for another holder)."""
+    a, b = ledgers
+    made = b.register(CTX, product="p", file_id="f", worker="agent-1")
+    assert made.created
+    again = a.register(CTX, product="p", file_id="f", worker="agent-1")
+    assert not again.created and again.registration_id == made.registration_id
+    with pytest.raises(LedgerError):
+        a.register(CTX, product="p", file_id="f", worker="agent-2")  # held by agent-1
+    assert kinds(a).count("Registration.Registered") == 1
+    fresh = a.register(CTX, product="p", file_id="new")  # a new one still goes straight in
+    assert fresh.created and kinds(a).count("Registration.Registered") == 2

@@ -19,7 +19,7 @@ from eventsourcing.persistence import InfrastructureFactory, IntegrityError, Sto
 from domain.infra import recorders
 from domain.infra.database import Database
 from domain.infra.outage import CommitUnknown, classify
-from domain.infra.recorders import PostgresSideWriteRecorder, _Lost
+from domain.infra.recorders import PostgresSideWriteRecorder, SideWrite, _Lost
 from tests.outage_kit import PgProxy, pg_proxy
 
 __all__ = ["pg_proxy"]
@@ -184,6 +184,55 @@ def _count(database: Database) -> int:
         _close(recorders)
 
 
+def test_side_rows_and_events_are_one_pipelined_transaction(
+    recorder: PostgresSideWriteRecorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A save with side rows (a register's claim) is BEGIN, the rows, the call and COMMIT
+    sent at once. Both commit, or neither: a failing side row leaves no event, and a lost
+    reply is CommitUnknown with the rows and events recorded once."""
+    schema = recorder.datastore.schema
+    with recorder.datastore.get_connection() as conn:
+        conn.execute(f'CREATE TABLE "{schema}".claims (rid TEXT PRIMARY KEY)')
+    claim = f'INSERT INTO "{schema}".claims VALUES (?)'
+
+    def claims() -> list[str]:
+        with recorder.datastore.get_connection() as conn:
+            return [r["rid"] for r in conn.execute(f'SELECT rid FROM "{schema}".claims')]
+
+    first = uuid4()
+    ids = recorder.insert_events(
+        _events(first, range(1, 3)), side_writes=[SideWrite(claim, (str(first),))]
+    )
+    assert ids is not None and len(ids) == 2 and claims() == [str(first)]
+
+    broken = uuid4()
+    with pytest.raises(IntegrityError):  # the claim's key is taken: nothing is recorded
+        recorder.insert_events(
+            _events(broken, range(1, 2)), side_writes=[SideWrite(claim, (str(first),))]
+        )
+    assert recorder.select_events(broken) == [] and claims() == [str(first)]
+
+    real = recorder._attempt
+    lost: list[bool] = []
+
+    def reply_lost(rows: Any, ids: Any, versions: Any, writes: Any = ()) -> Any:
+        answer = real(rows, ids, versions, writes)
+        if not lost:
+            lost.append(True)
+            raise _Lost("server closed the connection unexpectedly")
+        return answer
+
+    monkeypatch.setattr(recorder, "_attempt", reply_lost)
+    monkeypatch.setattr(recorders, "RETRY_WAIT_S", 0.0)
+    third = uuid4()
+    with pytest.raises(CommitUnknown):
+        recorder.insert_events(
+            _events(third, range(1, 2)), side_writes=[SideWrite(claim, (str(third),))]
+        )
+    assert [e.originator_version for e in recorder.select_events(third)] == [1]
+    assert sorted(claims()) == sorted([str(first), str(third)])
+
+
 def test_a_retry_that_meets_the_lost_calls_own_rows_is_commit_unknown(
     recorder: PostgresSideWriteRecorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -194,8 +243,8 @@ def test_a_retry_that_meets_the_lost_calls_own_rows_is_commit_unknown(
     real = recorder._attempt
     lost: list[bool] = []
 
-    def reply_lost(rows: Any, ids: Any, versions: Any) -> Any:
-        answer = real(rows, ids, versions)
+    def reply_lost(rows: Any, ids: Any, versions: Any, writes: Any = ()) -> Any:
+        answer = real(rows, ids, versions, writes)
         if not lost:
             lost.append(True)
             raise _Lost("server closed the connection unexpectedly")
