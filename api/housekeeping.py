@@ -26,7 +26,6 @@ from domain.liveness import system_clock
 log = logging.getLogger("syncledger.housekeeping")
 
 Task = Callable[[], Any]
-FOLLOW_UPS = (0.01, 0.02, 0.05)  # seconds after a wake-up (webhook latency)
 
 
 @dataclass
@@ -96,14 +95,10 @@ class Housekeeping:
             if due:
                 self._last_periodic = time.monotonic()
             self.run_once(periodic=due)
-            if not self._wake.wait(self.settings.webhook_poll_seconds):
-                continue
-            # Woken by a save: the views follow within milliseconds, and the outbox reads
-            # only what the sessions view has processed, so look again shortly (cheap reads).
-            for pause in FOLLOW_UPS:
-                if self._stopping.wait(pause):
-                    return
-                self._guard("webhooks", self.deliverer.run_once)
+            # Woken when the views commit a page (api/background.py): the outbox reads only
+            # what the sessions view has processed, so that is when it has news. (It was
+            # woken by each save and looked again 10, 20 and 50 ms later for the views.)
+            self._wake.wait(self.settings.webhook_poll_seconds)
 
     def stop(self) -> None:
         self._stopping.set()

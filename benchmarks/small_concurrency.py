@@ -1,8 +1,9 @@
 """Concurrent small writes, and what the writers spend their time on while they run.
 
-`write_cycles_rate`: small writes/s from N keep-alive clients, each on its own registration
-(per cycle: start, error, complete). `Watch`: while it runs, the CPU the served processes
-use (from /proc: the API process and its runner child, as a share of one core) and, on
+`write_cycles_rate`: small writes/s from N keep-alive clients, each a process of its own on
+its own registration (per cycle: start, error, complete). `Watch`: while it runs, the CPU
+the served processes use (from /proc: the API process and its runner child, as a share of
+one core) and, on
 PostgreSQL, what the server's active backends wait on (pg_stat_activity sampled every
 5 ms): the lock that keeps the log's positions in commit order (Lock/relation), the WAL
 flush of a commit (IO/WALSync, LWLock/WALWrite), or nothing (on the CPU). Issue 16 asks what
@@ -11,6 +12,8 @@ serialises concurrent writers; these figures answer it on the machine at hand.
 
 from __future__ import annotations
 
+import http.client
+import multiprocessing
 import os
 import threading
 import time
@@ -18,8 +21,9 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from benchmarks.common import run_together
-from benchmarks.small_client import Api, register, start
+import orjson
+
+from benchmarks.small_client import Api, register
 
 LOG_LOCK = ("Lock", "relation")
 WAL_FLUSH = {("IO", "WALSync"), ("IO", "WALWrite"), ("LWLock", "WALWrite")}
@@ -27,25 +31,73 @@ WAL_FLUSH = {("IO", "WALSync"), ("IO", "WALWrite"), ("LWLock", "WALWrite")}
 
 def write_cycles_rate(base: str, token: str, clients: int, cycles: int) -> float:
     """Small writes/s from `clients` concurrent clients, each on its own registration: per
-    cycle start, error, complete (3 writes)."""
+    cycle start, error, complete (3 writes).
+
+    Each client is a process of its own with one keep-alive `http.client` connection, as
+    eight agents are eight processes. Eight httpx clients on threads of this one process
+    shared its interpreter lock and spent ~0.9 ms of CPU per request: the client process
+    used 40% of a core of this two-core machine and could not issue requests faster than
+    one core allows, so the figure measured the load generator as much as the server."""
     apis = [Api(base, token) for _ in range(clients)]
     tag = uuid.uuid4().hex[:8]
     rids = [register(api, f"conc-{tag}-{n}") for n, api in enumerate(apis)]
+    for api in apis:
+        api.close()
+    ctx = multiprocessing.get_context("fork")  # the child runs `_cycles` only
+    go = ctx.Barrier(clients + 1)
+    spans: Any = ctx.Queue()
+    procs = [
+        ctx.Process(target=_cycles, args=(base, token, rid, cycles, go, spans)) for rid in rids
+    ]
+    for proc in procs:
+        proc.start()
+    try:
+        go.wait(timeout=120)
+        results = [spans.get(timeout=600) for _ in procs]
+    finally:
+        for proc in procs:
+            proc.join(timeout=30)
+            if proc.is_alive():
+                proc.kill()
+    failed = [r for r in results if isinstance(r, str)]
+    if failed:
+        raise RuntimeError(failed[0])
+    started = min(r[0] for r in results)
+    ended = max(r[1] for r in results)
+    return clients * cycles * 3 / (ended - started)
 
-    def work(n: int) -> None:
-        api, rid = apis[n], rids[n]
-        for _ in range(cycles):
-            sid = start(api, rid, "full")
-            base_path = f"/v1/registrations/{rid}/sessions/{sid}"
-            api.post(f"{base_path}/errors", {"message": "bench"})
-            api.post(f"{base_path}/complete", {})
+
+def _cycles(base: str, token: str, rid: str, cycles: int, go: Any, spans: Any) -> None:
+    """One client process: `cycles` x (start, error, complete) on `rid`, released with the
+    others at once; puts (start, end) on `spans` (CLOCK_MONOTONIC, one clock for all
+    processes) or the first error's text."""
+    host, port = base.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port))
+    headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
+
+    def post(path: str, body: dict[str, Any]) -> Any:
+        conn.request("POST", path, orjson.dumps(body), headers)
+        response = conn.getresponse()
+        data = response.read()
+        if response.status not in (200, 201):
+            raise RuntimeError(f"POST {path}: {response.status} {data[:300]!r}")
+        return orjson.loads(data)
 
     try:
-        elapsed = run_together(clients, work)
+        conn.request("GET", "/v1/health")  # the connection is open before the start line
+        conn.getresponse().read()
+        go.wait(timeout=120)
+        started = time.perf_counter()
+        for _ in range(cycles):
+            sid = post(f"/v1/registrations/{rid}/sessions", {"sync_type": "full"})["id"]
+            path = f"/v1/registrations/{rid}/sessions/{sid}"
+            post(f"{path}/errors", {"message": "bench"})
+            post(f"{path}/complete", {})
+        spans.put((started, time.perf_counter()))
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it
+        spans.put(f"{type(exc).__name__}: {exc}")
     finally:
-        for api in apis:
-            api.close()
-    return clients * cycles * 3 / elapsed
+        conn.close()
 
 
 def _cpu_seconds(pid: int) -> float:

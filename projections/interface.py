@@ -73,6 +73,9 @@ class ReadModelsProtocol(Protocol):
     def advanced(self, position: int) -> None:
         """Every view has committed `position` (reported by a runner): wake its waiters."""
 
+    def on_advance(self, listener: Callable[[int], None]) -> None:
+        """Call `listener(position)` after each page a runner commits (in its thread)."""
+
     def health(self) -> dict[str, dict[str, int]]:
         """{view_name: {"position": N, "lag": head - N}} for /v1/health."""
 
