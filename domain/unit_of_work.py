@@ -168,6 +168,24 @@ class UnitOfWork(Application[UUID]):
             "Retry the request."
         )
 
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """The library's `save`, for aggregates without its per-object checks against
+        runtime Protocols (`isinstance` on a Protocol walks its members each call: 4% of
+        the API process's time under small writes, issue 16). Anything else (events,
+        None) takes the library's path."""
+        if not all(isinstance(obj, Aggregate) for obj in objs):
+            return super().save(*objs, **kwargs)
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent()
+        for aggregate in objs:
+            processing_event.events.extend(aggregate.collect_events())
+            processing_event.aggregates[aggregate.id] = aggregate
+        processing_event.saved_kwargs.update(kwargs)
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        self.notify(processing_event.events)  # the library's deprecated hook, as it calls it
+        return recordings
+
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
         """The events are committed once this returns: from here on nothing may run the
         command twice, so nothing after it may refuse to wait - `save` goes on to take
