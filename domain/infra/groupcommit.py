@@ -31,6 +31,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
+from domain.infra.locks import WouldBlock, waiting_allowed
 from domain.infra.outage import CommitUnknown, classify
 
 R = TypeVar("R")
@@ -73,17 +74,28 @@ class GroupCommit(Generic[R, G]):
     def submit(self, rows: Sequence[R], guards: Sequence[G] = ()) -> list[int]:
         """Insert `rows` (with whatever else is queued) and return their ids, in order."""
         waiter: _Waiter[R, G] = _Waiter(rows, guards)
+        alone = not waiting_allowed()
         with self._lock:
-            self._queue.append(waiter)
-            self._arrived.notify_all()
-            while not waiter.done:
+            if alone:
+                # On the API's event loop (api/inline.py): a call in flight would be a wait,
+                # and its own call carries only its own rows, so a refusal that its no-wait
+                # call meets (the log's lock taken) is nobody else's answer.
                 if self._busy:
-                    self._answered.wait()
-                    continue
-                # Nothing in flight: lead. The batch is taken from the queue's head, so a
-                # caller left out by the cap leads (or is carried by) the next call.
+                    raise WouldBlock("another save of this process is in flight")
                 self._busy = True
-                batch = self._take()
+                batch = [waiter]
+            else:
+                self._queue.append(waiter)
+                self._arrived.notify_all()
+            while not waiter.done:
+                if not alone:
+                    if self._busy:
+                        self._answered.wait()
+                        continue
+                    # Nothing in flight: lead. The batch is taken from the queue's head, so
+                    # a caller left out by the cap leads (or is carried by) the next call.
+                    self._busy = True
+                    batch = self._take()
                 self._lock.release()
                 try:
                     self._run(batch)

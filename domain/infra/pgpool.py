@@ -29,6 +29,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from psycopg_pool.base import AttemptWithBackoff
 
 from domain.infra.database import Database
+from domain.infra.locks import WouldBlock, waiting_allowed
 from domain.infra.outage import DatabaseUnavailable, first_line
 
 POOL_TIMEOUT_S = 1.5
@@ -103,6 +104,10 @@ class GuardedPoolMixin:
 
     def getconn(self, timeout: float | None = None) -> Any:
         pool: Any = self
+        if not waiting_allowed() and not pool._pool:
+            # A command on the API's event loop (api/inline.py): no idle connection means
+            # a wait for one; it runs again on a worker thread instead.
+            raise WouldBlock("no idle connection in the pool")
         budget = POOL_TIMEOUT_S if timeout is None else timeout
         if self._down_since is not None:
             budget = min(budget, DOWN_TIMEOUT_S)

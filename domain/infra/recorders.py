@@ -44,10 +44,12 @@ from eventsourcing.persistence import (
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
 from psycopg import Cursor
+from psycopg import errors as pg_errors
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
 from domain.infra.groupcommit import GroupCommit
+from domain.infra.locks import WouldBlock, waiting_allowed
 from domain.infra.outage import CommitUnknown, classify
 
 SIDE_WRITES = "side_writes"  # the keyword `Application.save(...)` passes them under
@@ -107,22 +109,28 @@ class PostgresSideWriteRecorder(PostgresApplicationRecorder):
         super().__init__(*args, **kwargs)
         schema = Identifier(self.datastore.schema)
         id_type = self.datastore.originator_id_type
-        # A new name: the earlier `syncledger_insert_events_*` returned positions only and
-        # `..._keyed_*` took no guards; CREATE OR REPLACE cannot change a function's
-        # arguments or result type.
-        function = Identifier(f"syncledger_insert_events_guarded_{id_type}")
+        # A new name: the earlier `syncledger_insert_events_*` returned positions only,
+        # `..._keyed_*` took no guards and `..._guarded_*` always waited for the lock;
+        # CREATE OR REPLACE cannot change a function's arguments or result type.
+        function = Identifier(f"syncledger_insert_events_v4_{id_type}")
         self._uuid_ids = id_type == "uuid"
         self._insert_function = SQL(
-            "SELECT * FROM {schema}.{function}(%s, %s::{id_type}[], %s::bigint[])"
+            "SELECT * FROM {schema}.{function}(%s, %s::{id_type}[], %s::bigint[], %s)"
         ).format(schema=schema, function=function, id_type=Identifier(id_type))
         self.sql_create_statements.append(
             SQL(
                 "CREATE OR REPLACE FUNCTION {schema}.{function}(events {schema}.{event}[], "
-                "guard_ids {id_type}[], guard_versions bigint[]) "
+                "guard_ids {id_type}[], guard_versions bigint[], nowait boolean) "
                 "RETURNS TABLE (event_position bigint, event_id {id_type}, event_version bigint) "
                 "LANGUAGE plpgsql AS $BODY$ BEGIN "
+                # `nowait`: a command on the API's event loop (api/inline.py) is refused
+                # (lock_not_available) rather than wait for another process's save.
+                "IF nowait THEN "
+                "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE NOWAIT; "
+                "ELSE "
                 "SET LOCAL lock_timeout = '{lock_timeout}s'; "
                 "LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
+                "END IF; "
                 # Under the lock: an aggregate a command only read must not have moved on
                 # (domain/unit_of_work.py); refused like a stale aggregate's own version.
                 "IF EXISTS (SELECT 1 FROM unnest(guard_ids, guard_versions) AS g(id, v) "
@@ -223,6 +231,7 @@ class PostgresSideWriteRecorder(PostgresApplicationRecorder):
     def _attempt(
         self, rows: Sequence[Any], ids: list[Any], versions: list[int], writes: Sequence[SideWrite]
     ) -> list[tuple[int, Any, int]]:
+        nowait = not waiting_allowed()
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             try:
                 if writes:
@@ -233,14 +242,18 @@ class PostgresSideWriteRecorder(PostgresApplicationRecorder):
                     with conn.pipeline(), conn.transaction():
                         for write in writes:
                             conn.execute(write.sql.replace("?", "%s"), write.params)
-                        curs.execute(self._insert_function, (rows, ids, versions))
+                        curs.execute(self._insert_function, (rows, ids, versions, nowait))
                 else:
                     # One statement in autocommit: it commits as it runs.
-                    curs.execute(self._insert_function, (rows, ids, versions), prepare=True)
+                    curs.execute(self._insert_function, (rows, ids, versions, nowait), prepare=True)
                 return [
                     (r["event_position"], r["event_id"], r["event_version"])
                     for r in curs.fetchall()
                 ]
+            except pg_errors.LockNotAvailable as exc:
+                if nowait:  # refused before anything was written (the statement's first act)
+                    raise WouldBlock("another process is saving to the log") from exc
+                raise
             except psycopg.Error as exc:
                 # An answer from the server (a SQLSTATE on a live connection) is a refusal:
                 # the statement rolled back. No answer leaves the commit's outcome unknown.

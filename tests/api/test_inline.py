@@ -1,19 +1,23 @@
-"""Small writes on SQLite run on the event loop (api/inline.py), and a write that would wait
-for a lock goes to a worker thread instead, so the loop keeps answering everyone else."""
+"""Small writes run on the event loop (api/inline.py), and a write that would wait for a
+lock goes to a worker thread instead, so the loop keeps answering everyone else: on SQLite
+the file's write lock, on PostgreSQL the log's lock held by another process's save."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.inline import Counts, InFlight
 from domain.infra.database import Database
+from domain.infra.eventlog import table_name
 from domain.infra.locks import sqlite_write_lock
 from tests.api.conftest import ROLES, Api
 
@@ -42,11 +46,8 @@ def quiet_api(app_database: Database) -> Iterator[Api]:
         yield Api(client, tokens)
 
 
-def test_each_small_write_runs_where_its_backend_wants(
-    quiet_api: Api, app_database: Database, counts: type[Counts]
-) -> None:
+def test_each_small_write_runs_on_the_loop(quiet_api: Api, counts: type[Counts]) -> None:
     api = quiet_api
-    on_loop = app_database.kind == "sqlite"
     rid = api.register()["id"]
     sid = api.start(rid)["id"]
     base = f"/v1/registrations/{rid}/sessions/{sid}"
@@ -65,27 +66,44 @@ def test_each_small_write_runs_where_its_backend_wants(
     for name, call in writes.items():
         loop, thread, answer = moved(counts, call)
         assert answer.status_code in (200, 201), (name, answer.text)
-        assert (loop, thread) == ((1, 0) if on_loop else (0, 1)), name
+        assert (loop, thread) == (1, 0), name
 
 
-@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
-def test_a_held_write_lock_sends_the_write_to_a_thread_and_the_loop_keeps_answering(
+@contextmanager
+def held_log_lock(database: Database) -> Iterator[None]:
+    """A save elsewhere, mid-commit: SQLite's file write lock taken by another thread, or
+    PostgreSQL's log lock taken by another connection (another process)."""
+    if database.kind == "sqlite":
+        lock = sqlite_write_lock(database.path)
+        taken, release = threading.Event(), threading.Event()
+
+        def hold() -> None:  # a writer elsewhere (the view runner, another process) mid-page
+            with lock:
+                taken.set()
+                release.wait(30)
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        assert taken.wait(30)
+        try:
+            yield
+        finally:
+            release.set()
+            holder.join(30)
+        return
+    with psycopg.connect(database.conninfo) as conn:
+        conn.execute(f'LOCK TABLE "{database.schema}".{table_name("postgresql")} IN EXCLUSIVE MODE')
+        yield  # held until this transaction ends
+
+
+def test_a_held_log_lock_sends_the_write_to_a_thread_and_the_loop_keeps_answering(
     api: Api, app_database: Database, counts: type[Counts]
 ) -> None:
     rid = api.register()["id"]
     sid = api.start(rid)["id"]
     first = api.post(f"/v1/registrations/{rid}/sessions/{sid}/heartbeat", json={}).json()
-    lock = sqlite_write_lock(app_database.path)
-    taken, release = threading.Event(), threading.Event()
-
-    def hold() -> None:  # a writer elsewhere (the view runner, another process) mid-page
-        with lock:
-            taken.set()
-            release.wait(30)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    assert taken.wait(30)
+    held = held_log_lock(app_database)
+    held.__enter__()
     answers: list[Any] = []
     writer = threading.Thread(
         target=lambda: answers.append(
@@ -103,15 +121,13 @@ def test_a_held_write_lock_sends_the_write_to_a_thread_and_the_loop_keeps_answer
         assert api.get(f"/v1/registrations/{rid}").status_code == 200
         assert not answers  # the write is still waiting
     finally:
-        release.set()
-        holder.join(30)
+        held.__exit__(None, None, None)
         writer.join(30)
     assert answers and answers[0].status_code == 200, answers
     # Recorded once, right after the first heartbeat: the refused attempt wrote nothing.
     assert answers[0].json()["position"] == first["position"] + 1
 
 
-@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 def test_a_write_while_other_requests_are_in_flight_takes_the_thread(
     quiet_api: Api, counts: type[Counts], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -170,3 +170,63 @@ def test_snapshots_after_the_commit_may_wait(
     with no_waiting():
         ledger.start_session(CTX, rid, sync_type="time")
     assert seen == [True]
+
+
+@pytest.fixture
+def pg_ledger(postgres_database: Database) -> Iterator[Ledger]:
+    ledger = Ledger(database=postgres_database)
+    yield ledger
+    ledger.close()
+
+
+def test_a_save_of_this_process_in_flight_refuses_on_postgres(pg_ledger: Ledger) -> None:
+    """PostgreSQL: another thread's save is in flight (its group-commit call held open):
+    a command that may not wait is refused before its call, and nothing of it is written."""
+    ledger = pg_ledger
+    rid = ledger.register(CTX, product="p", file_id="f").registration_id
+    sid = ledger.start_session(CTX, rid, sync_type="time").session_id
+    other = ledger.register(CTX, product="p", file_id="g").registration_id
+    other_sid = ledger.start_session(CTX, other, sync_type="time").session_id
+    before = heartbeats(ledger)
+    group = ledger.recorder.group_commit  # type: ignore[attr-defined]
+    inside, release = threading.Event(), threading.Event()
+
+    def hold(_size: int) -> None:
+        inside.set()
+        release.wait(30)
+
+    group.before_call = hold
+    saver = threading.Thread(target=lambda: ledger.heartbeat(CTX, other, other_sid))
+    saver.start()
+    try:
+        assert inside.wait(30)
+        group.before_call = None
+        with pytest.raises(WouldBlock), no_waiting():
+            ledger.heartbeat(CTX, rid, sid)
+    finally:
+        release.set()
+        saver.join(30)
+    assert heartbeats(ledger) == before + 1  # the other thread's only
+    with no_waiting():  # nothing in flight now: no refusal
+        ledger.heartbeat(CTX, rid, sid)
+    assert heartbeats(ledger) == before + 2
+
+
+def test_no_idle_connection_refuses_on_postgres(pg_ledger: Ledger) -> None:
+    ledger = pg_ledger
+    rid = ledger.register(CTX, product="p", file_id="f").registration_id
+    sid = ledger.start_session(CTX, rid, sync_type="time").session_id
+    before = heartbeats(ledger)
+    pool = ledger.recorder.datastore.pool  # type: ignore[attr-defined]
+    taken = []
+    while pool._pool:  # every idle connection borrowed by others
+        taken.append(pool.getconn())
+    try:
+        with pytest.raises(WouldBlock), no_waiting():
+            ledger.heartbeat(CTX, rid, sid)
+    finally:
+        for conn in taken:
+            pool.putconn(conn)
+    assert heartbeats(ledger) == before
+    ledger.heartbeat(CTX, rid, sid)
+    assert heartbeats(ledger) == before + 1
