@@ -20,13 +20,15 @@ thread exactly as before. A command that has saved its events drops the flag
 On PostgreSQL a command on the loop does wait for the network: its save is one round trip
 (a warm command reads nothing first, domain/unit_of_work.py), a few hundred microseconds
 during which the loop answers nobody else. That is why only a lone request tries the loop
-(`InFlight`): the others that arrive meanwhile wait that long once, instead of every write
-paying the hand-off (~0.3-0.6 ms of a 2.3-3 ms write, measured alternately on one served
-instance; docs/architecture.md "Small requests").
+(`InFlight`), and only while requests have not been arriving together: a client that
+arrives meanwhile waits that long once, instead of every write paying the hand-off
+(~0.3-0.6 ms of a 2.3-3 ms write, measured alternately on one served instance;
+docs/architecture.md "Small requests").
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -47,15 +49,36 @@ class Counts:
 
 
 class InFlight:
-    """Requests this process is answering now (RequestObserver counts them on the loop).
+    """Requests this process is answering now (RequestObserver counts them on the loop),
+    and when it last answered more than one at once.
 
-    A write tries the loop only when it is the one request in flight. With several
-    clients at once a lock is often taken, and a command refused at its save has mutated
-    its cached aggregates, which are then evicted and rebuilt from the log on the thread:
-    8 clients on distinct registrations wrote 175 writes/s that way against 416 on threads
-    (bench_small, SQLite). Busy, the hand-off is shared by the requests anyway."""
+    A write tries the loop only when it is the one request in flight and none has had
+    company for `QUIET_S`. With several clients at once a lock is often taken, and a
+    command refused at its save has mutated its cached aggregates, which are then evicted
+    and rebuilt from the log on the thread: 8 clients on distinct registrations wrote 175
+    writes/s that way against 416 on threads (bench_small, SQLite). And on PostgreSQL a
+    write on the loop holds the loop for its round trip and commit: 8 clients that found
+    the count at one between their requests wrote 472 writes/s against 518 for one client.
+    Busy, the hand-off is shared by the requests anyway; a lone client never sees company."""
 
     count = 0
+    crowded_at = float("-inf")  # time.monotonic() when a request last arrived in company
+    QUIET_S = 0.25
+    clock: Callable[[], float] = staticmethod(time.monotonic)
+
+    @classmethod
+    def arrived(cls) -> None:
+        cls.count += 1
+        if cls.count > 1:
+            cls.crowded_at = cls.clock()
+
+    @classmethod
+    def left(cls) -> None:
+        cls.count -= 1
+
+    @classmethod
+    def alone(cls) -> bool:
+        return cls.count <= 1 and cls.clock() - cls.crowded_at >= cls.QUIET_S
 
 
 def inline(endpoint: F) -> F:
@@ -70,7 +93,7 @@ def is_inline(endpoint: Callable[..., Any]) -> bool:
 
 async def call(endpoint: Callable[..., Any], services: Services, values: dict[str, Any]) -> Any:
     """The endpoint's answer: on the loop if it needs no wait, else on a worker thread."""
-    if InFlight.count <= 1:
+    if InFlight.alone():
         try:
             with no_waiting():
                 answer = endpoint(**values)

@@ -138,7 +138,7 @@ class RequestObserver:
             return
         started = time.perf_counter()
         status = 500
-        InFlight.count += 1
+        InFlight.arrived()
 
         async def observe(message: Message) -> None:
             nonlocal status
@@ -149,7 +149,7 @@ class RequestObserver:
         try:
             await self.app(scope, receive, observe)
         finally:
-            InFlight.count -= 1
+            InFlight.left()
             elapsed = time.perf_counter() - started
             route, method = route_of(scope), str(scope.get("method", ""))
             self.metrics.requests.labels(route, method, str(status)).inc()
