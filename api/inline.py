@@ -19,9 +19,10 @@ thread exactly as before. A command that has saved its events drops the flag
 
 On PostgreSQL a command on the loop does wait for the network: its save is one round trip
 (a warm command reads nothing first, domain/unit_of_work.py), a few hundred microseconds
-during which the loop answers nobody else. That is why only a lone request tries the loop
-(`InFlight`), and only while requests have not been arriving together: a client that
-arrives meanwhile waits that long once, instead of every write paying the hand-off
+during which the loop answers nobody else. That is why only a lone client tries the loop
+(`InFlight`): a second client that arrives meanwhile waits that long once, and from then
+on writes take the thread until the company has gone, instead of every write paying the
+hand-off
 (~0.3-0.6 ms of a 2.3-3 ms write, measured alternately on one served instance;
 docs/architecture.md "Small requests").
 """
@@ -50,27 +51,34 @@ class Counts:
 
 class InFlight:
     """Requests this process is answering now (RequestObserver counts them on the loop),
-    and when it last answered more than one at once.
+    and when it last saw company: two requests at once, or two clients (connections)
+    within `QUIET_S`.
 
-    A write tries the loop only when it is the one request in flight and none has had
-    company for `QUIET_S`. With several clients at once a lock is often taken, and a
-    command refused at its save has mutated its cached aggregates, which are then evicted
-    and rebuilt from the log on the thread: 8 clients on distinct registrations wrote 175
-    writes/s that way against 416 on threads (bench_small, SQLite). And on PostgreSQL a
-    write on the loop holds the loop for its round trip and commit: 8 clients that found
-    the count at one between their requests wrote 472 writes/s against 518 for one client.
-    Busy, the hand-off is shared by the requests anyway; a lone client never sees company."""
+    A write tries the loop only when there has been no company for `QUIET_S`. With several
+    clients at once a lock is often taken, and a command refused at its save has mutated
+    its cached aggregates, which are then evicted and rebuilt from the log on the thread:
+    8 clients on distinct registrations wrote 175 writes/s that way against 416 on threads
+    (bench_small, SQLite). And a write on the loop holds the loop for its commit (on
+    PostgreSQL a round trip): the other clients' requests wait unread meanwhile, so each
+    then starts alone, the count never passes one, and every write stays on the loop -
+    8 PostgreSQL clients wrote 454-472 writes/s that way against 518-533 for one client.
+    Counting clients as well as requests breaks that circle. Busy, the hand-off is shared
+    by the requests anyway; a lone client (one connection) never has company."""
 
     count = 0
-    crowded_at = float("-inf")  # time.monotonic() when a request last arrived in company
+    crowded_at = float("-inf")  # clock() when company was last seen
+    last_client: object = None
+    last_seen = float("-inf")
     QUIET_S = 0.25
     clock: Callable[[], float] = staticmethod(time.monotonic)
 
     @classmethod
-    def arrived(cls) -> None:
+    def arrived(cls, client: object = None) -> None:
         cls.count += 1
-        if cls.count > 1:
-            cls.crowded_at = cls.clock()
+        now = cls.clock()
+        if cls.count > 1 or (client != cls.last_client and now - cls.last_seen < cls.QUIET_S):
+            cls.crowded_at = now
+        cls.last_client, cls.last_seen = client, now
 
     @classmethod
     def left(cls) -> None:

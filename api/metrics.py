@@ -138,7 +138,7 @@ class RequestObserver:
             return
         started = time.perf_counter()
         status = 500
-        InFlight.arrived()
+        InFlight.arrived(scope.get("client"))
 
         async def observe(message: Message) -> None:
             nonlocal status

@@ -153,3 +153,27 @@ def test_a_write_while_other_requests_are_in_flight_takes_the_thread(
     assert moved(counts, heartbeat)[:2] == (0, 1)
     clock[0] += InFlight.QUIET_S  # a quiet spell: the loop again
     assert moved(counts, heartbeat)[:2] == (1, 0)
+
+
+def test_a_second_client_sends_writes_to_the_thread_until_it_has_gone(
+    quiet_api: Api, counts: type[Counts], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write on the loop holds the loop, so other clients' requests wait unread and then
+    each starts alone: counting requests in flight never sees them together. A request
+    from another connection within QUIET_S is company too."""
+    api = quiet_api
+    rid = api.register()["id"]
+    sid = api.start(rid)["id"]
+    clock = [5000.0]
+    monkeypatch.setattr(InFlight, "clock", lambda: clock[0])
+    monkeypatch.setattr(InFlight, "crowded_at", float("-inf"))
+    heartbeat = lambda: api.post(f"/v1/registrations/{rid}/sessions/{sid}/heartbeat", json={})  # noqa: E731
+    assert moved(counts, heartbeat)[:2] == (1, 0)  # one client: the loop
+    InFlight.arrived(("10.0.0.2", 40000))  # another agent's request, answered and gone
+    InFlight.left()
+    clock[0] += 0.001
+    assert moved(counts, heartbeat)[:2] == (0, 1)  # company: the thread
+    clock[0] += InFlight.QUIET_S / 2
+    assert moved(counts, heartbeat)[:2] == (0, 1)
+    clock[0] += InFlight.QUIET_S  # the other client has gone quiet: the loop again
+    assert moved(counts, heartbeat)[:2] == (1, 0)
