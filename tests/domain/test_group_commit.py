@@ -184,6 +184,25 @@ def _count(database: Database) -> int:
         _close(recorders)
 
 
+def lose_the_first_reply(
+    recorder: PostgresSideWriteRecorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next call runs on the real server, then its answer is dropped (a connection
+    lost after the commit); the retries after it answer normally."""
+    real = recorder._attempt
+    lost: list[bool] = []
+
+    def reply_lost(rows: Any, ids: Any, versions: Any, writes: Any = ()) -> Any:
+        answer = real(rows, ids, versions, writes)
+        if not lost:
+            lost.append(True)
+            raise _Lost("server closed the connection unexpectedly")
+        return answer
+
+    monkeypatch.setattr(recorder, "_attempt", reply_lost)
+    monkeypatch.setattr(recorders, "RETRY_WAIT_S", 0.0)
+
+
 def test_side_rows_and_events_are_one_pipelined_transaction(
     recorder: PostgresSideWriteRecorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -212,18 +231,7 @@ def test_side_rows_and_events_are_one_pipelined_transaction(
         )
     assert recorder.select_events(broken) == [] and claims() == [str(first)]
 
-    real = recorder._attempt
-    lost: list[bool] = []
-
-    def reply_lost(rows: Any, ids: Any, versions: Any, writes: Any = ()) -> Any:
-        answer = real(rows, ids, versions, writes)
-        if not lost:
-            lost.append(True)
-            raise _Lost("server closed the connection unexpectedly")
-        return answer
-
-    monkeypatch.setattr(recorder, "_attempt", reply_lost)
-    monkeypatch.setattr(recorders, "RETRY_WAIT_S", 0.0)
+    lose_the_first_reply(recorder, monkeypatch)
     third = uuid4()
     with pytest.raises(CommitUnknown):
         recorder.insert_events(
@@ -240,18 +248,7 @@ def test_a_retry_that_meets_the_lost_calls_own_rows_is_commit_unknown(
     then its answer is dropped); the retry's rows collide with the lost call's own. That is
     not a conflict to re-run the command on (it would record an error or a heartbeat
     twice): the outcome is unknown, and the events are recorded once."""
-    real = recorder._attempt
-    lost: list[bool] = []
-
-    def reply_lost(rows: Any, ids: Any, versions: Any, writes: Any = ()) -> Any:
-        answer = real(rows, ids, versions, writes)
-        if not lost:
-            lost.append(True)
-            raise _Lost("server closed the connection unexpectedly")
-        return answer
-
-    monkeypatch.setattr(recorder, "_attempt", reply_lost)
-    monkeypatch.setattr(recorders, "RETRY_WAIT_S", 0.0)
+    lose_the_first_reply(recorder, monkeypatch)
     aggregate = uuid4()
     with pytest.raises(CommitUnknown):
         recorder.insert_events(_events(aggregate, range(1, 3)))
