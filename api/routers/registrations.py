@@ -80,18 +80,18 @@ def register(
         # HolderClaimed) event's own transaction (no second commit).
         side_writes=lambda rid: [services.tokens.claim_write(principal.name, rid)],
     )
-    held = str(result.registration_id)
+    if principal.role == "worker":
+        held = str(result.registration_id)
+        if not result.created:
+            # Admitted (holder or granted): make sure its row is there (a no-op read
+            # usually); a new one's claim committed with its event.
+            services.tokens.claim(principal.name, held)
+        services.tokens.note_held(principal.name, held, mark)
     if result.created:  # answered from the command's own state (api/written.py)
-        if principal.role == "worker":  # its claim committed with the event
-            services.tokens.note_held(principal.name, held, mark)
         answer = registration_written(
             services, result.registration_id, result.position, created=True
         )
         return typed(Registration, answer, 201, exclude_unset=True)
-    if principal.role == "worker":
-        # Admitted (holder or granted): make sure its row is there (a no-op read usually).
-        services.tokens.claim(principal.name, held)
-        services.tokens.note_held(principal.name, held, mark)
     # Registered before: answer with its counts and worker status (the views' row).
     answer = registration_body(services, result.registration_id, result.position)
     return typed(Registration, answer, 200, exclude_unset=True)

@@ -75,7 +75,7 @@ class Deliverer:
         now = micros(self.clock())
         queued = 0
         # One statement answers the usual case (nothing to fill, nothing due); the
-        # housekeeping loop asks after every save (issue 16).
+        # housekeeping loop asks after every page the views commit (issue 16).
         look = self.store.outbox.look()
         first = look.next_due
         if look.behind:

@@ -9,9 +9,9 @@ registration and session ids.
 The outbox starts where its earliest live webhook starts: events at or before a webhook's
 `from_position` are never sent to it, so while nobody listens the tracking row stays where
 it is and nothing is read or written. `look()` tells the deliverer in one statement whether
-there is anything to fill or send, which is what it asks after every save (issue 16: the
-outbox used to take three transactions per look even with no webhooks, more round trips
-than the saves it followed).
+there is anything to fill or send, which is what it asks after every page the views
+commit (issue 16: the outbox used to take three transactions per look even with no
+webhooks, more round trips than the saves it followed).
 """
 
 from __future__ import annotations

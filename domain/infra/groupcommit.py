@@ -74,39 +74,39 @@ class GroupCommit(Generic[R, G]):
     def submit(self, rows: Sequence[R], guards: Sequence[G] = ()) -> list[int]:
         """Insert `rows` (with whatever else is queued) and return their ids, in order."""
         waiter: _Waiter[R, G] = _Waiter(rows, guards)
-        alone = not waiting_allowed()
         with self._lock:
-            if alone:
+            if not waiting_allowed():
                 # On the API's event loop (api/inline.py): a call in flight would be a wait,
                 # and its own call carries only its own rows, so a refusal that its no-wait
                 # call meets (the log's lock taken) is nobody else's answer.
                 if self._busy:
                     raise WouldBlock("another save of this process is in flight")
-                self._busy = True
-                batch = [waiter]
+                self._lead([waiter])
             else:
                 self._queue.append(waiter)
                 self._arrived.notify_all()
-            while not waiter.done:
-                if not alone:
+                while not waiter.done:
                     if self._busy:
                         self._answered.wait()
                         continue
                     # Nothing in flight: lead. The batch is taken from the queue's head, so
                     # a caller left out by the cap leads (or is carried by) the next call.
-                    self._busy = True
-                    batch = self._take()
-                self._lock.release()
-                try:
-                    self._run(batch)
-                finally:
-                    self._lock.acquire()
-                    self._busy = False
-                    self._answered.notify_all()
+                    self._lead(self._take())
         if waiter.error is not None:
             raise waiter.error
         assert waiter.ids is not None
         return waiter.ids
+
+    def _lead(self, batch: list[_Waiter[R, G]]) -> None:
+        """Make `batch`'s call outside the lock (held on entry and on return)."""
+        self._busy = True
+        self._lock.release()
+        try:
+            self._run(batch)
+        finally:
+            self._lock.acquire()
+            self._busy = False
+            self._answered.notify_all()
 
     def wait_for_queued(self, count: int, timeout: float) -> bool:
         """Until `count` callers wait for the next call (tests line a batch up with it)."""
