@@ -1,4 +1,4 @@
-"""Small ledger commands on SQLite run on the event loop; anything that would wait, doesn't.
+"""Small ledger commands and small reads run on the event loop; anything that would wait, doesn't.
 
 A sync endpoint runs on a worker thread: FastAPI hands it to anyio's pool and the event
 loop is woken again with the answer. On this 2-core machine that hand-off cost a small
@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 from starlette.concurrency import run_in_threadpool
 
 from api.services import Services
-from domain.infra.locks import WouldBlock, no_waiting
+from domain.infra.locks import WouldBlock, no_waiting, waiting_allowed
 
 F = TypeVar("F", bound=Callable[..., Any])
 MARK = "__syncledger_inline__"
@@ -93,6 +93,13 @@ def inline(endpoint: F) -> F:
     """Mark a sync endpoint that may run on the event loop (module docstring)."""
     setattr(endpoint, MARK, True)
     return endpoint
+
+
+def off_loop() -> None:
+    """In an `@inline` endpoint, before work that is not small (a replay, a scan): on the
+    event loop this sends the call to a worker thread; there it does nothing."""
+    if not waiting_allowed():
+        raise WouldBlock("not a small call: it runs on a worker thread")
 
 
 def is_inline(endpoint: Callable[..., Any]) -> bool:

@@ -6,6 +6,7 @@ from uuid import UUID
 from fastapi import Query
 
 from api.dependencies import Reader, ServicesDep
+from api.inline import inline
 from api.models import DiffOut, ReceiptList
 from api.openapi import AUTH, errors
 from api.reads import (
@@ -32,6 +33,7 @@ router = PrefixRouter(prefix="/v1/registrations/{rid}/receipts", tags=["receipts
     response_model=ReceiptList,
     responses=errors(*AUTH, 404),
 )
+@inline
 def receipts(
     rid: UUID,
     services: ServicesDep,

@@ -151,6 +151,7 @@ def list_registrations(
     response_model=Registration,
     responses=errors(*AUTH, 404),
 )
+@inline
 def get_registration(
     rid: UUID,
     services: ServicesDep,

@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 from api.batches import openapi_body, parse_batch
 from api.dependencies import Reader, ServicesDep, Writer, context_for
 from api.errors import ApiError
-from api.inline import inline
+from api.inline import inline, off_loop
 from api.models import (
     BatchOut,
     ErrorRecorded,
@@ -103,6 +103,7 @@ def start_session(
     response_model=SessionList,
     responses=errors(*AUTH, 404),
 )
+@inline
 def list_sessions(
     rid: UUID,
     services: ServicesDep,
@@ -128,6 +129,7 @@ def list_sessions(
     wait_s: WaitS = 5.0,
 ) -> Any:  # a page, or the history as of a time (validated)
     if as_of is not None or as_of_position is not None:
+        off_loop()  # a replay of the registration's log, not a small read
         return history_as_of(services, rid, as_of, as_of_position, include_deleted)
     position = await_position(services, min_position, wait_s)
     return read_response(
@@ -181,6 +183,7 @@ def history_as_of(
     response_model=Session,
     responses=errors(*AUTH, 404),
 )
+@inline
 def get_session(
     rid: UUID,
     sid: UUID,
