@@ -5,24 +5,32 @@ commit (or roll back) with them - e.g. the worker-scope row "this token holds th
 registration" written by a register. Run in the same transaction they cost no second
 commit, no second wait for the SQLite write lock, and cannot be left half-done.
 
-On PostgreSQL they run before the recorder takes its EXCLUSIVE lock on the events table,
-so nothing is added to what concurrent writers queue behind.
-
-PostgreSQL, events without side rows (every command but a register): one call of a
-server-side function, `syncledger_insert_events_keyed`, in autocommit. It takes the EXCLUSIVE
-lock that keeps positions in commit order, notifies the runners and inserts, and the lock
+PostgreSQL: every save with events is one call of a server-side function,
+`syncledger_insert_events_v5_*`, in autocommit. It takes the EXCLUSIVE lock that keeps
+positions in commit order, checks the guards, notifies the runners and inserts, and the lock
 ends with that statement's commit - held on the server only. The library's own path (BEGIN,
 LOCK, NOTIFY, INSERT, a sync to read the positions, COMMIT) held it across two client round
 trips, which is what concurrent writers queued behind (issue 16: 8 clients on distinct
 registrations wrote only ~1.5x what one did). eventsourcing's optional function
 (POSTGRES_ENABLE_DB_FUNCTIONS) inserts without that lock, so it is not used.
 
+The events go to the function as four arrays of plain values (ids, versions, topics,
+states), not as an array of the library's composite type: psycopg dumps a composite in
+Python, field by field, and that was ~10% of the API process's time per small write (a
+py-spy profile of heartbeats, issue 16); arrays of scalars are dumped in C.
+
+A save with side rows (a register's worker-scope claim) sends them in the same statement,
+as data-modifying CTEs ahead of the call (`WITH w0 AS (INSERT ...) SELECT * FROM f(...)`):
+one statement, one commit, and an error in either rolls back both. (A pipelined
+BEGIN/rows/call/COMMIT was one round trip too, but psycopg's pipeline mode cost more CPU
+than the statements it saved: 186-199 us against 129-148 us for four plain round trips on
+this machine.)
+
 Concurrent saves of this process share one such call (group commit, domain/infra/groupcommit.py):
 one lock hold and one WAL flush for all of them instead of one each. The function returns
 each row's key with its position, so every caller gets the positions of its own events
-(by key, not by trusting RETURNING's order). A register stays on the library's path: its
-side rows are arbitrary statements run in a transaction of their own, and one that fails
-must take only its own event down, not a shared call's.
+(by key, not by trusting RETURNING's order). A save with side rows makes its own call: a
+side row that fails must take only its own events down, not a shared call's.
 """
 
 from __future__ import annotations
@@ -52,6 +60,8 @@ from domain.infra.groupcommit import GroupCommit
 from domain.infra.locks import WouldBlock, waiting_allowed
 from domain.infra.outage import CommitUnknown, classify
 
+# One event as the insert function takes it: originator id, version, topic, state.
+Row = tuple[Any, int, str, bytes]
 SIDE_WRITES = "side_writes"  # the keyword `Application.save(...)` passes them under
 # (aggregate id, version) pairs a command read but does not save: the save is refused
 # (IntegrityError) if the log holds a later version of any (domain/unit_of_work.py).
@@ -110,16 +120,19 @@ class PostgresSideWriteRecorder(PostgresApplicationRecorder):
         schema = Identifier(self.datastore.schema)
         id_type = self.datastore.originator_id_type
         # A new name: the earlier `syncledger_insert_events_*` returned positions only,
-        # `..._keyed_*` took no guards and `..._guarded_*` always waited for the lock;
-        # CREATE OR REPLACE cannot change a function's arguments or result type.
-        function = Identifier(f"syncledger_insert_events_v4_{id_type}")
+        # `..._keyed_*` took no guards, `..._guarded_*` always waited for the lock and `_v4_`
+        # took the events as composites; CREATE OR REPLACE cannot change a function's
+        # arguments or result type.
+        function = Identifier(f"syncledger_insert_events_v5_{id_type}")
         self._uuid_ids = id_type == "uuid"
         self._insert_function = SQL(
-            "SELECT * FROM {schema}.{function}(%s, %s::{id_type}[], %s::bigint[], %s)"
+            "SELECT * FROM {schema}.{function}(%s::{id_type}[], %s::bigint[], %s::text[], "
+            "%s::bytea[], %s::{id_type}[], %s::bigint[], %s)"
         ).format(schema=schema, function=function, id_type=Identifier(id_type))
         self.sql_create_statements.append(
             SQL(
-                "CREATE OR REPLACE FUNCTION {schema}.{function}(events {schema}.{event}[], "
+                "CREATE OR REPLACE FUNCTION {schema}.{function}(ids {id_type}[], "
+                "versions bigint[], topics text[], states bytea[], "
                 "guard_ids {id_type}[], guard_versions bigint[], nowait boolean) "
                 "RETURNS TABLE (event_position bigint, event_id {id_type}, event_version bigint) "
                 "LANGUAGE plpgsql AS $BODY$ BEGIN "
@@ -141,14 +154,13 @@ class PostgresSideWriteRecorder(PostgresApplicationRecorder):
                 "NOTIFY {channel}; "
                 "RETURN QUERY INSERT INTO {schema}.{table} AS t "
                 "(originator_id, originator_version, topic, state) "
-                "SELECT e.originator_id, e.originator_version, e.topic, e.state "
-                "FROM unnest(events) AS e "
+                "SELECT e.id, e.version, e.topic, e.state "
+                "FROM unnest(ids, versions, topics, states) AS e(id, version, topic, state) "
                 "RETURNING t.notification_id, t.originator_id, t.originator_version; "
                 "END; $BODY$"
             ).format(
                 schema=schema,
                 function=function,
-                event=Identifier(self.stored_event_type_name),
                 id_type=Identifier(id_type),
                 lock_timeout=self.datastore.lock_timeout,
                 table=Identifier(self.events_table_name),
@@ -160,17 +172,14 @@ class PostgresSideWriteRecorder(PostgresApplicationRecorder):
             "SELECT 1 FROM {schema}.{table} "
             "WHERE originator_id = %s AND originator_version > %s LIMIT 1"
         ).format(schema=schema, table=Identifier(self.events_table_name))
-        self.group_commit: GroupCommit[Any, tuple[Any, int]] = GroupCommit(self._call)
+        self.group_commit: GroupCommit[Row, tuple[Any, int]] = GroupCommit(self._call)
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         if stored_events:
             rows = [
-                self.construct_pg_stored_event(
-                    e.originator_id, e.originator_version, e.topic, e.state
-                )
-                for e in stored_events
+                (e.originator_id, e.originator_version, e.topic, e.state) for e in stored_events
             ]
             writes: Sequence[SideWrite] = kwargs.get(SIDE_WRITES, ())
             if writes:
@@ -193,7 +202,7 @@ class PostgresSideWriteRecorder(PostgresApplicationRecorder):
 
     def _call(
         self,
-        rows: Sequence[Any],
+        rows: Sequence[Row],
         guards: Sequence[tuple[Any, int]] = (),
         writes: Sequence[SideWrite] = (),
     ) -> list[int]:
@@ -225,27 +234,36 @@ class PostgresSideWriteRecorder(PostgresApplicationRecorder):
                     raise CommitUnknown(f"the connection was lost during COMMIT: {lost}") from exc
                 raise
             positions = {self._key(id_, version): position for position, id_, version in returned}
-            return [positions[self._key(r.originator_id, r.originator_version)] for r in rows]
+            return [positions[self._key(id_, version)] for id_, version, _, _ in rows]
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _attempt(
-        self, rows: Sequence[Any], ids: list[Any], versions: list[int], writes: Sequence[SideWrite]
+        self, rows: Sequence[Row], ids: list[Any], versions: list[int], writes: Sequence[SideWrite]
     ) -> list[tuple[int, Any, int]]:
         nowait = not waiting_allowed()
+        events = (
+            [r[0] for r in rows],
+            [r[1] for r in rows],
+            [r[2] for r in rows],
+            [r[3] for r in rows],
+        )
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             try:
                 if writes:
-                    # BEGIN, the side rows, the call and COMMIT queued in a pipeline and
-                    # sent at once: one round trip (the library's path took seven, and
-                    # held the log's lock across two of them). An error anywhere aborts
-                    # the rest, COMMIT included, and is raised at the pipeline's end.
-                    with conn.pipeline(), conn.transaction():
-                        for write in writes:
-                            conn.execute(write.sql.replace("?", "%s"), write.params)
-                        curs.execute(self._insert_function, (rows, ids, versions, nowait))
+                    # The side rows as CTEs of the call's own statement (module docstring):
+                    # one statement in autocommit, so they commit or fail with the events.
+                    ctes = SQL(", ").join(
+                        SQL("{} AS ({})").format(Identifier(f"w{n}"), SQL(w.sql.replace("?", "%s")))
+                        for n, w in enumerate(writes)
+                    )
+                    params = [p for w in writes for p in w.params]
+                    query = SQL("WITH {} {}").format(ctes, self._insert_function)
+                    curs.execute(query, (*params, *events, ids, versions, nowait))
                 else:
                     # One statement in autocommit: it commits as it runs.
-                    curs.execute(self._insert_function, (rows, ids, versions, nowait), prepare=True)
+                    curs.execute(
+                        self._insert_function, (*events, ids, versions, nowait), prepare=True
+                    )
                 return [
                     (r["event_position"], r["event_id"], r["event_version"])
                     for r in curs.fetchall()
