@@ -130,7 +130,9 @@ def test_postgres_connection_lost_during_commit_says_outcome_unknown(
     token = app.state.services.tokens.create("commit-worker", "worker")
     with TestClient(app, raise_server_exceptions=False) as client:
         assert client.get("/v1/health").status_code == 200
-        proxy.cut_when_sent(b"COMMIT")
+        # A register's claim and event are one autocommit statement (the claim a CTE of
+        # the insert function's call): lost once it is sent, its outcome is unknown.
+        proxy.cut_when_sent(b"syncledger_insert_events")
         r = client.post(
             "/v1/registrations", json={"product": "p", "file_id": "f"}, headers=_bearer(token)
         )
@@ -138,7 +140,7 @@ def test_postgres_connection_lost_during_commit_says_outcome_unknown(
         assert_unavailable(r, "commit_unknown")
         assert "may or may not" in r.json()["error"]["message"]
         proxy.restore()
-        # The COMMIT never reached the server: repeating the request records it now.
+        # The statement never reached the server: repeating the request records it now.
         deadline = time.monotonic() + 10
         while (
             r := client.post(
@@ -148,8 +150,8 @@ def test_postgres_connection_lost_during_commit_says_outcome_unknown(
             assert time.monotonic() < deadline
             time.sleep(0.05)
         assert r.status_code == 201, r.text
-        # Events without side rows are saved by one autocommit call of a server function:
-        # lost once it is sent, its outcome is unknown too.
+        # Events without side rows are saved by the same call, shared with concurrent saves
+        # (group commit): lost once it is sent, its outcome is unknown too.
         rid = r.json()["id"]
         start = {"sync_type": "time", "session_id": "0f2b4c6d-8e1a-4b3c-9d5e-7f6a8b9c0d1e"}
         proxy.cut_when_sent(b"syncledger_insert_events")
