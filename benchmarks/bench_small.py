@@ -265,7 +265,14 @@ def _backend(
         many = write_cycles_rate(instance.base, instance.tokens["worker"], CLIENTS, concurrent_ops)
     # What the 8 clients' writes spent their time on: the served processes' CPU and, on
     # PostgreSQL, what its active backends waited for (docs/architecture.md).
-    detail = f"API process {watch.cpu['api']:.0f}% of a core, runners {watch.cpu['runners']:.0f}%"
+    # Whether more concurrency could help at all on this machine: the CPU per write and the
+    # ceiling it sets against one client (benchmarks/small_concurrency.py, Watch).
+    writes = CLIENTS * concurrent_ops * 3
+    detail = (
+        f"API process {watch.cpu['api']:.0f}% of a core, runners {watch.cpu['runners']:.0f}%; "
+        f"{watch.per_write(writes)}; at this CPU per write {watch.cores} cores allow at most "
+        f"{watch.ceiling(writes, one):.2f}x 1 client"
+    )
     if watch.wait_shares():
         detail += f"; {watch.wait_shares()}"
     results.append(

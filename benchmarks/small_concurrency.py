@@ -122,19 +122,65 @@ def _children(pid: int) -> list[int]:
     return out
 
 
+def _machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine, all cores (/proc/stat)."""
+    with open("/proc/stat") as f:
+        ticks = [int(v) for v in f.readline().split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    hz = os.sysconf("SC_CLK_TCK")
+    return (sum(ticks) - idle) / hz, sum(ticks) / hz
+
+
+def _postgres_pids() -> list[int]:
+    """The local PostgreSQL server's processes (backends, WAL writer, checkpointer...)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if f.read().startswith(b"postgres"):
+                        out.append(int(entry))
+            except OSError:
+                continue
+    return out
+
+
+def _clients_cpu() -> float:
+    """CPU seconds of this process's children that have ended (the client processes)."""
+    times = os.times()
+    return times.children_user + times.children_system
+
+
 class Watch:
-    """CPU of the served processes and (PostgreSQL) backend wait events, while it runs."""
+    """While it runs: CPU of the served processes, the local PostgreSQL server, the client
+    processes and the whole machine, and (PostgreSQL) what the active backends wait on.
+
+    The CPU per write answers whether more concurrency can help: N cores give at most N
+    cores' worth of CPU per second, so writes/s cannot pass cores / (CPU per write), and
+    against one client (whose write takes 1 / rate of wall time) that is
+    cores x (1 / one-client rate) / (CPU per write) - the ceiling `ceiling()` reports."""
+
+    SAMPLE_S = 0.02  # pg_stat_activity every 20 ms: its own cost stays ~1% of a core
 
     def __init__(self, pid: int, conninfo: str | None) -> None:
         self.pid, self.conninfo = pid, conninfo
         self.waits: Counter[str] = Counter()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.cpu: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}  # share of one core, per group
+        self.seconds: dict[str, float] = {}  # CPU seconds, per group, and wall
+        self.cores = os.cpu_count() or 1
 
     def __enter__(self) -> Watch:
         self._kids = _children(self.pid)
-        self._cpu0 = (_cpu_seconds(self.pid), sum(_cpu_seconds(k) for k in self._kids))
+        self._pg = _postgres_pids() if self.conninfo else []
+        self._cpu0 = (
+            _cpu_seconds(self.pid),
+            sum(_cpu_seconds(k) for k in self._kids),
+            sum(_cpu_seconds(p) for p in self._pg),
+            _clients_cpu(),
+            _machine_busy()[0],
+        )
         self._t0 = time.perf_counter()
         if self.conninfo:
             self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -146,15 +192,43 @@ class Watch:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
-        api = _cpu_seconds(self.pid) - self._cpu0[0]
-        runners = sum(_cpu_seconds(k) for k in self._kids) - self._cpu0[1]
-        self.cpu = {"api": 100 * api / wall, "runners": 100 * runners / wall}
+        pg_now = _postgres_pids() if self.conninfo else []
+        self.seconds = {
+            "api": _cpu_seconds(self.pid) - self._cpu0[0],
+            "runners": sum(_cpu_seconds(k) for k in self._kids) - self._cpu0[1],
+            # Backends started meanwhile count from zero.
+            "postgresql": sum(_cpu_seconds(p) for p in pg_now) - self._cpu0[2],
+            "clients": _clients_cpu() - self._cpu0[3],
+            "machine": _machine_busy()[0] - self._cpu0[4],
+            "wall": wall,
+        }
+        self.cpu = {
+            name: 100 * value / wall for name, value in self.seconds.items() if name != "wall"
+        }
+
+    def per_write(self, writes: int) -> str:
+        """Where the machine's CPU went, per write, and how busy it was."""
+        s = self.seconds
+        parts = [f"{name} {1000 * s[name] / writes:.2f}" for name in ("api", "runners")]
+        if self.conninfo:
+            parts.append(f"PostgreSQL {1000 * s['postgresql'] / writes:.2f}")
+        parts.append(f"clients {1000 * s['clients'] / writes:.2f}")
+        busy = 100 * s["machine"] / (s["wall"] * self.cores)
+        return (
+            f"machine {busy:.0f}% busy ({self.cores} cores), "
+            f"{1000 * s['machine'] / writes:.2f} ms of CPU per write ({', '.join(parts)})"
+        )
+
+    def ceiling(self, writes: int, one_client_rate: float) -> float:
+        """The most these cores allow against one client, at this CPU per write."""
+        per_write = self.seconds["machine"] / writes
+        return self.cores / one_client_rate / per_write if per_write else 0.0
 
     def _sample(self) -> None:
         import psycopg
 
         with psycopg.connect(str(self.conninfo), autocommit=True) as conn:
-            while not self._stop.wait(0.005):
+            while not self._stop.wait(self.SAMPLE_S):
                 rows = conn.execute(
                     "SELECT wait_event_type, wait_event FROM pg_stat_activity "
                     "WHERE datname = current_database() AND pid <> pg_backend_pid() "
