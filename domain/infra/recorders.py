@@ -35,7 +35,6 @@ side row that fails must take only its own events down, not a shared call's.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -51,14 +50,12 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor
-from psycopg import Cursor
 from psycopg import errors as pg_errors
-from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
 from domain.infra.groupcommit import GroupCommit
 from domain.infra.locks import WouldBlock, waiting_allowed
-from domain.infra.outage import CommitUnknown, classify
+from domain.infra.outage import CommitUnknown
 
 # One event as the insert function takes it: originator id, version, topic, state.
 Row = tuple[Any, int, str, bytes]
@@ -109,11 +106,9 @@ class _Lost(Exception):
 
 
 class PostgresSideWriteRecorder(PostgresApplicationRecorder):
-    """Also tells a lost commit from a refused write: once the events' statements have all
-    run (the library's path) or the one function call is sent (ours, in autocommit), the
+    """Every save with events is one call of the insert function (module docstring), and
+    tells a lost commit from a refused write: once the call is sent (in autocommit), the
     commit is in flight, and a connection lost then leaves the outcome unknown."""
-
-    _phase = threading.local()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -167,38 +162,24 @@ class PostgresSideWriteRecorder(PostgresApplicationRecorder):
                 channel=Identifier(self.channel_name),
             )
         )
-        # The guard of a save on the library's path (a register), after its LOCK TABLE.
-        self._moved_on = SQL(
-            "SELECT 1 FROM {schema}.{table} "
-            "WHERE originator_id = %s AND originator_version > %s LIMIT 1"
-        ).format(schema=schema, table=Identifier(self.events_table_name))
         self.group_commit: GroupCommit[Row, tuple[Any, int]] = GroupCommit(self._call)
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        if stored_events:
-            rows = [
-                (e.originator_id, e.originator_version, e.topic, e.state) for e in stored_events
-            ]
-            writes: Sequence[SideWrite] = kwargs.get(SIDE_WRITES, ())
+        writes: Sequence[SideWrite] = kwargs.get(SIDE_WRITES, ())
+        if not stored_events:
+            # Nothing to insert: no round trip (the library's path opened a transaction
+            # for it). Side rows are committed with events, so they never come alone.
             if writes:
-                # Not shared with other saves: a side row that fails must take down only
-                # its own command's events.
-                return self._call(rows, kwargs.get(GUARDS, ()), writes)
-            return self.group_commit.submit(rows, kwargs.get(GUARDS, ()))
-        self._phase.committing = False
-        try:
-            ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
-            return ids
-        except Exception as exc:
-            # The library retries a lost connection; if an earlier attempt got as far as
-            # its COMMIT, that commit's outcome is still unknown whatever happened after.
-            if self._phase.committing and classify(exc) is not None:
-                raise CommitUnknown(f"the connection was lost during COMMIT: {exc}") from exc
-            raise
-        finally:
-            self._phase.committing = False
+                raise ValueError("side rows are written with a save's events, not alone")
+            return []
+        rows = [(e.originator_id, e.originator_version, e.topic, e.state) for e in stored_events]
+        if writes:
+            # Not shared with other saves: a side row that fails must take down only its
+            # own command's events.
+            return self._call(rows, kwargs.get(GUARDS, ()), writes)
+        return self.group_commit.submit(rows, kwargs.get(GUARDS, ()))
 
     def _call(
         self,
@@ -283,23 +264,3 @@ class PostgresSideWriteRecorder(PostgresApplicationRecorder):
         # A uuid column answers UUIDs; the rows may carry a UUID or its text in any spelling.
         text = str(originator_id)
         return (str(UUID(text)) if self._uuid_ids else text, int(version))
-
-    def _fetch_ids_after_insert_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
-        ids: Sequence[int] | None = super()._fetch_ids_after_insert_events(
-            curs, stored_events, **kwargs
-        )
-        self._phase.committing = True
-        return ids
-
-    def _insert_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> None:
-        for write in kwargs.get(SIDE_WRITES, ()):
-            curs.execute(write.sql.replace("?", "%s"), write.params)
-        super()._insert_events(curs, stored_events, **kwargs)  # takes the log's lock
-        for aggregate_id, version in kwargs.get(GUARDS, ()):
-            curs.execute(self._moved_on, (aggregate_id, version))
-            if curs.fetchone() is not None:
-                raise IntegrityError(f"aggregate {aggregate_id} moved on from version {version}")

@@ -61,3 +61,24 @@ def test_side_rows_commit_with_the_event_or_not_at_all(database: Database) -> No
         assert not again.created and again.registration_id == done.registration_id
     finally:
         ledger.close()
+
+
+def test_a_save_with_no_events_costs_no_round_trip_and_side_rows_never_go_alone(
+    postgres_database: Database,
+) -> None:
+    """PostgreSQL: every save with events is one call of the insert function; one with none
+    used to take the library's path, a pipelined transaction with nothing in it."""
+    ledger = Ledger(database=postgres_database)
+    recorder: Any = ledger.recorder
+    opened = []
+    connect = recorder.datastore.get_connection
+    recorder.datastore.get_connection = lambda: opened.append(1) or connect()
+    try:
+        assert list(recorder.insert_events([])) == []
+        assert opened == []
+        with pytest.raises(ValueError, match="side rows"):
+            recorder.insert_events([], side_writes=[SideWrite("SELECT 1")])
+        assert opened == []
+    finally:
+        recorder.datastore.get_connection = connect
+        ledger.close()
