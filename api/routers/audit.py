@@ -6,10 +6,10 @@ from uuid import UUID
 
 from fastapi import Path, Query, Request
 
+from api.audit_models import AuditList, UndoOut
 from api.dependencies import Inspector, ServicesDep, Support, context_for
 from api.errors import ApiError
 from api.log_schemas import UnsyncedList, VerifyOut
-from api.models import AuditList, UndoOut
 from api.openapi import AUTH, errors
 from api.reads import (
     Cursor,

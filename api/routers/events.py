@@ -5,9 +5,9 @@ from uuid import UUID
 
 from fastapi import Query
 
+from api.audit_models import EventList
 from api.dependencies import Inspector, ServicesDep
 from api.eventlog import registration_events
-from api.models import EventList
 from api.openapi import AUTH, errors
 from api.reads import Limit
 from api.routing import PrefixRouter
