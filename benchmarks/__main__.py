@@ -44,6 +44,7 @@ SUITES = [
 RESULTS_DIR = Path(__file__).parent / "results"
 BASELINE = RESULTS_DIR / "baseline.json"
 REGRESSION_TOLERANCE = 0.25
+PERCENT_POINTS_TOLERANCE = 5.0  # a share in % regresses by points, not relatively
 # Units where a smaller figure is better; every other unit is a rate (bigger is better).
 LOWER_IS_BETTER = ("ms", "bytes/record", "MB", "s", "%", "errors")
 
@@ -93,6 +94,13 @@ def compare(results: list[Result], previous: list[dict[str, Any]]) -> dict[str, 
     for r in results:
         old = before.get((r.group, r.name))
         if old is None or r.unit == "note":
+            continue
+        if r.unit == "%":
+            # A share (e.g. the tree's cost during ingest, 0-10 %): compared in points, as
+            # a relative change of a figure near zero is noise (0.3 % -> 4.5 % is "+1,400%").
+            points = r.value - float(old.get("value") or 0)
+            worse = points > PERCENT_POINTS_TOLERANCE
+            out[f"{r.group}/{r.name}"] = f"{points:+.1f} pt" + (" REGRESSED" if worse else "")
             continue
         then, now = _comparable(old), _comparable(r.as_dict())
         if not then or now is None:

@@ -65,3 +65,19 @@ def test_a_figure_much_worse_than_the_previous_result_is_marked_regressed() -> N
     assert changes["g/rate"] == "-50% REGRESSED"
     assert changes["g/bytes"] == "+50% REGRESSED"
     assert changes["g/steady"] == "-5%"
+
+
+def test_a_share_in_percent_is_compared_in_points() -> None:
+    """The tree's cost during ingest went 0.3 % -> 4.5 % between two runs of one build:
+    "+1,396%" relatively, 4.2 points; it regresses past 5 points."""
+    from benchmarks.__main__ import compare
+    from benchmarks.common import Result
+
+    before = [
+        {"group": "g", "name": "cost", "value": 0.3, "ratio": None},
+        {"group": "g", "name": "worse", "value": 2.0, "ratio": None},
+    ]
+    now = [Result("g", "cost", 4.5, "%"), Result("g", "worse", 8.0, "%")]
+    changes = compare(now, before)
+    assert changes["g/cost"] == "+4.2 pt"
+    assert changes["g/worse"] == "+6.0 pt REGRESSED"
