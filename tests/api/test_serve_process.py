@@ -156,3 +156,42 @@ def test_stuck_session_procedure_over_http(server: tuple[str, dict[str, str]]) -
         admin.get(f"/v1/registrations/{rid}/receipts", params={"min_position": undone["position"]})
     )
     assert len(receipts["items"]) == 10
+
+
+@pytest.mark.parametrize("log_json", [False, True])
+def test_each_request_is_logged_once(tmp_path: Path, log_json: bool) -> None:
+    """uvicorn's access line by default; with SYNCLEDGER_LOG_JSON only the JSON line (both
+    were written for every request before)."""
+    env = {
+        **os.environ,
+        "SYNCLEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'log.db'}",
+        "SYNCLEDGER_LOG_JSON": "true" if log_json else "false",
+    }
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(BIN), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.2)
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=15)
+    text = out.decode() + err.decode()
+    access_lines = [x for x in text.splitlines() if '"GET /v1/health HTTP/1.1" 200' in x]
+    json_lines = [x for x in text.splitlines() if x.startswith("{") and '"/v1/health"' in x]
+    if log_json:
+        assert json_lines and not access_lines, text[-2000:]
+    else:
+        assert access_lines and not json_lines, text[-2000:]
