@@ -33,7 +33,7 @@ def unpack(stored: bytes | memoryview | str, pg: bool) -> str:
     """The digest as synced, from its stored form on the backend."""
     if isinstance(stored, str):  # SQLite TEXT: stored as it came
         return stored
-    data = bytes(stored)
+    data = stored if isinstance(stored, bytes) else bytes(stored)  # no copy when bytes
     if not pg:
         return data.hex()
     if data[:1] == HEX:

@@ -49,7 +49,7 @@ def receipts(
             "digest": unpack(d, tx.pg),
             "session_id": sid,
             "synced_at": iso(at),
-            "position": int(pos),  # the event that recorded it (proofs: /receipts/proof)
+            "position": pos,  # the event that recorded it (proofs: /receipts/proof)
         }
         for et, k, d, sid, at, pos in rows[:limit]
     ]
