@@ -161,7 +161,12 @@ def build_history(database: Database, sessions: int) -> uuid.UUID:
     return rid
 
 
-def cold_load_seconds(database: Database, rid: uuid.UUID, sessions: int, samples: int = 7) -> float:
+def cold_load_seconds(
+    database: Database, rid: uuid.UUID, sessions: int, samples: int = 31
+) -> float:
+    """Median seconds to load the registration with a fresh ledger (no cache). A load is
+    ~0.25 ms: with 7 samples one run's median moved between 0.23 and 0.35 ms for either
+    history, enough to cross the 1.5x target; 31 keep it put."""
     times = []
     for _ in range(samples):
         ledger = Ledger(database=database)
