@@ -22,8 +22,7 @@ On PostgreSQL a command on the loop does wait for the network: its save is one r
 during which the loop answers nobody else. That is why only a lone client tries the loop
 (`InFlight`): a second client that arrives meanwhile waits that long once, and from then
 on writes take the thread until the company has gone, instead of every write paying the
-hand-off
-(~0.3-0.6 ms of a 2.3-3 ms write, measured alternately on one served instance;
+hand-off (~0.3-0.6 ms of a 2.3-3 ms write, measured alternately on one served instance;
 docs/architecture.md "Small requests").
 """
 

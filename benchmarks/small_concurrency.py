@@ -167,7 +167,6 @@ class Watch:
         self.waits: Counter[str] = Counter()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.cpu: dict[str, float] = {}  # share of one core, per group
         self.seconds: dict[str, float] = {}  # CPU seconds, per group, and wall
         self.cores = os.cpu_count() or 1
 
@@ -202,9 +201,12 @@ class Watch:
             "machine": _machine_busy()[0] - self._cpu0[4],
             "wall": wall,
         }
-        self.cpu = {
-            name: 100 * value / wall for name, value in self.seconds.items() if name != "wall"
-        }
+
+    @property
+    def cpu(self) -> dict[str, float]:
+        """Each group's CPU as a share of one core (%), over the watch's wall time."""
+        wall = self.seconds["wall"]
+        return {name: 100 * value / wall for name, value in self.seconds.items() if name != "wall"}
 
     def per_write(self, writes: int) -> str:
         """Where the machine's CPU went, per write, and how busy it was."""

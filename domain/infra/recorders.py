@@ -124,10 +124,10 @@ class PostgresSideWriteRecorder(PostgresApplicationRecorder):
             "SELECT * FROM {schema}.{function}(%s::{id_type}[], %s::bigint[], %s::text[], "
             "%s::bytea[], %s::{id_type}[], %s::bigint[], %s)"
         ).format(schema=schema, function=function, id_type=Identifier(id_type))
-        # The call's text as bytes, made once on the first connection: psycopg turns a
-        # composed statement into bytes on every execute, ~2.5% of the API process's time
-        # per small write (py-spy, issue 16).
-        self._insert_bytes: bytes | None = None
+        # The call's text as bytes, made once: psycopg turns a composed statement into bytes
+        # on every execute, ~2.5% of the API process's time per small write (py-spy, issue
+        # 16). Identifiers are quoted the same without a connection.
+        self._insert_bytes = self._insert_function.as_bytes(None)
         self.sql_create_statements.append(
             SQL(
                 "CREATE OR REPLACE FUNCTION {schema}.{function}(ids {id_type}[], "
@@ -192,7 +192,7 @@ class PostgresSideWriteRecorder(PostgresApplicationRecorder):
         writes: Sequence[SideWrite] = (),
     ) -> list[int]:
         """One function call inserting `rows` (one commit); their positions, in their order.
-        With side `writes`, they and the call are one transaction sent in one round trip.
+        With side `writes`, they and the call are one statement (CTEs ahead of the call).
 
         Retried as the library retries a lost connection. Once an attempt was lost on the
         server its commit outcome is unknown: a later attempt that succeeds shows it did not
@@ -246,8 +246,6 @@ class PostgresSideWriteRecorder(PostgresApplicationRecorder):
                     curs.execute(query, (*params, *events, ids, versions, nowait))
                 else:
                     # One statement in autocommit: it commits as it runs.
-                    if self._insert_bytes is None:
-                        self._insert_bytes = self._insert_function.as_bytes(conn)
                     curs.execute(self._insert_bytes, (*events, ids, versions, nowait), prepare=True)
                 return [
                     (r["event_position"], r["event_id"], r["event_version"])

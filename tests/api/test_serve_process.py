@@ -27,6 +27,20 @@ def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(BIN), *args], env=env, capture_output=True, text=True, timeout=60)
 
 
+def wait_serving(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """Until `syncledger serve` at `url` answers its health check (fails if it exits)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+        assert time.monotonic() < deadline, "syncledger serve did not start"
+        time.sleep(0.2)
+
+
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     env = {**os.environ, "SYNCLEDGER_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}"}
@@ -45,16 +59,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-            assert time.monotonic() < deadline, "syncledger serve did not start"
-            time.sleep(0.2)
+        wait_serving(url, proc)
         yield url, tokens
     finally:
         proc.terminate()
@@ -176,15 +181,7 @@ def test_each_request_is_logged_once(tmp_path: Path, log_json: bool) -> None:
         cwd=tmp_path,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.2)
+        wait_serving(f"http://127.0.0.1:{port}", proc)
     finally:
         proc.terminate()
         out, err = proc.communicate(timeout=15)
